@@ -21,3 +21,43 @@ def mnist_sample():
     from digits.data import load_mnist_sample
 
     return load_mnist_sample()
+
+
+def execute_notebook(path: Path, timeout: int = 900) -> None:
+    """Run a notebook top to bottom in its own folder, offline; save it with its outputs."""
+    import nbclient
+    import nbformat
+
+    notebook = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": path.parent}},
+    )
+    try:
+        client.execute()
+    finally:
+        nbformat.write(notebook, path)  # outputs up to the failing cell, if one fails
+
+
+@pytest.fixture(scope="session")
+def run_notebook():
+    """``run_notebook(path)`` executes a notebook in place (see ``execute_notebook``)."""
+    return execute_notebook
+
+
+@pytest.fixture(scope="session")
+def executed_solutions(tmp_path_factory) -> Path:
+    """A temporary copy of solutions/, every notebook executed in order (slow: trains the models).
+
+    Each notebook is saved there with its outputs; the folder holds what a learner's finished
+    exercises/ holds, including handwritten.keras and handwritten_cnn.keras.
+    """
+    import shutil
+
+    folder = tmp_path_factory.mktemp("executed") / "solutions"
+    shutil.copytree(REPO / "solutions", folder)
+    for notebook in sorted(folder.glob("*.ipynb")):
+        execute_notebook(notebook)
+    return folder

@@ -1,0 +1,398 @@
+"""Grade a whole class: one folder per student, in parallel, each in its own limited process.
+
+    python -m autograder.batch SUBMISSIONS_DIR --out grades.csv [--workers N] [--timeout S]
+
+Each student's graded files (notebooks, model files) are copied into a fresh temporary folder and
+graded there by ``python -m autograder --train --json``, in a child process with a wall-time limit
+and, on Linux, a memory limit. A hanging, crashing or memory-hungry submission is stopped and
+recorded; the others go on. Writes:
+
+- ``grades.csv``: one row per student: ``student, total, max_score, status``, one column per check;
+- ``feedback/<student>.md`` beside the CSV: the grader's report for that student;
+- ``grades.state.json`` beside the CSV: what was graded, so a re-run skips every submission whose
+  graded files are unchanged (``--force`` regrades all; ``--retry-failed`` retries timeouts and
+  crashes). The CSV and state are rewritten after each student, so an interrupted run resumes.
+
+Isolation: Linux gets both limits (``RLIMIT_AS``) and a process group killed as a whole. macOS
+ignores the memory limit; Windows has neither ``resource`` nor process groups, so only the time
+limit applies there (``taskkill /T`` stops the process tree). None of this is a sandbox: learner
+code can still read and write the instructor's files. Grade untrusted work in a container.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from autograder.collect import collect_submission, fingerprint
+
+GRADER = (sys.executable, "-m", "autograder", "--train")
+GRADED = "graded"
+TIMEOUT = "timeout"
+CRASHED = "crashed"
+FAILED_STATUSES = (TIMEOUT, CRASHED)
+DEFAULT_TIMEOUT_S = 600
+DEFAULT_MEMORY_MB = 8192  # address space, not resident memory: TensorFlow reserves ~3 GB
+LOG_LINES_IN_FEEDBACK = 15
+PACKAGES = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Grade:
+    """One student's result, as kept in the state file and written to the CSV."""
+
+    student: str
+    fingerprint: str
+    status: str
+    score: float = 0.0
+    max_score: float = 0.0
+    checks: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class Limits:
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    memory_mb: int | None = DEFAULT_MEMORY_MB
+    threads: int = 1  # TensorFlow threads per child, so workers do not fight over cores
+
+
+def student_folders(submissions: Path) -> list[Path]:
+    """Every non-hidden folder directly inside ``submissions``: one per student."""
+    return sorted(
+        path for path in submissions.iterdir() if path.is_dir() and not path.name.startswith(".")
+    )
+
+
+def grader_fingerprint() -> str:
+    """A hash of the grader's code: a changed grader regrades everyone."""
+    digest = hashlib.sha256()
+    for package in ("autograder", "digits"):
+        for path in sorted((PACKAGES / package).rglob("*.py")):
+            digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def grade_class(
+    submissions: Path,
+    out: Path,
+    workers: int | None = None,
+    limits: Limits | None = None,
+    force: bool = False,
+    retry_failed: bool = False,
+    grader: tuple[str, ...] = GRADER,
+    log=print,
+) -> list[Grade]:
+    """Grade every student folder not graded yet; write the CSV, feedback and state."""
+    limits = limits or Limits()
+    workers = workers or os.cpu_count() or 1
+    feedback = out.parent / "feedback"
+    feedback.mkdir(parents=True, exist_ok=True)
+    state_path = out.with_suffix(".state.json")
+    state = _read_state(state_path, grader_fingerprint(), force, log)
+    students = student_folders(submissions)
+    to_grade = []
+    for folder in students:
+        known = state["grades"].get(folder.name)
+        current = fingerprint(folder)
+        if known and known.fingerprint == current:
+            if not (retry_failed and known.status in FAILED_STATUSES):
+                continue
+        to_grade.append((folder, current))
+    log(
+        f"{len(students)} submissions: {len(students) - len(to_grade)} unchanged since last "
+        f"graded, {len(to_grade)} to grade with {workers} worker(s)."
+    )
+    runner = _Runner(grader, limits, feedback)
+    start = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(runner.grade, *job) for job in to_grade]
+            for done, future in enumerate(as_completed(futures), start=1):
+                grade = future.result()
+                state["grades"][grade.student] = grade
+                _write_state(state_path, state)
+                _write_csv(
+                    out, [state["grades"][f.name] for f in students if f.name in state["grades"]]
+                )
+                log(f"[{done}/{len(to_grade)}] {_summary(grade)}")
+    except KeyboardInterrupt:
+        runner.stop_all()
+        log("Interrupted: what was graded is saved; run the same command again to resume.")
+        raise
+    grades = [state["grades"][folder.name] for folder in students]
+    _write_csv(out, grades)
+    elapsed = time.monotonic() - start
+    if to_grade:
+        rate = len(to_grade) / elapsed * 60
+        log(f"Graded {len(to_grade)} in {elapsed:.1f} s ({rate:.1f} submissions/minute).")
+    log(f"Wrote {out} and {feedback}{os.sep}")
+    return grades
+
+
+class _Runner:
+    """Grades one student at a time per thread; remembers live children to stop them on Ctrl-C."""
+
+    def __init__(self, grader: tuple[str, ...], limits: Limits, feedback: Path):
+        self.grader = grader
+        self.limits = limits
+        self.feedback = feedback
+        self.children: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+
+    def grade(self, folder: Path, current_fingerprint: str) -> Grade:
+        start = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix=f"grade-{folder.name}-") as scratch:
+            work = Path(scratch) / "submission"
+            collect_submission(folder, work)
+            results = Path(scratch) / "results.json"
+            log_path = Path(scratch) / "grader.log"
+            status = self._run(work, results, log_path)
+            grade = Grade(folder.name, current_fingerprint, status)
+            report = _read_results(results) if status == GRADED else None
+            if status == GRADED and report is None:
+                status = grade.status = CRASHED
+            if report is not None:
+                grade.score = float(report.get("score", 0))
+                grade.max_score = float(report.get("max_score", 0))
+                grade.checks = _check_scores(report)
+                text = _feedback_from_results(folder.name, report)
+            else:
+                text = _feedback_for_failure(folder.name, status, self.limits, log_path)
+            (self.feedback / f"{folder.name}.md").write_text(text, encoding="utf-8")
+        grade.seconds = round(time.monotonic() - start, 1)
+        return grade
+
+    def _run(self, work: Path, results: Path, log_path: Path) -> str:
+        command = [*self.grader, str(work), "--json", str(results)]
+        if self.limits.memory_mb and sys.platform.startswith("linux"):
+            command = [sys.executable, "-m", "autograder.batch", "--exec-limited",
+                       str(self.limits.memory_mb), *command]  # fmt: skip
+        with open(log_path, "wb") as log_file:
+            child = subprocess.Popen(
+                command,
+                cwd=work,
+                env=_child_environment(self.limits.threads),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=os.name == "posix",  # its own process group, killed as one
+            )
+            with self.lock:
+                self.children.add(child)
+            try:
+                child.wait(timeout=self.limits.timeout_s)
+                return GRADED
+            except subprocess.TimeoutExpired:
+                return TIMEOUT
+            finally:
+                _kill_tree(child)  # also any kernel or worker the grader left behind
+                with self.lock:
+                    self.children.discard(child)
+
+    def stop_all(self) -> None:
+        with self.lock:
+            for child in list(self.children):
+                _kill_tree(child)
+
+
+def exec_limited(memory_mb: int, command: list[str]) -> None:
+    """Set the memory limit, then become the grader (a launcher: no fork-time hooks in threads)."""
+    import resource
+
+    limit = memory_mb * 1024 * 1024
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps from crashes
+    except (ValueError, OSError) as error:
+        print(f"batch: could not set the memory limit ({error}); grading without it", flush=True)
+    os.execv(command[0], command)
+
+
+def _child_environment(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("MALLOC_ARENA_MAX", "2")  # keeps TensorFlow's address space predictable
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        env.setdefault(name, str(threads))
+    return env
+
+
+def _kill_tree(child: subprocess.Popen) -> None:
+    if os.name == "posix":
+        try:
+            os.killpg(child.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass  # the group is already gone
+    elif child.poll() is None:
+        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True)
+    child.wait()
+
+
+def _read_results(path: Path) -> dict | None:
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and "score" in report else None
+
+
+def _check_scores(report: dict) -> dict[str, float]:
+    scores = {}
+    for test in report.get("tests", []):
+        check_id = test.get("extra_data", {}).get("check_id") or test.get("name", "")
+        scores[check_id] = float(test.get("score", 0))
+    return scores
+
+
+def _feedback_from_results(student: str, report: dict) -> str:
+    lines = [
+        f"# Feedback for {student}",
+        "",
+        f"**Score: {_number(report.get('score', 0))} / {_number(report.get('max_score', 0))}**",
+        "",
+    ]
+    if report.get("output"):
+        lines += [report["output"].rstrip(), ""]
+    for test in report.get("tests", []):
+        lines.append(
+            f"## {test.get('name', '?')}: {_number(test.get('score', 0))} / "
+            f"{_number(test.get('max_score', 0))}"
+        )
+        if test.get("output"):
+            lines += ["", test["output"].rstrip()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _feedback_for_failure(student: str, status: str, limits: Limits, log_path: Path) -> str:
+    if status == TIMEOUT:
+        problem = (
+            f"Grading was stopped after {_number(limits.timeout_s)} seconds. A loop that never "
+            "ends, or training for many more epochs than the exercise asks, can cause this. "
+            "Restart the kernel, run all cells, check that each finishes quickly, and submit again."
+        )
+    else:
+        memory = f" (memory limit: {limits.memory_mb} MB)" if limits.memory_mb else ""
+        problem = (
+            f"The grader stopped before it could finish{memory}. Running out of memory, or code "
+            "that exits or crashes Python, can cause this. Restart the kernel, run all cells, "
+            "fix any error, and submit again."
+        )
+    log_tail = _tail(log_path, LOG_LINES_IN_FEEDBACK)
+    lines = [f"# Feedback for {student}", "", "**Score: 0 (not graded)**", "", problem, ""]
+    if log_tail:
+        lines += ["Last lines of the grader's output:", "", "```", log_tail, "```", ""]
+    return "\n".join(lines)
+
+
+def _tail(path: Path, count: int) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-count:])
+
+
+def _read_state(path: Path, grader: str, force: bool, log) -> dict:
+    empty = {"grader": grader, "grades": {}}
+    if force or not path.exists():
+        return empty
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        grades = {name: Grade(**grade) for name, grade in saved["grades"].items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        log(f"{path} is unreadable: grading every submission again.")
+        return empty
+    if saved.get("grader") != grader:
+        log("The grader changed since the last run: grading every submission again.")
+        return empty
+    return {"grader": grader, "grades": grades}
+
+
+def _write_state(path: Path, state: dict) -> None:
+    grades = {name: asdict(grade) for name, grade in sorted(state["grades"].items())}
+    _write_atomically(path, json.dumps({"grader": state["grader"], "grades": grades}, indent=1))
+
+
+def _write_csv(path: Path, grades: list[Grade]) -> None:
+    check_ids = list(dict.fromkeys(check for grade in grades for check in grade.checks))
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["student", "total", "max_score", "status", *check_ids])
+        for grade in grades:
+            checks = [_number(grade.checks[c]) if c in grade.checks else "" for c in check_ids]
+            writer.writerow(
+                [grade.student, _number(grade.score), _number(grade.max_score), grade.status]
+                + checks
+            )
+    os.replace(temporary, path)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)  # a crash mid-write never leaves half a file
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _summary(grade: Grade) -> str:
+    score = f"{_number(grade.score)}/{_number(grade.max_score)}" if grade.status == GRADED else "-"
+    return f"{grade.student}: {score} ({grade.status}, {grade.seconds:.1f} s)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--exec-limited"]:
+        exec_limited(int(argv[1]), argv[2:])
+    parser = argparse.ArgumentParser(
+        prog="python -m autograder.batch",
+        description="Grade every student folder in SUBMISSIONS_DIR in parallel, with limits.",
+    )
+    parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
+    parser.add_argument("--out", type=Path, required=True, help="the CSV gradebook to write")
+    parser.add_argument(
+        "--workers", type=int, help="parallel graders (default: the number of CPUs)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per submission"
+    )
+    parser.add_argument(
+        "--memory-mb",
+        type=int,
+        default=DEFAULT_MEMORY_MB,
+        help="address-space limit per submission, Linux only (0: none)",
+    )
+    parser.add_argument("--force", action="store_true", help="regrade every submission")
+    parser.add_argument(
+        "--retry-failed", action="store_true", help="regrade submissions that timed out or crashed"
+    )
+    args = parser.parse_args(argv)
+    if not args.submissions.is_dir():
+        parser.error(f"{args.submissions} is not a folder; pass the folder of student folders.")
+    workers = args.workers or os.cpu_count() or 1
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    limits = Limits(args.timeout, args.memory_mb or None, threads)
+    grade_class(args.submissions, args.out, workers, limits, args.force, args.retry_failed)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,515 @@
+"""The exercises, their checks in layers, and the runner that turns outcomes into results.
+
+A check raises `CheckFailed` (a catalogued mistake) or `LearnerFailure` (the learner's code
+raised, hung or exited), or returns a short success message. The first check of an exercise
+that does not pass skips the later ones, and the result says so.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder import judges
+from autograder.argmax_cases import Case, make_cases
+from autograder.judges import CheckFailed
+from autograder.mistakes import describe
+from autograder.protocol import (
+    DIED,
+    EXITED,
+    MISSING,
+    NOT_ATTEMPTED,
+    TIMEOUT,
+    LearnerFailure,
+    argument_spec,
+)
+from autograder.thresholds import threshold_for
+
+PASSED = "passed"
+FAILED = "failed"
+ERROR = "error"
+SKIPPED = "skipped"
+OUTCOMES = (PASSED, FAILED, NOT_ATTEMPTED, ERROR, SKIPPED)
+
+
+@dataclass
+class CheckResult:
+    check_id: str
+    exercise: str
+    title: str
+    points: float
+    outcome: str
+    message: str = ""
+    hint: str = ""
+    mistake: str = ""
+    details: str = ""  # a traceback, shown with --verbose
+    bonus: bool = False
+
+    @property
+    def score(self) -> float:
+        return self.points if self.outcome == PASSED else 0.0
+
+
+class Learner:
+    """The learner's graded functions, called in the worker subprocess or in the notebook."""
+
+    def save_model(self, function: str, path: str) -> dict:
+        """Call function() and save the model it returns to path; describe what it returned."""
+        raise NotImplementedError
+
+    def call(self, function: str, arguments: list[dict]) -> dict:
+        """Call function(*arguments) (specs from protocol.argument_spec); describe the result."""
+        raise NotImplementedError
+
+
+@dataclass
+class Context:
+    """What the checks of one grading run share: the learner, the files, the data, the models."""
+
+    learner: Learner
+    submission: Path | None = None
+    load_data: Callable | None = None
+    workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="autograder-")))
+    state: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def data(self):
+        if "data" not in self.state:
+            self.state["data"] = self.load_data()
+        return self.state["data"]
+
+
+@dataclass
+class Check:
+    check_id: str
+    title: str
+    points: float
+    run: Callable[[Context, Exercise], str]
+    needs_files: bool = False  # saved-model checks: not run by the notebook's check()
+
+
+@dataclass
+class Exercise:
+    function: str
+    notebook: str
+    checks: list[Check]
+    model_file: str | None = None
+    model_kind: str | None = None  # "dense" or "cnn": which threshold applies
+    bonus: bool = False
+
+
+# ---------------------------------------------------------------- build_model() / build_cnn()
+
+
+def returned_model(context: Context, exercise: Exercise):
+    """The model the learner's function returns, saved by the learner side, loaded safely here."""
+    key = ("returned", exercise.function)
+    if key not in context.state:
+        path = context.workdir / f"returned_{exercise.function}.keras"
+        description = context.learner.save_model(exercise.function, str(path))
+        if not description["saved"]:
+            type_name = description["type"].removeprefix("builtins.")
+            raise CheckFailed("not_a_model", function=exercise.function, type=type_name)
+        try:
+            context.state[key] = load_keras_file(path)
+        except Exception as error:
+            raise CheckFailed(
+                "model_not_loadable", function=exercise.function, error=_first_line(error)
+            ) from error
+    return context.state[key]
+
+
+def load_keras_file(path: Path):
+    """Load a model file without running any code it may carry (safe_mode)."""
+    import keras
+
+    return keras.models.load_model(path, safe_mode=True)
+
+
+def check_returns_model(context: Context, exercise: Exercise) -> str:
+    model = returned_model(context, exercise)
+    return f"{exercise.function}() returns a {type(model).__name__} model"
+
+
+def check_dense_architecture(context: Context, exercise: Exercise) -> str:
+    return judges.judge_dense_architecture(returned_model(context, exercise))
+
+
+def check_cnn_architecture(context: Context, exercise: Exercise) -> str:
+    return judges.judge_cnn_architecture(returned_model(context, exercise))
+
+
+def check_compile(context: Context, exercise: Exercise) -> str:
+    model = returned_model(context, exercise)
+    return judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+
+
+# ---------------------------------------------------------------- the saved model file
+
+
+def saved_model(context: Context, exercise: Exercise):
+    key = ("saved", exercise.function)
+    if key not in context.state:
+        path = context.submission / exercise.model_file
+        if not path.is_file() and context.state.get("train"):
+            context.state[key] = train_from_function(context, exercise)
+            return context.state[key]
+        if not path.is_file():
+            raise CheckFailed(
+                "model_file_missing",
+                file=exercise.model_file,
+                notebook=exercise.notebook,
+                writer=_writer_cell(context.submission / exercise.notebook, exercise.model_file),
+            )
+        try:
+            context.state[key] = load_keras_file(path)
+        except Exception as error:
+            raise CheckFailed(
+                "model_file_invalid", file=exercise.model_file, error=_first_line(error)
+            ) from error
+    return context.state[key]
+
+
+def train_from_function(context: Context, exercise: Exercise):
+    """--train: fit the (safely reloaded) model of the learner's function, as the notebook would."""
+    from autograder.grader import TRAIN_EPOCHS
+    from digits.data import normalize
+
+    model = returned_model(context, exercise)
+    (x_train, y_train), _ = context.data()
+    model.fit(model_inputs(model, normalize(x_train)), y_train, epochs=TRAIN_EPOCHS, verbose=0)
+    context.notes.append(
+        f"{exercise.model_file} not found: trained {exercise.function}() for {TRAIN_EPOCHS} "
+        f"epochs (--train) and graded that model instead."
+    )
+    return model
+
+
+def _writer_cell(notebook: Path, file: str) -> str:
+    from autograder.submission import find_cell
+
+    number = find_cell(notebook, file, "save")
+    return "the cell that calls model.save" if number is None else f"code cell {number}"
+
+
+def model_inputs(model, images: np.ndarray) -> np.ndarray:
+    """Scaled images shaped for the model: (n, 28, 28), or (n, 28, 28, 1) for a CNN."""
+    if len(model.inputs[0].shape) == 4:
+        return images[..., np.newaxis]
+    return images
+
+
+def predict(model, images: np.ndarray) -> np.ndarray:
+    return np.asarray(model.predict(model_inputs(model, images), batch_size=1000, verbose=0))
+
+
+def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    from digits.data import normalize
+
+    _, (x_test, y_test) = context.data()
+    return normalize(x_test[:count]), y_test[:count]
+
+
+def check_saved_model(context: Context, exercise: Exercise) -> str:
+    model = saved_model(context, exercise)
+    if exercise.model_kind == "dense":
+        judges.judge_dense_architecture(model)
+    else:
+        judges.judge_cnn_architecture(model)
+    judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+    images, _ = test_images(context, 64)
+    judges.judge_probabilities(predict(model, images), exercise.model_file)
+    return f"{exercise.model_file} loads, keeps its compile configuration, outputs probabilities"
+
+
+def check_reload(context: Context, exercise: Exercise) -> str:
+    model = saved_model(context, exercise)
+    images, _ = test_images(context, 200)
+    first = predict(model, images)
+    copy = context.workdir / f"resaved_{exercise.model_file}"
+    model.save(copy)
+    _judge_same(first, predict(load_keras_file(copy), images), exercise.model_file, "a re-save")
+    legacy = (context.submission / exercise.model_file).with_suffix(".h5")
+    if not legacy.is_file():
+        return "identical predictions after save and reload"
+    try:
+        legacy_model = load_keras_file(legacy)
+    except Exception as error:
+        raise CheckFailed(
+            "model_file_invalid", file=legacy.name, error=_first_line(error)
+        ) from error
+    _judge_same(first, predict(legacy_model, images), exercise.model_file, legacy.name)
+    return f"identical predictions after reload, and from {legacy.name}"
+
+
+def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) -> None:
+    difference = float(np.max(np.abs(first - second))) if first.shape == second.shape else np.inf
+    if difference > 1e-5:
+        raise CheckFailed(
+            "predictions_change_after_reload", first=name, second=other, difference=difference
+        )
+
+
+def check_accuracy(context: Context, exercise: Exercise) -> str:
+    model = saved_model(context, exercise)
+    data = context.data()
+    threshold, note = threshold_for(data.source, exercise.model_kind)
+    if note and note not in context.notes:
+        context.notes.append(note)
+    images, labels = test_images(context)
+    scaled = judges.accuracy(predict(model, images), labels)
+    where = f"{len(labels):,} test digits of {data.source}"
+    if scaled >= threshold:
+        return f"{scaled:.1%} on the {where} (threshold {threshold:.1%})"
+    raw = judges.accuracy(predict(model, images * 255.0), labels)
+    if raw >= threshold or raw > scaled + 0.2:
+        raise CheckFailed("pixels_not_scaled", file=exercise.model_file, raw=raw, scaled=scaled)
+    raise CheckFailed(
+        "accuracy_too_low",
+        file=exercise.model_file,
+        accuracy=scaled,
+        data=where,
+        threshold=threshold,
+    )
+
+
+# ---------------------------------------------------------------- argmax_accuracy()
+
+
+def _cases(context: Context) -> list[Case]:
+    if "cases" not in context.state:
+        context.state["cases"] = make_cases(context.state.get("seed"))
+    return context.state["cases"]
+
+
+def _call_on(context: Context, exercise: Exercise, case: Case, kinds=("int64", "float32")) -> dict:
+    arguments = [argument_spec(case.y_true, kinds[0]), argument_spec(case.y_prob, kinds[1])]
+    return context.learner.call(exercise.function, arguments)
+
+
+def check_returns_float(context: Context, exercise: Exercise) -> str:
+    case = _cases(context)[0]
+    result = _call_on(context, exercise, case)
+    if result["is_tensor"]:
+        raise CheckFailed("returns_tensor", type=result["type"])
+    if result["shape"]:
+        raise CheckFailed("returns_array", shape=tuple(result["shape"]))
+    value = result["value"]
+    if value is not None and value == case.wrong_versions()["returns_count"] != case.expected:
+        raise CheckFailed("returns_count", value=_number(value))
+    if not result["is_float"] or result["is_bool"]:
+        type_name = result["type"].removeprefix("builtins.")
+        raise CheckFailed("returns_non_float", type=type_name, value=_number(value))
+    return "returns a Python float"
+
+
+def check_range(context: Context, exercise: Exercise) -> str:
+    case = _cases(context)[0]
+    value = _call_on(context, exercise, case)["value"]
+    if 0.0 <= value <= 1.0:
+        return "the value is in [0, 1]"
+    wrong = case.wrong_versions()
+    if np.isclose(value, wrong["returns_percentage"]):
+        raise CheckFailed("returns_percentage", value=_number(value))
+    if np.isclose(value, wrong["returns_count"]):
+        raise CheckFailed("returns_count", value=_number(value))
+    raise CheckFailed("out_of_range", value=_number(value))
+
+
+def check_values(context: Context, exercise: Exercise) -> str:
+    cases = _cases(context)
+    values = [_call_on(context, exercise, case)["value"] for case in cases]
+    expected = [case.expected for case in cases]
+    if len(set(values)) == 1 and len(set(expected)) > 1:
+        raise CheckFailed("hard_coded", value=_number(values[0]))
+    for case, value in zip(cases, values, strict=True):
+        if value is not None and np.isclose(value, case.expected, rtol=0, atol=1e-6):
+            continue
+        for mistake, wrong in case.wrong_versions().items():
+            if value is not None and np.isclose(value, wrong, rtol=0, atol=1e-6):
+                raise CheckFailed(mistake, value=_number(value))
+        raise CheckFailed(
+            "wrong_value", value=_number(value), case=case.name, expected=_number(case.expected)
+        )
+    return f"right on {len(cases)} random cases"
+
+
+INPUT_KINDS = [
+    ("y_true and y_prob are Python lists", ("list", "list")),
+    ("y_true is uint8", ("uint8", "float32")),
+    ("y_true is int32", ("int32", "float32")),
+    ("y_prob is float64", ("int64", "float64")),
+]
+
+
+def check_input_types(context: Context, exercise: Exercise) -> str:
+    case = _cases(context)[0]
+    for name, kinds in INPUT_KINDS:
+        try:
+            value = _call_on(context, exercise, case, kinds)["value"]
+        except LearnerFailure as failure:
+            if failure.kind != "error":
+                raise
+            message, _ = explain_failure(failure, exercise.function)
+            raise CheckFailed("fails_on_input_type", case=name, problem=message) from None
+        if value is None or not np.isclose(value, case.expected, rtol=0, atol=1e-6):
+            raise CheckFailed(
+                "wrong_value", value=_number(value), case=name, expected=_number(case.expected)
+            )
+    return "works with lists, uint8/int32/int64 labels, float32/float64 probabilities"
+
+
+def _number(value) -> str:
+    return "None" if value is None else f"{value:.6g}"
+
+
+# ---------------------------------------------------------------- the exercises
+
+
+EXERCISES = [
+    Exercise(
+        function="build_model",
+        notebook="01_build_model.ipynb",
+        model_file="handwritten.keras",
+        model_kind="dense",
+        checks=[
+            Check("build_model.returns_model", "returns a Keras model", 1, check_returns_model),
+            Check("build_model.architecture", "layers and shapes", 2, check_dense_architecture),
+            Check("build_model.compile", "optimizer, loss, metric", 1, check_compile),
+            Check("build_model.saved_model", "handwritten.keras", 1, check_saved_model, True),
+            Check("build_model.reload", "same predictions after reload", 1, check_reload, True),
+            Check("build_model.accuracy", "test accuracy", 2, check_accuracy, True),
+        ],
+    ),
+    Exercise(
+        function="argmax_accuracy",
+        notebook="02_argmax_accuracy.ipynb",
+        checks=[
+            Check("argmax_accuracy.returns_float", "returns a float", 1, check_returns_float),
+            Check("argmax_accuracy.range", "a fraction in [0, 1]", 1, check_range),
+            Check("argmax_accuracy.values", "right on random inputs", 2, check_values),
+            Check("argmax_accuracy.input_types", "lists and dtypes", 1, check_input_types),
+        ],
+    ),
+    Exercise(
+        function="build_cnn",
+        notebook="03_cnn.ipynb",
+        model_file="handwritten_cnn.keras",
+        model_kind="cnn",
+        bonus=True,
+        checks=[
+            Check("build_cnn.returns_model", "returns a Keras model", 1, check_returns_model),
+            Check("build_cnn.architecture", "a CNN for 28x28 images", 1, check_cnn_architecture),
+            Check("build_cnn.compile", "loss and metric", 1, check_compile),
+            Check("build_cnn.saved_model", "handwritten_cnn.keras", 1, check_saved_model, True),
+            Check("build_cnn.accuracy", "test accuracy", 1, check_accuracy, True),
+        ],
+    ),
+]
+EXERCISES_BY_FUNCTION = {exercise.function: exercise for exercise in EXERCISES}
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def run_exercise(
+    exercise: Exercise, context: Context, functions_only: bool = False
+) -> list[CheckResult]:
+    """Run an exercise's checks in order; the first one that does not pass skips the rest."""
+    results = []
+    blocker = None
+    for check in exercise.checks:
+        if functions_only and check.needs_files:
+            continue
+        if blocker is None:
+            result = run_check(check, exercise, context)
+            if result.outcome != PASSED:
+                blocker = result
+        else:
+            result = _blocked(check, exercise, blocker)
+        results.append(result)
+    return results
+
+
+def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult:
+    result = CheckResult(
+        check.check_id, exercise.function, check.title, check.points, PASSED, bonus=exercise.bonus
+    )
+    try:
+        result.message = check.run(context, exercise)
+    except CheckFailed as failure:
+        result.outcome, result.mistake = FAILED, failure.mistake_id
+        result.message, result.hint = failure.message, failure.hint
+    except LearnerFailure as failure:
+        result.outcome = NOT_ATTEMPTED if failure.kind == NOT_ATTEMPTED else ERROR
+        result.message, result.hint = explain_failure(failure, exercise.function)
+        result.mistake, result.details = _mistake_id(failure), failure.traceback
+    except Exception as error:  # a bug or a limit of the grader, not the learner's fault
+        result.outcome = ERROR
+        result.message = f"the grader could not run this check: {type(error).__name__}: {error}"
+        result.hint = "Run with --verbose and report the traceback to your instructor."
+        result.details = traceback.format_exc()
+    return result
+
+
+def _blocked(check: Check, exercise: Exercise, blocker: CheckResult) -> CheckResult:
+    outcome = NOT_ATTEMPTED if blocker.outcome == NOT_ATTEMPTED else SKIPPED
+    if outcome == NOT_ATTEMPTED:
+        message = blocker.message
+    else:
+        message = f"skipped: fix {blocker.check_id} first"
+    return CheckResult(
+        check.check_id, exercise.function, check.title, check.points, outcome, message,
+        bonus=exercise.bonus,
+    )  # fmt: skip
+
+
+KNOWN_ERRORS = [
+    ("Classification metrics can't handle a mix", "accuracy_score_on_probabilities"),
+    ("axis 1 is out of bounds for array of dimension 1", "argmax_of_labels"),
+    ("could not be broadcast together with shapes (10,)", "argmax_axis_0"),
+    ("inconsistent numbers of samples", "argmax_axis_0"),
+    (",10)", "one_hot_comparison"),
+]
+
+
+def _mistake_id(failure: LearnerFailure) -> str:
+    if failure.exc_type == MISSING:
+        return "not_found"
+    simple = {NOT_ATTEMPTED: "not_attempted", TIMEOUT: "timeout", EXITED: "exited", DIED: "died"}
+    if failure.kind in simple:
+        return simple[failure.kind]
+    for text, mistake in KNOWN_ERRORS:
+        if text in failure.message.replace(", ", ","):
+            return mistake
+    return "cell_raised" if failure.stage == "cell" else "raised"
+
+
+def explain_failure(failure: LearnerFailure, function: str) -> tuple[str, str]:
+    """A learner's exception, hang or exit, in words a beginner can act on."""
+    mistake = _mistake_id(failure)
+    where = f" (line {failure.line} of your cell)" if failure.line else ""
+    message, hint = describe(
+        mistake,
+        function=function,
+        exc_type=failure.exc_type,
+        message=_first_line(failure.message),
+        where=where,
+        limit=failure.limit,
+        problem=failure.message,
+        value="",
+    )
+    if mistake not in ("raised", "cell_raised") and failure.kind == ERROR:
+        at_line = f" at line {failure.line} of your cell" if failure.line else ""
+        message += f" (your function raised {failure.exc_type}{at_line})"
+    return message, hint
+
+
+def _first_line(error) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -1,0 +1,112 @@
+"""What crosses between the judge and the learner's code: plain data, never pickles.
+
+The worker subprocess and the in-notebook `check()` both use these helpers, so a learner's
+function is called and described the same way in both places.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+NOT_ATTEMPTED = "not attempted"
+ERROR = "error"
+TIMEOUT = "timeout"
+EXITED = "exited"
+DIED = "died"
+MISSING = "MissingFunction"  # exc_type when the notebook or its graded cell is not there
+
+
+@dataclass
+class LearnerFailure(Exception):
+    """The learner's code did not return: it raised, hung, exited or crashed."""
+
+    kind: str  # NOT_ATTEMPTED, ERROR, TIMEOUT, EXITED or DIED
+    exc_type: str = ""
+    message: str = ""
+    line: int | None = None
+    cell: str = ""
+    traceback: str = ""
+    stage: str = "call"  # "cell": running the cell that defines the function; "call": calling it
+    limit: float = 0.0  # the time limit, for a timeout
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.exc_type}: {self.message}"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def failure_from_exception(
+    error: BaseException, cell_filename: str, stage: str = "call"
+) -> LearnerFailure:
+    """Describe an exception raised by learner code, with the line of the learner's cell."""
+    if isinstance(error, NotImplementedError):
+        kind = NOT_ATTEMPTED
+    elif isinstance(error, SystemExit):
+        kind = EXITED
+    else:
+        kind = ERROR
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename == cell_filename:
+            line = frame.lineno
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return LearnerFailure(
+        kind=kind,
+        exc_type=type(error).__name__,
+        message=str(error),
+        line=line,
+        cell=cell_filename,
+        traceback=text,
+        stage=stage,
+    )
+
+
+def make_argument(spec: dict):
+    """Build one argument from its spec: a list, or a NumPy array of a given dtype."""
+    if spec["kind"] == "list":
+        return spec["data"]
+    return np.asarray(spec["data"], dtype=spec["dtype"])
+
+
+def argument_spec(values: np.ndarray, kind: str) -> dict:
+    """The spec of an argument: kind is "list" or a NumPy dtype name such as "uint8"."""
+    if kind == "list":
+        return {"kind": "list", "data": values.tolist()}
+    return {"kind": "array", "dtype": kind, "data": values.tolist()}
+
+
+def describe_value(value) -> dict:
+    """What the judge needs to know about a returned value, as JSON-safe data."""
+    kind = type(value)
+    description = {
+        "type": f"{kind.__module__}.{kind.__qualname__}",
+        "is_float": isinstance(value, float),
+        "is_bool": isinstance(value, (bool, np.bool_)),
+        "is_tensor": "tensorflow" in kind.__module__ or kind.__name__.endswith("Tensor"),
+        "shape": None,
+        "value": None,
+    }
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except Exception:  # not numeric at all (None, a string, a model...)
+        return description
+    description["shape"] = list(array.shape)
+    if array.ndim == 0:
+        description["value"] = float(array)
+    return description
+
+
+def save_returned_model(value, path: str) -> dict:
+    """Save a model returned by build_model()/build_cnn() so the judge can load it safely."""
+    import keras
+
+    kind = type(value)
+    description = {"type": f"{kind.__module__}.{kind.__qualname__}", "saved": False}
+    if isinstance(value, keras.Model):
+        value.save(path)
+        description["saved"] = True
+    return description

@@ -1,0 +1,122 @@
+"""The grading report: the text a learner reads and Gradescope's results.json."""
+
+from __future__ import annotations
+
+from autograder.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, SKIPPED, CheckResult
+
+TEXT_MARKS = {
+    PASSED: "PASS",
+    FAILED: "FAIL",
+    NOT_ATTEMPTED: "TODO",
+    ERROR: "ERROR",
+    SKIPPED: "SKIP",
+}
+SYMBOLS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "📝", ERROR: "💥", SKIPPED: "⏭️"}
+
+
+def check_lines(results: list[CheckResult], symbols: bool = False, verbose: bool = False):
+    """One line per check (and a hint line when there is one)."""
+    marks = SYMBOLS if symbols else TEXT_MARKS
+    for result in results:
+        yield f"{marks[result.outcome]} {result.check_id}: {result.message}"
+        if result.hint and result.outcome in (FAILED, ERROR, NOT_ATTEMPTED):
+            yield f"    Hint: {result.hint}"
+        if verbose and result.details:
+            yield from ("    " + line for line in result.details.rstrip().splitlines())
+
+
+def summary_rows(report) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for result in report.results:
+        points = f"{result.score:g}/{result.points:g}" + (" bonus" if result.bonus else "")
+        rows.append((result.exercise, result.check_id, points, result.outcome))
+    return rows
+
+
+def score_line(report) -> str:
+    bonus = sum(result.score for result in report.results if result.bonus)
+    required = report.score - bonus
+    line = f"Score: {required:g}/{report.max_score:g}"
+    if any(result.bonus for result in report.results):
+        line += f" (+{bonus:g} bonus)"
+    return line
+
+
+def format_report(report, verbose: bool = False) -> str:
+    """The text a learner reads: checks per exercise with hints, then the summary table."""
+    lines = [
+        f"Grading {report.submission}",
+        f"Data: {report.data_description} [{report.data_source}]",
+    ]
+    lines += [f"Note: {note}" for note in report.notes]
+    exercise = None
+    for result in report.results:
+        if result.exercise != exercise:
+            exercise = result.exercise
+            lines += ["", f"== {exercise}" + (" (bonus)" if result.bonus else "")]
+        lines += check_lines([result], verbose=verbose)
+    if verbose and report.worker_log.strip():
+        lines += ["", "== output of your code and TensorFlow (--verbose)", report.worker_log]
+    lines += [
+        "",
+        "Summary",
+        *_table(("exercise", "check", "points", "status"), summary_rows(report)),
+    ]
+    lines += ["", score_line(report)]
+    if report.full_marks:
+        lines.append("Full marks. Well done!")
+    else:
+        lines.append("Fix the first FAIL/ERROR/TODO above, then run the autograder again.")
+    return "\n".join(lines)
+
+
+def _table(header: tuple, rows: list[tuple]) -> list[str]:
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row):
+        return "  ".join(
+            str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)
+        ).rstrip()
+
+    return [line(header), line(tuple("-" * width for width in widths)), *map(line, rows)]
+
+
+def results_json(report) -> dict:
+    """Gradescope's results.json (see CONTRIBUTING.md)."""
+    tests = []
+    for result in report.results:
+        output = result.message + (f"\n\nHint: {result.hint}" if result.hint else "")
+        tests.append(
+            {
+                "name": f"{result.check_id}: {result.title}" + (" (bonus)" if result.bonus else ""),
+                "score": result.score,
+                "max_score": 0.0 if result.bonus else result.points,
+                "status": "passed" if result.outcome == PASSED else "failed",
+                "output": output,
+                "visibility": "visible",
+                "extra_data": {
+                    "check_id": result.check_id,
+                    "exercise": result.exercise,
+                    "outcome": result.outcome,
+                },
+            }
+        )
+    table = ["| exercise | check | points | status |", "| --- | --- | --- | --- |"]
+    table += [f"| {' | '.join(row)} |" for row in summary_rows(report)]
+    notes = [f"Note: {note}" for note in report.notes]
+    output = "\n\n".join(
+        [
+            f"Graded on the {report.data_description} (`{report.data_source}`).",
+            *notes,
+            "\n".join(table),
+            f"**{score_line(report)}**",
+        ]
+    )
+    return {
+        "score": report.score,
+        "max_score": report.max_score,
+        "output": output,
+        "output_format": "md",
+        "visibility": "visible",
+        "tests": tests,
+    }

@@ -1,0 +1,94 @@
+"""The worker subprocess: the only process that runs learner code.
+
+Protocol: one JSON object per line. Requests come on the original stdin, responses go to the
+original stdout; both are moved to private file descriptors at start, so that the learner's
+prints (sent to stderr) and input() (end of file) cannot touch them. Nothing is pickled.
+"""
+
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import sys
+
+from autograder.protocol import (
+    MISSING,
+    NOT_ATTEMPTED,
+    LearnerFailure,
+    describe_value,
+    failure_from_exception,
+    make_argument,
+    save_returned_model,
+)
+
+
+def open_private_channels():
+    """Keep stdin/stdout for the protocol; give the learner /dev/null and stderr instead."""
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    responses = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(2, 1)
+    return requests, responses
+
+
+class GradedFunctions:
+    """The namespaces of the graded cells, each executed once, on first use."""
+
+    def __init__(self):
+        self.namespaces = {}
+
+    def get(self, request: dict):
+        filename, source = request["filename"], request["source"]
+        key = (filename, source)
+        if key not in self.namespaces:
+            linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+            namespace = {"__name__": "__graded__"}
+            try:
+                exec(compile(source, filename, "exec"), namespace)
+            except (Exception, SystemExit) as error:
+                failure = failure_from_exception(error, filename, stage="cell")
+                if isinstance(error, SyntaxError):
+                    failure.line = error.lineno
+                raise failure from None
+            self.namespaces[key] = namespace
+        function = self.namespaces[key].get(request["function"])
+        if not callable(function):
+            raise LearnerFailure(
+                NOT_ATTEMPTED, MISSING, f"The graded cell does not define {request['function']}()."
+            )
+        return function
+
+
+def handle(request: dict, functions: GradedFunctions) -> dict:
+    function = functions.get(request)
+    filename = request["filename"]
+    try:
+        if request["op"] == "save_model":
+            return save_returned_model(function(), request["path"])
+        arguments = [make_argument(spec) for spec in request["arguments"]]
+        return describe_value(function(*arguments))
+    except (Exception, SystemExit) as error:
+        raise failure_from_exception(error, filename) from None
+
+
+def main() -> None:
+    requests, responses = open_private_channels()
+    send = json.dumps  # bound now, before any learner code can replace json.dumps
+
+    import keras  # noqa: F401  (imported now, while the judge imports its own copy)
+
+    responses.write(send({"ready": True}) + "\n")
+    responses.flush()
+    functions = GradedFunctions()
+    for line in requests:
+        try:
+            response = {"ok": True, "result": handle(json.loads(line), functions)}
+        except LearnerFailure as failure:
+            response = {"ok": False, "failure": failure.to_dict()}
+        responses.write(send(response) + "\n")
+        responses.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""Train each reference model once and share it: the book's chapters all load the same file.
+
+``trained_model("dense")`` returns the model saved in ``_build/models/dense-<data source>.keras``
+when it exists and was trained by the current code; otherwise it trains the model (seeded, so a
+rebuild gives the same numbers), saves it there with a JSON record of its training history and
+time, and returns it. Set ``DIGITS_MODELS_DIR`` to keep the files elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+
+from digits import models
+from digits.data import MnistData, load_mnist, normalize
+
+SEED = 42
+EPOCHS = 3
+VALIDATION_SPLIT = 0.1
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_MODELS_DIR = REPO / "_build" / "models"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one kind of model is built and trained."""
+
+    build: Callable[[], keras.Model]  # a builder from digits.models
+    epochs: int = EPOCHS
+    early_stopping: bool = False
+    description: str = ""
+
+
+RECIPES = {
+    "dense": Recipe(models.build_dense_model, description="Dense 128-128 (the classic notebook)"),
+    "dropout": Recipe(models.build_dropout_model, description="Dense 128-128 with Dropout(0.2)"),
+    "early-stopping": Recipe(
+        models.build_dense_model,
+        epochs=20,
+        early_stopping=True,
+        description="Dense 128-128, up to 20 epochs with EarlyStopping",
+    ),
+    "cnn": Recipe(models.build_cnn_model, description="Small CNN (2 convolutions)"),
+}
+
+
+def trained_model(kind: str = "dense") -> keras.Model:
+    """The trained model of this kind: loaded if already trained on this data, else trained now."""
+    model, _ = _load_or_train(kind)
+    return model
+
+
+def training_record(kind: str = "dense") -> dict:
+    """What happened when the model was trained: ``history`` (per-epoch metrics), ``seconds``,
+    ``epochs``, ``source`` (the data), ``batch_size``, ``train_samples`` and ``validation_samples``.
+    """
+    record = _saved_record(kind, load_mnist().source)
+    if record is None:
+        _, record = _load_or_train(kind)
+    return record
+
+
+def model_path(kind: str, source: str) -> Path:
+    """Where the trained model of this kind, trained on this data source, is saved."""
+    models_dir = Path(os.environ.get("DIGITS_MODELS_DIR", DEFAULT_MODELS_DIR))
+    return models_dir / f"{kind}-{source}.keras"
+
+
+def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Model, dict]:
+    """Train a fresh model of this kind (seeded) and return it with its training record."""
+    recipe = _recipe(kind)
+    data = load_mnist() if data is None else data
+    (x_train, y_train), _ = data
+    keras.utils.set_random_seed(SEED)
+    model = recipe.build()
+    callbacks = []
+    if recipe.early_stopping:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, restore_best_weights=True)
+        )
+    start = time.perf_counter()
+    history = fit_model(model, x_train, y_train, epochs=recipe.epochs, callbacks=callbacks)
+    seconds = time.perf_counter() - start
+    validation_samples = int(len(x_train) * VALIDATION_SPLIT)
+    record = {
+        "kind": kind,
+        "source": data.source,
+        "fingerprint": _fingerprint(kind),
+        "seconds": round(seconds, 2),
+        "epochs": len(history.history["loss"]),
+        "max_epochs": recipe.epochs,
+        "batch_size": history.params.get("batch_size") or 32,
+        "train_samples": len(x_train) - validation_samples,
+        "validation_samples": validation_samples,
+        "history": {name: [float(v) for v in values] for name, values in history.history.items()},
+    }
+    return model, record
+
+
+def fit_model(
+    model: keras.Model, images, labels, epochs: int = EPOCHS, callbacks=()
+) -> keras.callbacks.History:
+    """Train on normalized images, keeping the last 10% of them aside to validate each epoch."""
+    return model.fit(
+        normalize(images),
+        labels,
+        epochs=epochs,
+        validation_split=VALIDATION_SPLIT,
+        callbacks=list(callbacks),
+        verbose=0,
+    )
+
+
+def _load_or_train(kind: str) -> tuple[keras.Model, dict]:
+    _recipe(kind)  # fail early, before loading any data, on a misspelt kind
+    data = load_mnist()
+    path = model_path(kind, data.source)
+    record = _saved_record(kind, data.source)
+    if record is not None:
+        return keras.models.load_model(path), record
+    model, record = train(kind, data)
+    _save(model, record, path)
+    return model, record
+
+
+def _saved_record(kind: str, source: str) -> dict | None:
+    """The saved training record, if its model file exists and the current code trained it."""
+    path = model_path(kind, source)
+    record_path = path.with_suffix(".json")
+    if not (path.exists() and record_path.exists()):
+        return None
+    record = json.loads(record_path.read_text())
+    return record if record.get("fingerprint") == _fingerprint(kind) else None
+
+
+def _save(model: keras.Model, record: dict, path: Path) -> None:
+    # Write to temporary names, then rename: a reader (another chapter, another process) never
+    # sees a half-written file.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suffix = f".tmp{os.getpid()}"
+    model_tmp = path.with_name(f"{path.stem}{suffix}.keras")
+    record_tmp = path.with_name(f"{path.stem}{suffix}.json")
+    model.save(model_tmp)
+    record_tmp.write_text(json.dumps(record, indent=2))
+    os.replace(model_tmp, path)
+    os.replace(record_tmp, path.with_suffix(".json"))
+
+
+def _fingerprint(kind: str) -> str:
+    """Changes when the model code or the training settings change, so stale files are retrained."""
+    recipe = _recipe(kind)
+    text = "\n".join(
+        [
+            inspect.getsource(recipe.build),
+            inspect.getsource(fit_model),
+            inspect.getsource(models.compile_for_digits),
+            repr((SEED, recipe.epochs, recipe.early_stopping, VALIDATION_SPLIT)),
+            keras.__version__,
+        ]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _recipe(kind: str) -> Recipe:
+    if kind not in RECIPES:
+        raise ValueError(
+            f"Unknown model kind {kind!r}; choose one of {', '.join(sorted(RECIPES))}."
+        )
+    return RECIPES[kind]

@@ -1,0 +1,204 @@
+"""Batch grading: every student gets a row and feedback, whatever another submission does.
+
+Most tests use a stand-in grader (a tiny script obeying the grader's command line) so that they
+exercise the batch runner's process isolation in seconds; the slow test uses the real grader.
+"""
+
+import csv
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import batch
+from autograder.batch import Limits, grade_class
+from autograder.collect import collect_submission, fingerprint
+
+LINUX = sys.platform.startswith("linux")
+
+# Reads what to do from the submission's notebook: "score N", "hang", "crash" or "memory".
+FAKE_GRADER = r"""
+import json, os, subprocess, sys, time
+from pathlib import Path
+
+work, results = Path(sys.argv[1]), Path(sys.argv[3])
+action, *values = (work / "01_build_model.ipynb").read_text().split()
+if action == "hang":
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (Path(os.environ["PID_FOLDER"]) / str(sleeper.pid)).touch()
+    time.sleep(600)
+if action == "crash":
+    os.abort()
+if action == "memory":
+    hog = bytearray(3 * 1024**3)
+score = float(values[0]) if values else 0.0
+tests = [
+    {"name": "build_model() model", "score": min(score, 2), "max_score": 2, "output": "ok",
+     "extra_data": {"check_id": "build_model"}},
+    {"name": "argmax_accuracy()", "score": max(score - 2, 0), "max_score": 1, "output": "",
+     "extra_data": {"check_id": "argmax_accuracy"}},
+]
+report = {"score": score, "max_score": 3, "output": f"Report for {work}", "tests": tests}
+results.write_text(json.dumps(report))
+"""
+
+
+@pytest.fixture
+def fake_grader(tmp_path, monkeypatch):
+    script = tmp_path / "fake_grader.py"
+    script.write_text(FAKE_GRADER)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv("PID_FOLDER", str(pids))
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda: "the fake grader")
+    return (sys.executable, str(script))
+
+
+def make_class(root: Path, behaviours: dict[str, str]) -> Path:
+    submissions = root / "submissions"
+    for student, behaviour in behaviours.items():
+        folder = submissions / student / "exercises"  # as a cloned GitHub Classroom repository
+        folder.mkdir(parents=True)
+        (folder / "01_build_model.ipynb").write_text(behaviour)
+    return submissions
+
+
+def is_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")  # a killed orphan may linger as a zombie until reaped
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def read_csv(path: Path) -> dict[str, dict[str, str]]:
+    with open(path, newline="") as handle:
+        return {row["student"]: row for row in csv.DictReader(handle)}
+
+
+def run(submissions, out, grader, messages=None, **options):
+    options.setdefault("limits", Limits(timeout_s=5, memory_mb=1024))
+    log = messages.append if messages is not None else (lambda message: None)
+    return grade_class(submissions, out, workers=2, grader=grader, log=log, **options)
+
+
+def test_hanging_and_crashing_submissions_do_not_stop_the_others(tmp_path, fake_grader):
+    behaviours = {"ada": "score 3", "bob": "hang", "cy": "crash", "dee": "score 1"}
+    submissions = make_class(tmp_path, behaviours)
+    out = tmp_path / "grades" / "grades.csv"
+    start = time.monotonic()
+    run(submissions, out, fake_grader)
+    assert time.monotonic() - start < 30  # the hanging one was stopped at its limit
+
+    rows = read_csv(out)
+    assert list(rows) == ["ada", "bob", "cy", "dee"]
+    assert (rows["ada"]["total"], rows["ada"]["status"]) == ("3", "graded")
+    assert (rows["ada"]["build_model"], rows["ada"]["argmax_accuracy"]) == ("2", "1")
+    assert (rows["dee"]["total"], rows["dee"]["build_model"]) == ("1", "1")
+    assert rows["bob"]["status"] == "timeout" and rows["bob"]["build_model"] == ""
+    assert rows["cy"]["status"] == "crashed" and rows["cy"]["total"] == "0"
+
+    feedback = out.parent / "feedback"
+    assert "Score: 3 / 3" in (feedback / "ada.md").read_text()
+    assert "stopped after 5 seconds" in (feedback / "bob.md").read_text()
+    assert "could finish" in (feedback / "cy.md").read_text()
+    assert not (submissions / "ada" / "exercises" / "results.json").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
+def test_a_timeout_also_kills_what_the_submission_started(tmp_path, fake_grader):
+    submissions = make_class(tmp_path, {"bob": "hang"})
+    run(submissions, tmp_path / "grades.csv", fake_grader, limits=Limits(timeout_s=3))
+    [sleeper] = [int(path.name) for path in Path(os.environ["PID_FOLDER"]).iterdir()]
+    assert not is_running(sleeper)
+
+
+@pytest.mark.skipif(not LINUX, reason="RLIMIT_AS is enforced on Linux only")
+def test_memory_limit_stops_a_memory_hog(tmp_path, fake_grader):
+    submissions = make_class(tmp_path, {"hog": "memory", "ok": "score 2"})
+    out = tmp_path / "grades.csv"
+    run(submissions, out, fake_grader, limits=Limits(timeout_s=20, memory_mb=1024))
+    rows = read_csv(out)
+    assert rows["hog"]["status"] == "crashed" and rows["ok"]["total"] == "2"
+    feedback = (tmp_path / "feedback" / "hog.md").read_text()
+    assert "memory limit: 1024 MB" in feedback and "MemoryError" in feedback
+
+
+def test_rerun_grades_only_changed_submissions(tmp_path, fake_grader):
+    submissions = make_class(tmp_path, {"ada": "score 3", "bob": "score 1", "cy": "score 0"})
+    out = tmp_path / "grades.csv"
+    run(submissions, out, fake_grader)
+    (submissions / "bob" / "exercises" / "01_build_model.ipynb").write_text("score 2")
+    (submissions / "cy" / "notes.txt").write_text("not a graded file")
+
+    messages = []
+    run(submissions, out, fake_grader, messages)
+    assert "2 unchanged since last graded, 1 to grade" in messages[0]
+    assert any(message.startswith("[1/1] bob: 2/3") for message in messages)
+    rows = read_csv(out)
+    assert [rows[name]["total"] for name in ("ada", "bob", "cy")] == ["3", "2", "0"]
+
+    messages = []
+    run(submissions, out, fake_grader, messages, force=True)
+    assert "0 unchanged since last graded, 3 to grade" in messages[0]
+
+
+def test_retry_failed_regrades_timeouts_only_when_asked(tmp_path, fake_grader):
+    submissions = make_class(tmp_path, {"ada": "score 3", "bob": "hang"})
+    out = tmp_path / "grades.csv"
+    run(submissions, out, fake_grader, limits=Limits(timeout_s=2))
+    messages = []
+    run(submissions, out, fake_grader, messages, limits=Limits(timeout_s=2))
+    assert "0 to grade" in messages[0]
+    messages = []
+    run(submissions, out, fake_grader, messages, limits=Limits(timeout_s=2), retry_failed=True)
+    assert "1 to grade" in messages[0] and "bob" in messages[1]
+
+
+def test_a_changed_grader_regrades_everyone(tmp_path, fake_grader, monkeypatch):
+    submissions = make_class(tmp_path, {"ada": "score 3"})
+    out = tmp_path / "grades.csv"
+    run(submissions, out, fake_grader)
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda: "a new grader")
+    messages = []
+    run(submissions, out, fake_grader, messages)
+    assert "The grader changed" in messages[0] and "1 to grade" in messages[1]
+
+
+def test_collect_finds_notebooks_at_any_depth_and_ignores_checkpoints(tmp_path):
+    submission = tmp_path / "student"
+    (submission / "exercises" / ".ipynb_checkpoints").mkdir(parents=True)
+    (submission / "exercises" / "01_build_model.ipynb").write_text("mine")
+    (submission / "exercises" / ".ipynb_checkpoints" / "02_argmax_accuracy.ipynb").write_text("x")
+    (submission / "exercises" / "handwritten.keras").write_bytes(b"model")
+    (submission / "old" / "deeper").mkdir(parents=True)
+    (submission / "old" / "deeper" / "01_build_model.ipynb").write_text("an old copy")
+
+    names = collect_submission(submission, tmp_path / "work")
+    assert names == ["01_build_model.ipynb", "handwritten.keras"]
+    assert (tmp_path / "work" / "01_build_model.ipynb").read_text() == "mine"
+
+
+def test_fingerprint_changes_with_graded_files_only(tmp_path):
+    submission = tmp_path / "student"
+    submission.mkdir()
+    notebook = submission / "01_build_model.ipynb"
+    notebook.write_text("first")
+    before = fingerprint(submission)
+    (submission / "README.md").write_text("unrelated")
+    assert fingerprint(submission) == before
+    notebook.write_text("second")
+    assert fingerprint(submission) != before
+
+
+def test_command_line_rejects_a_missing_folder(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder.batch", str(tmp_path / "nope"), "--out", "g.csv"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2 and "is not a folder" in result.stderr

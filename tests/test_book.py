@@ -1,0 +1,221 @@
+"""The course site, checked like a reader would: build it, then read the HTML and look at a page.
+
+The book is built once per test session into a temporary copy of the repository (so two test runs
+never share a `_build`, and the learner's own `_build` is left alone), with the trained models in
+that copy too: the build is clean, training included.
+"""
+
+import ast
+import html
+import importlib.util
+import re
+import shutil
+import subprocess
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slow
+
+GLUE_ROLE = re.compile(r"\{glue:(text|md)\}`([^`:]+)(?::([^`]*))?`")
+ERROR_MARKERS = ("Traceback (most recent call last)", "output traceback", 'class="output error')
+TRAINED_KINDS = ("dense", "dropout", "early-stopping", "cnn")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
+
+
+def load_benchmark():
+    """benchmarks/bench_book.py: the one home of "copy the repository, build the book"."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_book.py"
+    spec = importlib.util.spec_from_file_location("bench_book", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def book(tmp_path_factory) -> dict:
+    """Build a copy of the book clean, again with nothing changed, and after a prose edit."""
+    bench = load_benchmark()
+    book_dir = bench.copy_repository(tmp_path_factory.mktemp("book") / "course")
+    clean, _ = bench.build_book(book_dir)
+    assert clean.returncode == 0, f"book build failed:\n{clean.stdout[-6000:]}\n{clean.stderr}"
+    cached, _ = bench.build_book(book_dir)
+    assert cached.returncode == 0, f"cached rebuild failed:\n{cached.stdout[-6000:]}"
+    bench.edit_prose(book_dir)
+    edited, _ = bench.build_book(book_dir)
+    assert edited.returncode == 0, f"rebuild after a prose edit failed:\n{edited.stdout[-6000:]}"
+    return dict(
+        dir=book_dir,
+        html=book_dir / "_build" / "html",
+        clean=clean,
+        cached=cached,
+        edited=edited,
+        executed=executed_notebooks(book_dir),
+    )
+
+
+def executed_notebooks(book_dir: Path) -> dict[str, dict]:
+    """chapter -> the executed notebook in the build's execution cache (glue values included)."""
+    from jupyter_cache import get_cache
+
+    cache = get_cache(book_dir / "_build" / ".jupyter_cache")
+    notebooks = {}
+    for record in cache.list_cache_records():
+        chapter = Path(record.uri).relative_to(book_dir).with_suffix("").as_posix()
+        notebooks[chapter] = cache.get_cache_bundle(record.pk).nb
+    return notebooks
+
+
+def chapters(book_dir: Path) -> list[str]:
+    toc = yaml.safe_load((book_dir / "_toc.yml").read_text())
+    return [toc["root"]] + [chapter["file"] for chapter in toc["chapters"]]
+
+
+def page_text(page: Path) -> str:
+    """The visible text of a page's main content, whitespace collapsed."""
+    main = page.read_text().split("<main", 1)[-1]
+    main = re.sub(r"<(script|style)\b.*?</\1>", " ", main, flags=re.DOTALL)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", main)))
+
+
+def glued_values(notebook) -> dict[str, dict]:
+    """name -> the mime bundle that myst_nb.glue stored in the executed notebook."""
+    values = {}
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            scrap = output.get("metadata", {}).get("scrapbook")
+            if scrap:
+                prefix = scrap["mime_prefix"]
+                values[scrap["name"]] = {
+                    mime.removeprefix(prefix): value for mime, value in output["data"].items()
+                }
+    return values
+
+
+def png_outputs(notebook) -> int:
+    return sum(
+        "image/png" in output.get("data", {})
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+    )
+
+
+def expected_text(kind: str, bundle: dict, spec: str | None) -> str:
+    if kind == "md":
+        return re.sub(r"[`*]", "", bundle["text/markdown"]).strip()
+    plain = bundle["text/plain"]
+    return format(ast.literal_eval(plain), spec) if spec else plain
+
+
+def test_every_chapter_page_exists(book):
+    for chapter in chapters(book["dir"]):
+        assert (book["html"] / f"{chapter}.html").is_file(), f"no page for {chapter}"
+
+
+def test_pages_that_plot_show_their_figures_as_images(book):
+    plotting = [
+        chapter for chapter in chapters(book["dir"]) if png_outputs(book["executed"][chapter])
+    ]
+    assert len(plotting) >= 5
+    for chapter in plotting:
+        page = book["html"] / f"{chapter}.html"
+        sources = re.findall(r'<img [^>]*src="([^"]*_images/[^"]+\.png)"', page.read_text())
+        assert len(sources) == png_outputs(book["executed"][chapter]), chapter
+        for source in sources:
+            image = (page.parent / source).resolve()
+            assert image.stat().st_size > 1000, f"{chapter}: figure {source} is empty"
+
+
+def test_no_page_shows_an_error(book):
+    for chapter in chapters(book["dir"]):
+        page = (book["html"] / f"{chapter}.html").read_text()
+        for marker in ERROR_MARKERS:
+            assert marker not in page, f"{chapter}: page shows an error ({marker!r})"
+
+
+def test_glued_values_appear_in_the_text(book):
+    checked = 0
+    for chapter in chapters(book["dir"]):
+        source = (book["dir"] / f"{chapter}.ipynb").read_text()
+        text = page_text(book["html"] / f"{chapter}.html")
+        assert "{glue" not in text, f"{chapter}: an unresolved glue role"
+        values = glued_values(book["executed"][chapter])
+        for kind, name, spec in GLUE_ROLE.findall(source):
+            expected = expected_text(kind, values[name], spec)
+            assert expected in text, f"{chapter}: glued {name!r} ({expected!r}) not in the page"
+            checked += 1
+    assert checked >= 30
+
+
+def test_every_page_says_which_data_it_ran_on(book):
+    from digits import load_mnist_sample
+
+    description = load_mnist_sample().description
+    for chapter in chapters(book["dir"]):
+        assert description in page_text(book["html"] / f"{chapter}.html"), chapter
+
+
+def test_the_build_saves_each_trained_model_for_the_next_chapters(book):
+    trained = sorted(path.name for path in (book["dir"] / "_build" / "models").glob("*.keras"))
+    assert trained == sorted(f"{kind}-mnist-sample.keras" for kind in TRAINED_KINDS)
+
+
+def test_rebuilds_without_code_changes_execute_nothing(book):
+    assert "Executing notebook" in book["clean"].stdout
+    assert "Executing notebook" not in book["cached"].stdout
+    assert "Executing notebook" not in book["edited"].stdout
+    assert "Using cached notebook" in book["edited"].stdout
+    edited_page = book["html"] / Path(load_benchmark().PROSE_EDIT_CHAPTER).with_suffix(".html")
+    assert "Edited for the benchmark." in page_text(edited_page)
+
+
+@pytest.fixture
+def served_site(book):
+    handler = partial(SimpleHTTPRequestHandler, directory=str(book["html"]))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_a_chapter_renders_in_headless_chromium(served_site, tmp_path):
+    from PIL import Image, ImageStat
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    url = f"{served_site}/book/02_look_at_the_data.html"
+    browser = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+
+    dom = subprocess.run(
+        [*browser, "--virtual-time-budget=5000", "--dump-dom", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert "<title>2. Look at the data" in dom
+    assert re.search(r'<img [^>]*src="[^"]*_images/[^"]+\.png"', dom)
+
+    screenshot = tmp_path / "page.png"
+    subprocess.run(
+        [*browser, f"--screenshot={screenshot}", "--window-size=1280,1600", url],
+        capture_output=True,
+        timeout=120,
+    )
+    assert screenshot.is_file(), "chromium wrote no screenshot"
+    gray = Image.open(screenshot).convert("L")
+    assert ImageStat.Stat(gray).stddev[0] > 20, "the screenshot is blank"
+    dark_share = sum(gray.histogram()[:100]) / (gray.width * gray.height)
+    assert dark_share > 0.01, "the screenshot shows almost no text or digits"

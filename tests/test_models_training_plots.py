@@ -1,0 +1,171 @@
+"""The reference models, the shared trained model, and the plotting helpers."""
+
+import json
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+from digits import models, plots, training  # noqa: E402
+from digits.data import normalize  # noqa: E402
+
+# The loader warns, once per call site, that it uses the offline sample: expected in tests.
+pytestmark = pytest.mark.filterwarnings("ignore:No network:UserWarning")
+BUILDERS = [models.build_dense_model, models.build_dropout_model, models.build_cnn_model]
+
+
+@pytest.fixture
+def models_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("DIGITS_MODELS_DIR", str(tmp_path))
+    return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    matplotlib.pyplot.close("all")
+
+
+def test_dense_model_is_the_classic_notebook_model():
+    model = models.build_dense_model()
+    assert model.input_shape == (None, 28, 28)
+    assert [type(layer).__name__ for layer in model.layers] == [
+        "Flatten",
+        "Dense",
+        "Dense",
+        "Dense",
+    ]
+    assert [layer.units for layer in model.layers[1:]] == [128, 128, 10]
+    assert model.count_params() == 28 * 28 * 128 + 128 + 128 * 128 + 128 + 128 * 10 + 10
+    assert model.layers[-1].activation is keras.activations.softmax
+
+
+@pytest.mark.parametrize("builder", BUILDERS)
+def test_every_model_outputs_ten_probabilities(builder, mnist_sample):
+    (x_train, _), _ = mnist_sample
+    model = builder()
+    probabilities = model.predict(normalize(x_train[:4]), verbose=0)
+    assert probabilities.shape == (4, 10)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+    assert model.loss == "sparse_categorical_crossentropy"
+    assert isinstance(model.optimizer, keras.optimizers.Adam)
+
+
+def test_dropout_model_adds_dropout_without_parameters():
+    dropout = models.build_dropout_model()
+    assert sum(isinstance(layer, keras.layers.Dropout) for layer in dropout.layers) == 2
+    assert dropout.count_params() == models.build_dense_model().count_params()
+
+
+def test_trained_model_trains_once_then_loads(models_dir, monkeypatch, mnist_sample):
+    model = training.trained_model("dense")
+    record = training.training_record("dense")
+    saved = models_dir / "dense-mnist-sample.keras"
+    assert saved.is_file() and saved.with_suffix(".json").is_file()
+    assert record["source"] == "mnist-sample" and record["epochs"] == training.EPOCHS
+    assert len(record["history"]["val_accuracy"]) == training.EPOCHS
+    assert record["seconds"] > 0
+    assert record["history"]["val_accuracy"][-1] > 0.5  # far above chance (0.1)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again instead of loading the saved model")
+
+    monkeypatch.setattr(training, "train", no_training)
+    reloaded = training.trained_model("dense")
+    (_, _), (x_test, _) = mnist_sample
+    images = normalize(x_test[:50])
+    np.testing.assert_array_equal(
+        model.predict(images, verbose=0), reloaded.predict(images, verbose=0)
+    )
+
+
+def test_seeded_training_is_reproducible(mnist_sample):
+    first, _ = training.train("dense", mnist_sample)
+    second, _ = training.train("dense", mnist_sample)
+    for a, b in zip(first.get_weights(), second.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_model_trained_by_older_code_is_retrained(models_dir, monkeypatch):
+    training.trained_model("dense")
+    record_path = models_dir / "dense-mnist-sample.json"
+    record = json.loads(record_path.read_text())
+    record["fingerprint"] = "made-by-older-code"
+    record_path.write_text(json.dumps(record))
+    calls = []
+    real_train = training.train
+    monkeypatch.setattr(training, "train", lambda *a: calls.append(a) or real_train(*a))
+    training.trained_model("dense")
+    assert len(calls) == 1
+    assert json.loads(record_path.read_text())["fingerprint"] != "made-by-older-code"
+
+
+def test_unknown_kind_names_the_known_ones(models_dir):
+    with pytest.raises(ValueError, match="Unknown model kind 'mlp'.*cnn, dense"):
+        training.trained_model("mlp")
+
+
+def test_show_digits_titles_wrong_predictions_in_red(mnist_sample):
+    (x_train, y_train), _ = mnist_sample
+    predictions = y_train[:12].copy()
+    predictions[3] = (predictions[3] + 1) % 10
+    fig = plots.show_digits(x_train[:12], labels=y_train[:12], predictions=predictions, columns=6)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert len(fig.axes) == 12 and len(shown) == 12
+    assert shown[3].get_title() == f"{y_train[3]} / {predictions[3]}"
+    colors = [ax.title.get_color() for ax in shown]
+    assert colors[3] == "tab:red" and colors.count("black") == 11
+
+
+def test_show_misclassified_shows_only_the_errors(mnist_sample):
+    (x_train, y_train), _ = mnist_sample
+    predictions = y_train[:30].copy()
+    predictions[[2, 7]] = (predictions[[2, 7]] + 1) % 10
+    fig = plots.show_misclassified(x_train[:30], y_train[:30], predictions)
+    assert sum(bool(ax.images) for ax in fig.axes) == 2
+    assert "2 misclassified" in fig._suptitle.get_text()
+
+
+def test_plot_history_draws_training_and_validation_curves():
+    history = {"loss": [1.0, 0.5, 0.3], "accuracy": [0.7, 0.85, 0.9]}
+    history |= {"val_loss": [0.9, 0.6, 0.5], "val_accuracy": [0.75, 0.8, 0.82]}
+    fig = plots.plot_history(history)
+    loss_ax, accuracy_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.lines] == ["training loss", "validation loss"]
+    np.testing.assert_allclose(accuracy_ax.lines[1].get_ydata(), history["val_accuracy"])
+
+
+def test_plot_probabilities_marks_the_prediction(mnist_sample):
+    (x_train, y_train), _ = mnist_sample
+    probabilities = np.full((2, 10), 0.01)
+    probabilities[0, y_train[0]] = 0.91  # right
+    probabilities[1, (y_train[1] + 1) % 10] = 0.91  # wrong
+    fig = plots.plot_probabilities(x_train[:2], probabilities, labels=y_train[:2])
+    bars_right, bars_wrong = fig.axes[1], fig.axes[3]
+    assert bars_right.get_title().startswith(f"predicted {y_train[0]}")
+    assert bars_wrong.get_title().startswith(f"predicted {(y_train[1] + 1) % 10}")
+    right_color = bars_right.patches[y_train[0]].get_facecolor()
+    wrong_color = bars_wrong.patches[(y_train[1] + 1) % 10].get_facecolor()
+    assert right_color == matplotlib.colors.to_rgba("tab:green")
+    assert wrong_color == matplotlib.colors.to_rgba("tab:red")
+
+
+def test_confusion_matrix_counts_each_pair():
+    labels = np.array([0, 1, 1, 2, 2, 2])
+    predictions = np.array([0, 1, 2, 2, 2, 1])
+    fig = plots.plot_confusion_matrix(labels, predictions)
+    cells = {text.get_text() for text in fig.axes[0].texts}
+    assert {"0", "1", "2"} <= cells
+    assert len(fig.axes[0].texts) == 100
+
+
+def test_class_balance_and_save_figure(tmp_path, mnist_sample):
+    (_, y_train), _ = mnist_sample
+    fig = plots.plot_class_balance(y_train)
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == np.bincount(y_train).tolist()
+    saved = plots.save_figure(fig, tmp_path / "reports" / "balance.png")
+    assert saved.read_bytes().startswith(b"\x89PNG") and saved.stat().st_size > 1000
