@@ -30,6 +30,12 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="report one exercise (build_model) or one check (build_model.compile); exit 0 "
         "when all of it passes (one GitHub Classroom step each)",
     )
+    parser.add_argument(
+        "--only",
+        metavar="PART",
+        help="grade one exercise (build_model, argmax_accuracy, build_cnn) or one check id; "
+        "exit 0 when all of it passes",
+    )
     return parser.parse_args(argv)
 
 
@@ -60,10 +66,15 @@ def main(argv=None) -> int:
     if problem:
         print(problem)
         return 2
-    from autograder.grader import grade
+    from autograder.grader import grade, select
     from autograder.report import format_report, results_json
 
-    report = grade(submission, train=arguments.train)
+    try:
+        select(arguments.only)
+    except ValueError as error:
+        print(error)
+        return 2
+    report = grade(submission, train=arguments.train, only=arguments.only)
     if arguments.only:
         report = only(report, arguments.only)
     print(format_report(report, verbose=arguments.verbose))

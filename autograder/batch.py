@@ -47,6 +47,8 @@ DEFAULT_TIMEOUT_S = 600
 DEFAULT_MEMORY_MB = 8192  # address space, not resident memory: TensorFlow reserves ~3 GB
 LOG_LINES_IN_FEEDBACK = 15
 PACKAGES = Path(__file__).resolve().parent.parent
+# Instructor tools that do not change a grade: editing them regrades no one.
+NOT_GRADING = {"batch", "gradescope", "generate"}
 
 
 @dataclass
@@ -81,7 +83,8 @@ def grader_fingerprint() -> str:
     digest = hashlib.sha256()
     for package in ("autograder", "digits"):
         for path in sorted((PACKAGES / package).rglob("*.py")):
-            digest.update(path.name.encode() + path.read_bytes())
+            if path.stem not in NOT_GRADING:
+                digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -117,22 +120,22 @@ def grade_class(
     )
     runner = _Runner(grader, limits, feedback)
     start = time.monotonic()
+    pool = ThreadPoolExecutor(max_workers=workers)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(runner.grade, *job) for job in to_grade]
-            for done, future in enumerate(as_completed(futures), start=1):
-                grade = future.result()
-                state["grades"][grade.student] = grade
-                _write_state(state_path, state)
-                _write_csv(
-                    out, [state["grades"][f.name] for f in students if f.name in state["grades"]]
-                )
-                log(f"[{done}/{len(to_grade)}] {_summary(grade)}")
+        futures = [pool.submit(runner.grade, *job) for job in to_grade]
+        for done, future in enumerate(as_completed(futures), start=1):
+            grade = future.result()
+            state["grades"][grade.student] = grade
+            _write_state(state_path, state)
+            _write_csv(out, _known(state, students))
+            log(f"[{done}/{len(to_grade)}] {_summary(grade)}")
     except KeyboardInterrupt:
         runner.stop_all()
+        pool.shutdown(cancel_futures=True)
         log("Interrupted: what was graded is saved; run the same command again to resume.")
         raise
-    grades = [state["grades"][folder.name] for folder in students]
+    pool.shutdown()
+    grades = _known(state, students)
     _write_csv(out, grades)
     elapsed = time.monotonic() - start
     if to_grade:
@@ -140,6 +143,14 @@ def grade_class(
         log(f"Graded {len(to_grade)} in {elapsed:.1f} s ({rate:.1f} submissions/minute).")
     log(f"Wrote {out} and {feedback}{os.sep}")
     return grades
+
+
+def _known(state: dict, students: list[Path]) -> list[Grade]:
+    return [state["grades"][folder.name] for folder in students if folder.name in state["grades"]]
+
+
+class _Stopped(Exception):
+    """The run was interrupted: this student's result is not recorded."""
 
 
 class _Runner:
@@ -151,6 +162,7 @@ class _Runner:
         self.feedback = feedback
         self.children: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
+        self.stopping = False
 
     def grade(self, folder: Path, current_fingerprint: str) -> Grade:
         start = time.monotonic()
@@ -160,6 +172,8 @@ class _Runner:
             results = Path(scratch) / "results.json"
             log_path = Path(scratch) / "grader.log"
             status = self._run(work, results, log_path)
+            if self.stopping:
+                raise _Stopped(folder.name)
             grade = Grade(folder.name, current_fingerprint, status)
             report = _read_results(results) if status == GRADED else None
             if status == GRADED and report is None:
@@ -192,6 +206,8 @@ class _Runner:
             )
             with self.lock:
                 self.children.add(child)
+                if self.stopping:
+                    _kill_tree(child)
             try:
                 child.wait(timeout=self.limits.timeout_s)
                 return GRADED
@@ -204,6 +220,7 @@ class _Runner:
 
     def stop_all(self) -> None:
         with self.lock:
+            self.stopping = True
             for child in list(self.children):
                 _kill_tree(child)
 

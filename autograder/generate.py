@@ -72,9 +72,10 @@ def solution_lines(solution: nbformat.NotebookNode) -> list[str]:
     return lines
 
 
-def leaked_lines(solution: nbformat.NotebookNode, exercise_text: str) -> list[str]:
-    """Solution lines that appear anywhere in the exercise notebook's text."""
-    return [line for line in solution_lines(solution) if line in exercise_text]
+def leaked_lines(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNode) -> list[str]:
+    """Solution lines that appear anywhere in the exercise notebook's cells."""
+    text = "\n".join(cell.source for cell in exercise.cells)
+    return [line for line in solution_lines(solution) if line in text]
 
 
 def generate(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
@@ -102,11 +103,13 @@ def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]
         if not path.exists():
             problems.append(f"{_shown(path)} is missing.")
             continue
-        actual = path.read_text(encoding="utf-8")
-        if actual != text:
+        if path.read_text(encoding="utf-8") != text:
             problems.append(f"{_shown(path)} differs from what {_shown(solutions / name)} gives.")
-        solution = read_notebook(solutions / name)
-        for line in leaked_lines(solution, actual):
+        try:
+            exercise = read_notebook(path)
+        except ValueError:  # not a notebook at all: already reported as different
+            continue
+        for line in leaked_lines(read_notebook(solutions / name), exercise):
             problems.append(f"{_shown(path)} contains a line of the solution: {line!r}")
     for path in sorted(exercises.glob("*.ipynb")):
         if not (solutions / path.name).exists():

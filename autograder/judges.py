@@ -172,3 +172,9 @@ def judge_probabilities(probabilities: np.ndarray, file: str) -> None:
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The mean loss the model was trained to minimize (sparse categorical cross-entropy)."""
+    chosen = probabilities[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.clip(chosen, 1e-7, 1.0))))

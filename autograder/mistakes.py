@@ -108,8 +108,8 @@ CATALOGUE: dict[str, Mistake] = {
         "Save both files from the same trained model, right after training.",
     ),
     "pixels_not_scaled": Mistake(
-        "The model in {file} reaches {raw:.1%} on raw pixels (0-255) but only {scaled:.1%} on "
-        "pixels scaled to [0, 1]: it was trained on unscaled images.",
+        "The model in {file} fits raw pixels (0-255) better than pixels scaled to [0, 1] (test "
+        "loss {raw_loss:.2f} against {scaled_loss:.2f}): it was trained on unscaled images.",
         "Divide the images by 255 (digits.normalize) before model.fit, then train and save again.",
     ),
     "accuracy_too_low": Mistake(

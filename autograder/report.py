@@ -34,10 +34,10 @@ def summary_rows(report) -> list[tuple[str, str, str, str]]:
 
 
 def score_line(report) -> str:
-    bonus = sum(result.score for result in report.results if result.bonus)
-    required = report.score - bonus
-    line = f"Score: {required:g}/{report.max_score:g}"
-    if any(result.bonus for result in report.results):
+    counted_as_bonus = [result for result in report.results if result.bonus and not report.only]
+    bonus = sum(result.score for result in counted_as_bonus)
+    line = f"Score: {report.score - bonus:g}/{report.max_score:g}"
+    if counted_as_bonus:
         line += f" (+{bonus:g} bonus)"
     return line
 

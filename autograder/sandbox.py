@@ -39,9 +39,10 @@ def _plain_fields(data) -> dict:
 class Worker:
     """One worker process; `request()` raises LearnerFailure on a timeout or the worker's death."""
 
-    def __init__(self, log, cwd: str | None = None):
+    def __init__(self, log, cwd: str | None = None, preload: bool = True):
+        command = [sys.executable, "-m", "autograder.worker"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "autograder.worker"],
+            command if preload else [*command, "--no-preload"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -92,14 +93,16 @@ class Worker:
 class WorkerSupply:
     """Hands out a live worker, starting one when there is none (at first, or after a death)."""
 
-    def __init__(self, log, cwd: str | None = None):
+    def __init__(self, log, cwd: str | None = None, preload: bool = True):
+        """preload: the worker imports Keras at once, while the judge imports its own copy."""
         self.log = log
         self.cwd = cwd
-        self.worker = Worker(log, cwd)  # started at once: its imports overlap with the judge's
+        self.preload = preload
+        self.worker = Worker(log, cwd, preload)
 
     def get(self) -> Worker:
         if self.worker is None or self.worker.process.poll() is not None:
-            self.worker = Worker(self.log, self.cwd)
+            self.worker = Worker(self.log, self.cwd, self.preload)
         return self.worker
 
     def discard(self) -> None:

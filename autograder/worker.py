@@ -76,7 +76,8 @@ def main() -> None:
     requests, responses = open_private_channels()
     send = json.dumps  # bound now, before any learner code can replace json.dumps
 
-    import keras  # noqa: F401  (imported now, while the judge imports its own copy)
+    if "--no-preload" not in sys.argv:
+        import keras  # noqa: F401  (imported now, while the judge imports its own copy)
 
     responses.write(send({"ready": True}) + "\n")
     responses.flush()

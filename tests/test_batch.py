@@ -202,3 +202,28 @@ def test_command_line_rejects_a_missing_folder(tmp_path):
         text=True,
     )
     assert result.returncode == 2 and "is not a folder" in result.stderr
+
+
+@pytest.mark.slow
+def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions):
+    from autograder.checks import EXERCISES
+
+    points = {e.function: sum(check.points for check in e.checks) for e in EXERCISES}
+    submissions = tmp_path / "class"
+    make = [sys.executable, str(repo / "benchmarks" / "make_class.py"), str(submissions)]
+    subprocess.run([*make, "--size", "4", "--executed", str(executed_solutions)], check=True)
+    out = tmp_path / "grades.csv"
+    command = [sys.executable, "-m", "autograder.batch", str(submissions), "--out", str(out)]
+    subprocess.run([*command, "--workers", "2"], check=True)
+
+    rows = {name.split("_", 1)[1]: row for name, row in read_csv(out).items()}
+    required = points["build_model"] + points["argmax_accuracy"]
+    assert float(rows["complete"]["total"]) == required + points["build_cnn"]
+    assert float(rows["complete_no_bonus"]["total"]) == float(rows["complete"]["max_score"])
+    assert float(rows["partial"]["total"]) == points["build_model"]
+    assert float(rows["not_started"]["total"]) == 0
+    feedback = (tmp_path / "feedback" / "student04_not_started.md").read_text()
+    assert "NotImplementedError" in feedback or "not written yet" in feedback
+
+    again = subprocess.run(command, check=True, capture_output=True, text=True)
+    assert "4 unchanged since last graded, 0 to grade" in again.stdout

@@ -99,7 +99,14 @@ def test_filled_in_exercise_is_the_solution(repo, name):
 
 @pytest.mark.parametrize(
     "edit",
-    ["edited-cell", "filled-in-stub", "missing-exercise", "extra-exercise", "solution-changed"],
+    [
+        "edited-cell",
+        "filled-in-stub",
+        "not-a-notebook",
+        "missing-exercise",
+        "extra-exercise",
+        "solution-changed",
+    ],
 )
 def test_check_fails_when_exercises_drift(copies, capsys, edit):
     solutions, exercises = copies
@@ -108,6 +115,8 @@ def test_check_fails_when_exercises_drift(copies, capsys, edit):
         path.write_text(path.read_text().replace("# Exercise 1", "# Exercise one"))
     elif edit == "filled-in-stub":
         path.write_text(path.read_text().replace("raise NotImplementedError", "return None  #"))
+    elif edit == "not-a-notebook":
+        path.write_text("{ broken")
     elif edit == "missing-exercise":
         path.unlink()
     elif edit == "extra-exercise":
@@ -123,9 +132,9 @@ def test_check_fails_when_exercises_drift(copies, capsys, edit):
 
 def test_check_reports_a_leaked_solution_line(copies, capsys):
     solutions, exercises = copies
-    source = solutions / "02_argmax_accuracy.ipynb"
+    source = solutions / "01_build_model.ipynb"
     notebook = nbformat.read(source, as_version=4)
-    line = generate.solution_lines(notebook)[0]
+    line = next(line for line in generate.solution_lines(notebook) if '"' in line)
     notebook.cells.append(new_markdown_cell(f"Psst: `{line}`"))
     nbformat.write(notebook, source)
     generate.main(["--solutions", str(solutions), "--exercises", str(exercises)])

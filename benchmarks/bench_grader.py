@@ -1,0 +1,97 @@
+"""Speed of the autograder on a complete submission, against the floor and re-execution.
+
+    MNIST_OFFLINE=1 python benchmarks/bench_grader.py [--repeats 3]
+
+In one run, on a copy of solutions/:
+1. re-execution: run the three notebooks top to bottom with nbclient, as otter-grader and
+   nbgrader grade (this also writes the model files the next steps need);
+2. floor: a fresh process that imports TensorFlow, loads handwritten.keras and evaluates it on
+   the test set (and, as a second floor, both saved models);
+3. cold grade: a fresh `python -m autograder` process on the executed copy.
+Steps 2 and 3 alternate `--repeats` times; the medians are printed with their ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ["01_build_model.ipynb", "02_argmax_accuracy.ipynb", "03_cnn.ipynb"]
+FLOOR = """
+import sys
+import keras
+import tensorflow
+from digits.data import load_mnist, normalize
+_, (x_test, y_test) = load_mnist()
+for path in sys.argv[1:]:
+    keras.models.load_model(path).evaluate(normalize(x_test), y_test, verbose=0)
+"""
+
+
+def execute_notebooks(folder: Path) -> float:
+    import nbclient
+    import nbformat
+
+    started = time.perf_counter()
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(folder / name, as_version=4)
+        resources = {"metadata": {"path": str(folder)}}
+        nbclient.NotebookClient(notebook, timeout=900, resources=resources).execute()
+    return time.perf_counter() - started
+
+
+def timed(command: list[str], expect_success: bool = True) -> float:
+    started = time.perf_counter()
+    completed = subprocess.run(command, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if expect_success and completed.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    arguments = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with tempfile.TemporaryDirectory() as temporary:
+        folder = Path(temporary) / "submission"
+        shutil.copytree(REPO / "solutions", folder)
+        reexecution = execute_notebooks(folder)
+        dense, cnn = str(folder / "handwritten.keras"), str(folder / "handwritten_cnn.keras")
+        floors, floors_both, grades = [], [], []
+        for _ in range(arguments.repeats):
+            floors.append(timed([sys.executable, "-c", FLOOR, dense]))
+            floors_both.append(timed([sys.executable, "-c", FLOOR, dense, cnn]))
+            grades.append(timed([sys.executable, "-m", "autograder", str(folder)]))
+    floor, floor_both, grade = map(statistics.median, (floors, floors_both, grades))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"{os.cpu_count()} CPU cores, load average {load:.1f} at the end; medians of {len(grades)}"
+    )
+    print(f"cold grade (python -m autograder):            {grade:6.1f} s  {_runs(grades)}")
+    print(f"floor (import TF, load, evaluate dense):      {floor:6.1f} s  {_runs(floors)}")
+    print(
+        f"floor with both models (dense + CNN):         {floor_both:6.1f} s  {_runs(floors_both)}"
+    )
+    print(f"re-executing the three notebooks (nbclient):  {reexecution:6.1f} s")
+    print(
+        f"grade / floor: {grade / floor:.2f}x; grade / floor with both: {grade / floor_both:.2f}x"
+    )
+    print(f"re-execution / grade: {reexecution / grade:.1f}x")
+
+
+def _runs(values: list[float]) -> str:
+    return "(" + ", ".join(f"{value:.1f}" for value in values) + ")"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,354 @@
+"""The autograder grades whole submissions: the reference solutions, the untouched exercises,
+each catalogued mistake injected into a copy of the solutions, and attempts to cheat.
+
+Learner code runs in worker processes; the tests share one worker supply where no test code
+tampers with the worker, to keep the suite within a few minutes.
+"""
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autograder.checks import EXERCISES, FAILED, NOT_ATTEMPTED, PASSED
+from autograder.grader import grade
+from autograder.mistakes import CATALOGUE
+from autograder.report import results_json
+from autograder.sandbox import WorkerSupply
+from autograder.submission import GRADED_TAG
+
+GOLDEN = "tests/golden/autograder_results.json"
+
+
+@pytest.fixture(scope="module")
+def supply(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("workers")
+    with open(folder / "worker.log", "w+") as log:
+        supply = WorkerSupply(log, str(folder))
+        yield supply
+        supply.close()
+
+
+@pytest.fixture
+def submission(executed_solutions, tmp_path):
+    """A fresh copy of the executed reference solutions, to inject a mistake into."""
+    return shutil.copytree(executed_solutions, tmp_path / "submission")
+
+
+def edit_graded_cell(folder, notebook, old, new):
+    path = folder / notebook
+    content = json.loads(path.read_text())
+    cells = [cell for cell in content["cells"] if GRADED_TAG in cell["metadata"].get("tags", [])]
+    source = "".join(cells[0]["source"])
+    assert old in source, f"{old!r} is not in the graded cell of {notebook}"
+    cells[0]["source"] = source.replace(old, new)
+    path.write_text(json.dumps(content))
+
+
+def result_of(report, check_id):
+    return next(result for result in report.results if result.check_id == check_id)
+
+
+def fixed_start(mistake_id):
+    return CATALOGUE[mistake_id].message.split("{")[0]
+
+
+@pytest.mark.slow
+def test_reference_solutions_get_full_marks(executed_solutions, supply):
+    report = grade(executed_solutions, supply=supply)
+    failing = [(r.check_id, r.outcome, r.message) for r in report.results if r.outcome != PASSED]
+    assert failing == []
+    assert report.full_marks and report.score == report.max_score + 5
+    assert report.data_source == "mnist-sample"
+
+
+@pytest.mark.slow
+def test_results_json_matches_the_golden_file_structurally(executed_solutions, supply, repo):
+    produced = results_json(grade(executed_solutions, supply=supply))
+    golden = json.loads((repo / GOLDEN).read_text())
+
+    def structure(results):
+        keep = ("name", "score", "max_score", "status", "visibility", "extra_data")
+        tests = [{key: test[key] for key in keep} for test in results["tests"]]
+        return sorted(results), results["score"], results["max_score"], tests
+
+    assert structure(produced) == structure(golden)
+    assert produced["output_format"] == "md" and "mnist-sample" in produced["output"]
+    assert all(set(test) >= {"output"} for test in produced["tests"])
+
+
+def test_untouched_exercises_get_zero_all_not_attempted(repo):
+    report = grade(repo / "exercises")
+    assert report.score == 0
+    assert {result.outcome for result in report.results} == {NOT_ATTEMPTED}
+    assert all("is not written yet" in result.message for result in report.results)
+
+
+# ---------------------------------------------------------------- mistakes in the graded cells
+
+B = "01_build_model.ipynb"
+A = "02_argmax_accuracy.ipynb"
+ANSWER = "return float(np.mean(predicted == np.asarray(y_true)))"
+CELL_MISTAKES = [
+    # (mistake, notebook, old text, new text, check that fails)
+    ("no_flatten", B, "keras.layers.Flatten(),", "", "build_model.architecture"),
+    ("wrong_input_shape", B, "shape=(28, 28)", "shape=(784,)", "build_model.architecture"),
+    ("last_layer_units", B, "Dense(10,", "Dense(9,", "build_model.architecture"),
+    (
+        "last_layer_not_softmax",
+        B,
+        'Dense(10, activation="softmax")',
+        "Dense(10)",
+        "build_model.architecture",
+    ),
+    (
+        "softmax_from_logits",
+        B,
+        'loss="sparse_categorical_crossentropy"',
+        "loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+        "build_model.compile",
+    ),
+    (
+        "categorical_with_integer_labels",
+        B,
+        'loss="sparse_categorical_crossentropy"',
+        'loss="categorical_crossentropy"',
+        "build_model.compile",
+    ),
+    ("not_a_model", B, "return model", "pass", "build_model.returns_model"),
+    ("argmax_axis_0", A, "axis=1", "axis=0", "argmax_accuracy.returns_float"),
+    (
+        "one_hot_comparison",
+        A,
+        "predicted == np.asarray(y_true)",
+        "predicted == np.eye(10)[np.asarray(y_true)]",
+        "argmax_accuracy.returns_float",
+    ),
+    ("returns_percentage", A, "return float(", "return 100 * float(", "argmax_accuracy.range"),
+    ("returns_count", A, "np.mean(", "np.sum(", "argmax_accuracy.returns_float"),
+    (
+        "returns_tensor",
+        A,
+        ANSWER,
+        "import tensorflow as tf\n    return tf.reduce_mean(tf.cast(predicted == y_true, 'int8'))",
+        "argmax_accuracy.returns_float",
+    ),
+    (
+        "returns_array",
+        A,
+        ANSWER,
+        "return predicted == np.asarray(y_true)",
+        "argmax_accuracy.returns_float",
+    ),
+    (
+        "accuracy_score_on_probabilities",
+        A,
+        ANSWER,
+        "from sklearn.metrics import accuracy_score\n    return accuracy_score(y_true, y_prob)",
+        "argmax_accuracy.returns_float",
+    ),
+    (
+        "argmax_of_labels",
+        A,
+        "np.asarray(y_true)",
+        "np.argmax(np.asarray(y_true), axis=1)",
+        "argmax_accuracy.returns_float",
+    ),
+    ("hard_coded", A, ANSWER, "return 0.9", "argmax_accuracy.values"),
+    (
+        "fails_on_input_type",
+        A,
+        "np.argmax(np.asarray(y_prob), axis=1)",
+        "y_prob.argmax(axis=1)",
+        "argmax_accuracy.input_types",
+    ),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mistake", "notebook", "old", "new", "check_id"),
+    CELL_MISTAKES,
+    ids=[case[0] for case in CELL_MISTAKES],
+)
+def test_cell_mistake_fails_its_check_with_its_message(
+    submission, supply, mistake, notebook, old, new, check_id
+):
+    edit_graded_cell(submission, notebook, old, new)
+    report = grade(submission, supply=supply)
+    result = result_of(report, check_id)
+    assert result.outcome in (FAILED, "error") and result.mistake == mistake, result.message
+    assert fixed_start(mistake) in result.message
+    results = [r for r in report.results if r.exercise == result.exercise]
+    later = results[results.index(result) + 1 :]
+    assert all(r.outcome == "skipped" and check_id in r.message for r in later)
+    assert not report.full_marks
+
+
+# ---------------------------------------------------------------- mistakes in the model files
+
+
+def train_dense(x_train, y_train, epochs=1):
+    from digits.models import build_dense_model
+
+    model = build_dense_model()
+    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
+    return model
+
+
+def pixels_not_scaled(folder, data):
+    (x_train, y_train), _ = data
+    train_dense(x_train.astype("float32"), y_train).save(folder / "handwritten.keras")
+
+
+def saved_before_training(folder, data):
+    from digits.models import build_dense_model
+
+    build_dense_model().save(folder / "handwritten.keras")
+
+
+def missing_file(folder, data):
+    (folder / "handwritten.keras").unlink()
+
+
+def not_a_keras_file(folder, data):
+    (folder / "handwritten.keras").write_text("print('hello')")
+
+
+def h5_from_another_model(folder, data):
+    from digits.models import build_dense_model
+
+    build_dense_model().save(folder / "handwritten.h5")
+
+
+def nan_weights(folder, data):
+    from autograder.checks import load_keras_file
+
+    model = load_keras_file(folder / "handwritten.keras")
+    last = model.layers[-1]
+    last.set_weights([np.full_like(weights, np.nan) for weights in last.get_weights()])
+    model.save(folder / "handwritten.keras")
+
+
+def another_input_size(folder, data):
+    import keras
+
+    model = keras.Sequential(
+        [keras.Input((32, 32)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(folder / "handwritten.keras")
+
+
+FILE_MISTAKES = [
+    ("pixels_not_scaled", pixels_not_scaled, "build_model.accuracy"),
+    ("accuracy_too_low", saved_before_training, "build_model.accuracy"),
+    ("model_file_missing", missing_file, "build_model.saved_model"),
+    ("model_file_invalid", not_a_keras_file, "build_model.saved_model"),
+    ("predictions_change_after_reload", h5_from_another_model, "build_model.reload"),
+    ("invalid_probabilities", nan_weights, "build_model.saved_model"),
+    ("wrong_input_shape", another_input_size, "build_model.saved_model"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("mistake", "inject", "check_id"), FILE_MISTAKES, ids=[case[0] for case in FILE_MISTAKES]
+)
+def test_model_file_mistake_fails_its_check_with_its_message(
+    submission, supply, mnist_sample, mistake, inject, check_id
+):
+    inject(submission, mnist_sample)
+    result = result_of(grade(submission, supply=supply), check_id)
+    assert result.outcome == FAILED and result.mistake == mistake, result.message
+    assert fixed_start(mistake) in result.message
+
+
+@pytest.mark.slow
+def test_missing_model_file_names_the_cell_that_writes_it(submission, supply):
+    missing_file(submission, None)
+    result = result_of(grade(submission, supply=supply), "build_model.saved_model")
+    assert "Run 01_build_model.ipynb top to bottom: code cell" in result.hint
+
+
+@pytest.mark.slow
+def test_train_option_grades_a_model_trained_from_build_model(submission, supply):
+    missing_file(submission, None)
+    report = grade(submission, train=True, supply=supply)
+    assert result_of(report, "build_model.accuracy").outcome == PASSED
+    assert any("--train" in note for note in report.notes)
+
+
+# ---------------------------------------------------------------- cheating earns nothing
+
+CHEATS = {
+    "sys_exit": (A, ANSWER, "import sys\n    sys.exit(0)", "exited"),
+    "os_exit": (A, ANSWER, "import os\n    os._exit(0)", "died"),
+    "infinite_loop": (A, ANSWER, "while True:\n        pass", "timeout"),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cheat", CHEATS)
+def test_exits_and_hangs_earn_nothing_and_grading_goes_on(submission, cheat):
+    notebook, old, new, mistake = CHEATS[cheat]
+    edit_graded_cell(submission, notebook, old, new)
+    report = grade(submission, limits={"call": 3.0})
+    results = [result for result in report.results if result.exercise == "argmax_accuracy"]
+    assert results[0].outcome == "error" and results[0].mistake == mistake
+    assert sum(result.score for result in results) == 0
+    assert result_of(report, "build_cnn.accuracy").outcome == PASSED  # the run went on
+
+
+TAMPERING = """
+import numpy as np
+import autograder.checks
+import autograder.thresholds
+for kind in autograder.thresholds.THRESHOLDS.values():
+    kind.update(dense=0.0, cnn=0.0)
+autograder.checks.check_values = lambda *args: "right"
+np.isclose = lambda *args, **kwargs: True
+np.mean = lambda *args, **kwargs: 0.9
+"""
+
+
+@pytest.mark.slow
+def test_tampering_with_the_grader_or_numpy_from_the_notebook_earns_nothing(
+    submission, mnist_sample
+):
+    edit_graded_cell(submission, A, "import numpy as np\n", TAMPERING)
+    edit_graded_cell(submission, A, ANSWER, "return 0.9")
+    edit_graded_cell(submission, B, "import keras\n", "import keras\n" + TAMPERING)
+    saved_before_training(submission, mnist_sample)
+    report = grade(submission)
+    assert result_of(report, "argmax_accuracy.values").mistake == "hard_coded"
+    assert result_of(report, "build_model.accuracy").mistake == "accuracy_too_low"
+
+
+@pytest.mark.slow
+def test_command_line_exit_code_json_and_quiet_stderr(executed_solutions, repo, tmp_path):
+    results = tmp_path / "results.json"
+    command = [sys.executable, "-m", "autograder", str(executed_solutions), "--json", str(results)]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert completed.returncode == 0, completed.stdout
+    assert "Score: 13/13 (+5 bonus)" in completed.stdout
+    assert "Summary" in completed.stdout and "mnist-sample" in completed.stdout
+    assert "oneDNN" not in completed.stderr and "absl" not in completed.stderr
+    assert json.loads(results.read_text())["score"] == 18
+
+    untouched = subprocess.run(
+        [sys.executable, "-m", "autograder", str(repo / "exercises")],
+        capture_output=True,
+        text=True,
+    )
+    assert untouched.returncode == 1 and "Score: 0/13" in untouched.stdout
+
+
+def test_every_check_has_a_unique_stable_id_and_points():
+    ids = [check.check_id for exercise in EXERCISES for check in exercise.checks]
+    assert len(ids) == len(set(ids))
+    assert all(id_.split(".")[0] in {e.function for e in EXERCISES} for id_ in ids)
+    assert all(check.points > 0 for exercise in EXERCISES for check in exercise.checks)
