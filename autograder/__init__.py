@@ -1,0 +1,1 @@
+"""The Handwritten Digits autograder (`python -m autograder`) and the instructor tools."""

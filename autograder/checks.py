@@ -30,6 +30,8 @@ from autograder.protocol import (
 )
 from autograder.thresholds import threshold_for
 
+# --train: model.fit arguments per model kind, as the notebooks train (a test checks they match)
+TRAIN_SETTINGS = {"dense": {"epochs": 3}, "cnn": {"epochs": 10, "batch_size": 128}}
 PASSED = "passed"
 FAILED = "failed"
 ERROR = "error"
@@ -112,6 +114,10 @@ def returned_model(context: Context, exercise: Exercise):
     if key not in context.state:
         path = context.workdir / f"returned_{exercise.function}.keras"
         description = context.learner.save_model(exercise.function, str(path))
+        if description.get("error"):
+            raise CheckFailed(
+                "model_not_loadable", function=exercise.function, error=description["error"]
+            )
         if not description["saved"]:
             type_name = description["type"].removeprefix("builtins.")
             raise CheckFailed("not_a_model", function=exercise.function, type=type_name)
@@ -177,15 +183,15 @@ def saved_model(context: Context, exercise: Exercise):
 
 def train_from_function(context: Context, exercise: Exercise):
     """--train: fit the (safely reloaded) model of the learner's function, as the notebook would."""
-    from autograder.grader import TRAIN_EPOCHS
     from digits.data import normalize
 
     model = returned_model(context, exercise)
     (x_train, y_train), _ = context.data()
-    model.fit(model_inputs(model, normalize(x_train)), y_train, epochs=TRAIN_EPOCHS, verbose=0)
+    settings = TRAIN_SETTINGS[exercise.model_kind]
+    model.fit(model_inputs(model, normalize(x_train)), y_train, verbose=0, **settings)
     context.notes.append(
-        f"{exercise.model_file} not found: trained {exercise.function}() for {TRAIN_EPOCHS} "
-        f"epochs (--train) and graded that model instead."
+        f"{exercise.model_file} not found: trained {exercise.function}() for "
+        f"{settings['epochs']} epochs (--train) and graded that model instead."
     )
     return model
 
@@ -193,8 +199,11 @@ def train_from_function(context: Context, exercise: Exercise):
 def _writer_cell(notebook: Path, file: str) -> str:
     from autograder.submission import find_cell
 
-    number = find_cell(notebook, file, "save")
-    return "the cell that calls model.save" if number is None else f"code cell {number}"
+    found = find_cell(notebook, file, "save")
+    if found is None:
+        return "the cell that calls model.save"
+    number, line = found
+    return f"the code cell with `{line}` (code cell {number})"
 
 
 def model_inputs(model, images: np.ndarray) -> np.ndarray:

@@ -53,7 +53,7 @@ def failure_from_exception(
     for frame in traceback.extract_tb(error.__traceback__):
         if frame.filename == cell_filename:
             line = frame.lineno
-    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    text = "".join(traceback.format_exception(type(error), error, _from_cell(error, cell_filename)))
     return LearnerFailure(
         kind=kind,
         exc_type=type(error).__name__,
@@ -63,6 +63,14 @@ def failure_from_exception(
         traceback=text,
         stage=stage,
     )
+
+
+def _from_cell(error: BaseException, cell_filename: str):
+    """The traceback from the learner's cell on: the grader's own frames are noise to them."""
+    frame = error.__traceback__
+    while frame is not None and frame.tb_frame.f_code.co_filename != cell_filename:
+        frame = frame.tb_next
+    return frame or error.__traceback__
 
 
 def make_argument(spec: dict):
@@ -107,6 +115,10 @@ def save_returned_model(value, path: str) -> dict:
     kind = type(value)
     description = {"type": f"{kind.__module__}.{kind.__qualname__}", "saved": False}
     if isinstance(value, keras.Model):
-        value.save(path)
-        description["saved"] = True
+        try:
+            value.save(path)
+        except Exception as error:  # Keras' own error, not the learner's function raising
+            description["error"] = f"{type(error).__name__}: {error}"
+        else:
+            description["saved"] = True
     return description

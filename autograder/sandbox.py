@@ -137,7 +137,10 @@ class SandboxLearner(Learner):
 
     def save_model(self, function: str, path: str) -> dict:
         result = self._request(function, "save_model", path=path)
-        return {"type": str(result.get("type")), "saved": result.get("saved") is True}
+        description = {"type": str(result.get("type")), "saved": result.get("saved") is True}
+        if isinstance(result.get("error"), str):
+            description["error"] = result["error"]
+        return description
 
     def call(self, function: str, arguments: list[dict]) -> dict:
         result = self._request(function, "call", arguments=arguments)

@@ -5,6 +5,7 @@ Plain JSON reading: the judge never executes a notebook.
 
 from __future__ import annotations
 
+import ast
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,13 +51,33 @@ def graded_cell(notebook: Path, function: str) -> GradedCell | str:
     return GradedCell(function, cell_source(chosen[0]), f"<cell {function}>")
 
 
-def find_cell(notebook: Path, *texts: str) -> int | None:
-    """The number (1-based, among code cells) of the first code cell containing all texts."""
+def find_cell(notebook: Path, *texts: str) -> tuple[int, str] | None:
+    """The first code cell containing all texts: its number (1-based, among code cells) and its
+    first line containing texts[0]."""
     try:
         cells = code_cells(notebook)
     except (OSError, json.JSONDecodeError, UnicodeDecodeError):
         return None
     for number, cell in enumerate(cells, start=1):
-        if all(text in cell_source(cell) for text in texts):
-            return number
+        source = cell_source(cell)
+        if all(text in source for text in texts):
+            line = next(line for line in source.splitlines() if texts[0] in line)
+            return number, line.strip()
+    return None
+
+
+def fit_arguments(notebook: Path) -> dict | None:
+    """The literal keyword arguments of the notebook's first `model.fit(...)` call, if any."""
+    for cell in code_cells(notebook):
+        try:
+            tree = ast.parse(cell_source(cell))
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "fit":
+                return {
+                    keyword.arg: ast.literal_eval(keyword.value)
+                    for keyword in node.keywords
+                    if keyword.arg != "verbose"
+                }
     return None

@@ -62,14 +62,16 @@ class GradedFunctions:
 
 def handle(request: dict, functions: GradedFunctions) -> dict:
     function = functions.get(request)
-    filename = request["filename"]
     try:
         if request["op"] == "save_model":
-            return save_returned_model(function(), request["path"])
-        arguments = [make_argument(spec) for spec in request["arguments"]]
-        return describe_value(function(*arguments))
+            value = function()
+        else:
+            value = function(*[make_argument(spec) for spec in request["arguments"]])
     except (Exception, SystemExit) as error:
-        raise failure_from_exception(error, filename) from None
+        raise failure_from_exception(error, request["filename"]) from None
+    if request["op"] == "save_model":
+        return save_returned_model(value, request["path"])
+    return describe_value(value)
 
 
 def main() -> None:

@@ -13,7 +13,6 @@ Record the output in benchmarks/RESULTS.md and the thresholds in autograder/thre
 from __future__ import annotations
 
 import argparse
-import ast
 import math
 import os
 import time
@@ -26,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from autograder import judges  # noqa: E402
-from autograder.submission import cell_source, code_cells, graded_cell  # noqa: E402
+from autograder.submission import fit_arguments, graded_cell  # noqa: E402
 from autograder.thresholds import THRESHOLDS  # noqa: E402
 from digits.data import load_mnist, normalize  # noqa: E402
 
@@ -46,13 +45,10 @@ def reference_builder(kind: str):
 
 def fit_settings(kind: str) -> dict:
     """The keyword arguments of the notebook's `model.fit(...)` call (epochs, batch size...)."""
-    for cell in code_cells(SOLUTIONS / NOTEBOOKS[kind][0]):
-        for node in ast.walk(ast.parse(cell_source(cell))):
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "fit":
-                settings = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-                settings.pop("verbose", None)
-                return settings
-    raise SystemExit(f"no model.fit(...) call found in {NOTEBOOKS[kind][0]}")
+    settings = fit_arguments(SOLUTIONS / NOTEBOOKS[kind][0])
+    if settings is None:
+        raise SystemExit(f"no model.fit(...) call found in {NOTEBOOKS[kind][0]}")
+    return settings
 
 
 def train_and_score(model, settings, data, seed, scale=True) -> tuple[float, bool]:

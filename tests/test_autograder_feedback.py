@@ -12,11 +12,14 @@ import pytest
 
 from autograder import judges
 from autograder.argmax_cases import make_cases
+from autograder.checks import EXERCISES, TRAIN_SETTINGS
+from autograder.grader import select
 from autograder.mistakes import CATALOGUE
 from autograder.notebook import check
 from autograder.protocol import LearnerFailure
 from autograder.sandbox import LIMITS, SandboxLearner, WorkerSupply
-from autograder.submission import GradedCell, graded_cell
+from autograder.submission import GradedCell, fit_arguments, graded_cell
+from autograder.thresholds import threshold_for
 
 
 def dense_layers(last_activation="softmax", flatten=True, units=10, input_shape=(28, 28)):
@@ -48,8 +51,16 @@ def message(mistake_id: str) -> str:
     return CATALOGUE[mistake_id].message.split("{")[0]
 
 
+def with_lambda_layer():
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Lambda(lambda x: x / 255)])
+    model.add(keras.layers.Flatten())
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    return compiled(model)
+
+
 BUILD_MODEL_MISTAKES = {
     "not_a_model": lambda: None,
+    "model_not_loadable": with_lambda_layer,
     "no_flatten": lambda: compiled(dense_layers(flatten=False)),
     "wrong_input_shape": lambda: compiled(dense_layers(input_shape=(784,))),
     "last_layer_units": lambda: compiled(dense_layers(units=9)),
@@ -281,3 +292,32 @@ def test_graded_cell_prefers_the_tagged_cell_and_says_when_missing(tmp_path):
     assert graded_cell(notebook, "build_model").source.endswith("return 2\n")
     assert "has no cell that defines build_cnn()" in graded_cell(notebook, "build_cnn")
     assert "was not found" in graded_cell(tmp_path / "absent.ipynb", "build_model")
+
+
+def test_only_selects_an_exercise_or_a_check_with_the_checks_before_it():
+    assert [exercise.function for exercise in select("argmax_accuracy")] == ["argmax_accuracy"]
+    [exercise] = select("build_model.compile")
+    assert [check.check_id for check in exercise.checks] == [
+        "build_model.returns_model",
+        "build_model.architecture",
+        "build_model.compile",
+    ]
+    with pytest.raises(ValueError, match="no such exercise or check: nope; choose one of"):
+        select("nope")
+
+
+def test_thresholds_follow_the_data_source_and_say_when_it_is_unknown():
+    assert threshold_for("mnist", "dense") == (0.96, "")
+    assert threshold_for("mnist", "cnn") == (0.99, "")
+    sample, _ = threshold_for("mnist-sample", "dense")
+    value, note = threshold_for("mnist-file", "dense")
+    assert value == sample and "no calibrated threshold for data source 'mnist-file'" in note
+
+
+@pytest.mark.parametrize(
+    "exercise", [e for e in EXERCISES if e.model_kind], ids=lambda e: e.function
+)
+def test_train_option_trains_as_the_solution_notebook_does(repo, exercise):
+    settings = fit_arguments(repo / "solutions" / exercise.notebook)
+    expected = {key: settings[key] for key in ("epochs", "batch_size") if key in settings}
+    assert TRAIN_SETTINGS[exercise.model_kind] == expected

@@ -6,6 +6,7 @@ tampers with the worker, to keep the suite within a few minutes.
 """
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -271,7 +272,11 @@ def test_model_file_mistake_fails_its_check_with_its_message(
 def test_missing_model_file_names_the_cell_that_writes_it(submission, supply):
     missing_file(submission, None)
     result = result_of(grade(submission, supply=supply), "build_model.saved_model")
-    assert "Run 01_build_model.ipynb top to bottom: code cell" in result.hint
+    assert "handwritten.keras was not found beside 01_build_model.ipynb" in result.message
+    assert (
+        "Run 01_build_model.ipynb top to bottom: the code cell with "
+        '`model.save("handwritten.keras")` (code cell' in result.hint
+    )
 
 
 @pytest.mark.slow
@@ -352,3 +357,18 @@ def test_every_check_has_a_unique_stable_id_and_points():
     assert len(ids) == len(set(ids))
     assert all(id_.split(".")[0] in {e.function for e in EXERCISES} for id_ in ids)
     assert all(check.points > 0 for exercise in EXERCISES for check in exercise.checks)
+
+
+@pytest.mark.slow
+def test_pytest_autograder_runs_one_test_per_check(executed_solutions, repo):
+    environment = dict(os.environ, SUBMISSION_DIR=str(executed_solutions))
+    completed = subprocess.run(
+        [sys.executable, "-m", "pytest", "autograder", "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+        env=environment,
+    )
+    checks = sum(len(exercise.checks) for exercise in EXERCISES)
+    assert completed.returncode == 0, completed.stdout[-2000:]
+    assert f"{checks} passed" in completed.stdout

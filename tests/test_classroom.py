@@ -96,7 +96,8 @@ def test_only_rejects_an_unknown_part_and_lists_the_choices(repo):
 def test_workflow_commands_pass_on_solutions_and_fail_on_stubs(repo, steps, executed_solutions):
     for step in grader_steps(steps):
         command = step["with"]["command"].split()
-        solved = subprocess.run([*command[:3], str(executed_solutions), *command[4:]])
+        grader = [sys.executable, *command[1:3]]  # "python" on the runner: this test's Python
+        solved = subprocess.run([*grader, str(executed_solutions), *command[4:]])
         assert solved.returncode == 0, f"{step['id']} should pass on the reference solutions"
-        stub = subprocess.run([*command[:3], str(repo / "exercises"), *command[4:]])
+        stub = subprocess.run([*grader, str(repo / "exercises"), *command[4:]])
         assert stub.returncode == 1, f"{step['id']} should fail on the unwritten exercises"
