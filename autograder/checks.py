@@ -278,15 +278,14 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
         context.notes.append(note)
     images, labels = test_images(context)
     scaled = predict(model, images)
-    # A ReLU network's arg-max hardly changes when its inputs are multiplied by 255, so accuracy
-    # alone cannot tell the scaling it was trained on; its loss can.
     raw = predict(model, images * 255.0)
-    if judges.cross_entropy(raw, labels) < judges.cross_entropy(scaled, labels):
+    if judges.trained_on_raw_pixels(scaled, raw, labels):
         raise CheckFailed(
             "pixels_not_scaled",
             file=exercise.model_file,
-            raw_loss=judges.cross_entropy(raw, labels),
-            scaled_loss=judges.cross_entropy(scaled, labels),
+            confidence=judges.confidence(scaled),
+            scaled=judges.accuracy(scaled, labels),
+            raw=judges.accuracy(raw, labels),
         )
     accuracy = judges.accuracy(scaled, labels)
     where = f"{len(labels):,} test digits of {data.source}"

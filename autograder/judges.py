@@ -174,7 +174,20 @@ def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
-def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The mean loss the model was trained to minimize (sparse categorical cross-entropy)."""
-    chosen = probabilities[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.clip(chosen, 1e-7, 1.0))))
+def confidence(probabilities: np.ndarray) -> float:
+    """The mean of each row's top probability."""
+    return float(np.mean(np.max(probabilities, axis=1)))
+
+
+def trained_on_raw_pixels(scaled: np.ndarray, raw: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether a model was trained on 0-255 pixels, from its outputs on both scalings.
+
+    A ReLU network's arg-max hardly changes when its inputs are divided by 255, so accuracy alone
+    cannot tell; its confidence does. Trained on raw pixels, it gives nearly uniform
+    probabilities on scaled ones (mean top probability about 0.13) while still ranking the right
+    digit first (about 80% of the time), and it does as well on raw pixels. A model trained on
+    scaled pixels, or not trained at all, is about as confident as it is accurate.
+    """
+    accuracy_scaled = accuracy(scaled, labels)
+    overshoot = accuracy_scaled - confidence(scaled)
+    return overshoot > 0.3 and accuracy(raw, labels) >= accuracy_scaled - 0.05

@@ -108,8 +108,9 @@ CATALOGUE: dict[str, Mistake] = {
         "Save both files from the same trained model, right after training.",
     ),
     "pixels_not_scaled": Mistake(
-        "The model in {file} fits raw pixels (0-255) better than pixels scaled to [0, 1] (test "
-        "loss {raw_loss:.2f} against {scaled_loss:.2f}): it was trained on unscaled images.",
+        "The model in {file} was trained on unscaled pixels (0-255): on pixels scaled to [0, 1] "
+        "its probabilities are nearly uniform (mean top probability {confidence:.0%}, accuracy "
+        "{scaled:.1%}), on raw pixels it is confident ({raw:.1%} accuracy).",
         "Divide the images by 255 (digits.normalize) before model.fit, then train and save again.",
     ),
     "accuracy_too_low": Mistake(

@@ -52,7 +52,7 @@ def fit_settings(kind: str) -> dict:
 
 
 def train_and_score(model, settings, data, seed, scale=True) -> tuple[float, bool]:
-    """Test accuracy on scaled pixels, and whether the grader's loss rule flags raw pixels."""
+    """Test accuracy on scaled pixels, and whether the grader says "trained on raw pixels"."""
     (x_train, y_train), (x_test, y_test) = data
     keras.utils.set_random_seed(seed)
     train_images = normalize(x_train) if scale else x_train.astype("float32")
@@ -60,8 +60,7 @@ def train_and_score(model, settings, data, seed, scale=True) -> tuple[float, boo
         model.fit(train_images, y_train, verbose=0, **settings)
     scaled = model.predict(normalize(x_test), verbose=0, batch_size=1000)
     raw = model.predict(x_test.astype("float32"), verbose=0, batch_size=1000)
-    flagged = judges.cross_entropy(raw, y_test) < judges.cross_entropy(scaled, y_test)
-    return judges.accuracy(scaled, y_test), flagged
+    return judges.accuracy(scaled, y_test), judges.trained_on_raw_pixels(scaled, raw, y_test)
 
 
 def mistakes(kind: str, build) -> dict:
@@ -106,7 +105,7 @@ def calibrate(kind: str, seeds: int, data) -> float:
     print(f"threshold: worst - {MARGIN} rounded down = {threshold:.2f}")
     current = THRESHOLDS[data.source][kind] if data.source in THRESHOLDS else None
     print(f"autograder/thresholds.py has {current} for {data.source}")
-    print("\nmistake | test accuracy | below threshold | caught by the raw-pixel loss rule")
+    print("\nmistake | test accuracy | below threshold | caught by the raw-pixel rule")
     for name, (builder, scale, epochs) in mistakes(kind, build).items():
         mistake_settings = dict(settings, epochs=settings["epochs"] if epochs is None else epochs)
         accuracy, flagged = train_and_score(builder(), mistake_settings, data, 0, scale)
