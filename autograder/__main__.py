@@ -14,7 +14,9 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         description="Grade the Handwritten Digits exercises and explain what to fix.",
     )
     parser.add_argument(
-        "submission", nargs="?", default="exercises", help="folder of the notebooks (exercises/)"
+        "submission",
+        nargs="?",
+        help="folder of the notebooks (default: exercises/, or this folder if it holds them)",
     )
     parser.add_argument("--json", metavar="PATH", help="also write Gradescope's results.json")
     parser.add_argument("--verbose", action="store_true", help="show full tracebacks and logs")
@@ -32,9 +34,19 @@ def parse_arguments(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def default_submission() -> Path:
+    """exercises/ when run from the repository, or the current folder when run inside it."""
+    from autograder.checks import EXERCISES
+
+    here = Path.cwd()
+    if not (here / "exercises").is_dir() and (here / EXERCISES[0].notebook).is_file():
+        return here
+    return here / "exercises"
+
+
 def main(argv=None) -> int:
     arguments = parse_arguments(argv)
-    submission = Path(arguments.submission)
+    submission = Path(arguments.submission) if arguments.submission else default_submission()
     if not submission.is_dir():
         print(f"{submission} is not a folder: pass the folder that holds your exercise notebooks.")
         return 2

@@ -321,3 +321,14 @@ def test_train_option_trains_as_the_solution_notebook_does(repo, exercise):
     settings = fit_arguments(repo / "solutions" / exercise.notebook)
     expected = {key: settings[key] for key in ("epochs", "batch_size") if key in settings}
     assert TRAIN_SETTINGS[exercise.model_kind] == expected
+
+
+def test_default_folder_is_exercises_or_the_folder_you_are_in(tmp_path, monkeypatch):
+    from autograder.__main__ import default_submission
+
+    (tmp_path / "exercises").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert default_submission() == tmp_path / "exercises"
+    (tmp_path / "exercises" / "01_build_model.ipynb").write_text("{}")
+    monkeypatch.chdir(tmp_path / "exercises")
+    assert default_submission() == tmp_path / "exercises"
