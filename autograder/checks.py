@@ -121,12 +121,7 @@ def returned_model(context: Context, exercise: Exercise):
         if not description["saved"]:
             type_name = description["type"].removeprefix("builtins.")
             raise CheckFailed("not_a_model", function=exercise.function, type=type_name)
-        try:
-            context.state[key] = load_keras_file(path)
-        except Exception as error:
-            raise CheckFailed(
-                "model_not_loadable", function=exercise.function, error=_first_line(error)
-            ) from error
+        context.state[key] = load_or_fail(path, "model_not_loadable", function=exercise.function)
     return context.state[key]
 
 
@@ -137,17 +132,27 @@ def load_keras_file(path: Path):
     return keras.models.load_model(path, safe_mode=True)
 
 
+def load_or_fail(path: Path, mistake: str, **fields):
+    """load_keras_file, reporting a file Keras cannot load as the catalogued `mistake`."""
+    try:
+        return load_keras_file(path)
+    except Exception as error:
+        raise CheckFailed(mistake, error=_first_line(error), **fields) from error
+
+
 def check_returns_model(context: Context, exercise: Exercise) -> str:
     model = returned_model(context, exercise)
     return f"{exercise.function}() returns a {type(model).__name__} model"
 
 
-def check_dense_architecture(context: Context, exercise: Exercise) -> str:
-    return judges.judge_dense_architecture(returned_model(context, exercise))
+ARCHITECTURE_JUDGES = {
+    "dense": judges.judge_dense_architecture,
+    "cnn": judges.judge_cnn_architecture,
+}
 
 
-def check_cnn_architecture(context: Context, exercise: Exercise) -> str:
-    return judges.judge_cnn_architecture(returned_model(context, exercise))
+def check_architecture(context: Context, exercise: Exercise) -> str:
+    return ARCHITECTURE_JUDGES[exercise.model_kind](returned_model(context, exercise))
 
 
 def check_compile(context: Context, exercise: Exercise) -> str:
@@ -172,12 +177,7 @@ def saved_model(context: Context, exercise: Exercise):
                 notebook=exercise.notebook,
                 writer=_writer_cell(context.submission / exercise.notebook, exercise.model_file),
             )
-        try:
-            context.state[key] = load_keras_file(path)
-        except Exception as error:
-            raise CheckFailed(
-                "model_file_invalid", file=exercise.model_file, error=_first_line(error)
-            ) from error
+        context.state[key] = load_or_fail(path, "model_file_invalid", file=exercise.model_file)
     return context.state[key]
 
 
@@ -232,10 +232,7 @@ def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray,
 
 def check_saved_model(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
-    if exercise.model_kind == "dense":
-        judges.judge_dense_architecture(model)
-    else:
-        judges.judge_cnn_architecture(model)
+    ARCHITECTURE_JUDGES[exercise.model_kind](model)
     judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
     images, _ = test_images(context, 64)
     judges.judge_probabilities(predict(model, images), exercise.model_file)
@@ -252,12 +249,7 @@ def check_reload(context: Context, exercise: Exercise) -> str:
     legacy = (context.submission / exercise.model_file).with_suffix(".h5")
     if not legacy.is_file():
         return "identical predictions after save and reload"
-    try:
-        legacy_model = load_keras_file(legacy)
-    except Exception as error:
-        raise CheckFailed(
-            "model_file_invalid", file=legacy.name, error=_first_line(error)
-        ) from error
+    legacy_model = load_or_fail(legacy, "model_file_invalid", file=legacy.name)
     _judge_same(first, predict(legacy_model, images), exercise.model_file, legacy.name)
     return f"identical predictions after reload, and from {legacy.name}"
 
@@ -401,7 +393,7 @@ EXERCISES = [
         model_kind="dense",
         checks=[
             Check("build_model.returns_model", "returns a Keras model", 1, check_returns_model),
-            Check("build_model.architecture", "layers and shapes", 2, check_dense_architecture),
+            Check("build_model.architecture", "layers and shapes", 2, check_architecture),
             Check("build_model.compile", "optimizer, loss, metric", 1, check_compile),
             Check("build_model.saved_model", "handwritten.keras", 1, check_saved_model, True),
             Check("build_model.reload", "same predictions after reload", 1, check_reload, True),
@@ -426,7 +418,7 @@ EXERCISES = [
         bonus=True,
         checks=[
             Check("build_cnn.returns_model", "returns a Keras model", 1, check_returns_model),
-            Check("build_cnn.architecture", "a CNN for 28x28 images", 1, check_cnn_architecture),
+            Check("build_cnn.architecture", "a CNN for 28x28 images", 1, check_architecture),
             Check("build_cnn.compile", "loss and metric", 1, check_compile),
             Check("build_cnn.saved_model", "handwritten_cnn.keras", 1, check_saved_model, True),
             Check("build_cnn.accuracy", "test accuracy", 1, check_accuracy, True),
