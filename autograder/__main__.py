@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
+
+JUDGE_SETTING = "AUTOGRADER_JUDGE"  # set in the judge process that the supervisor starts
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
@@ -45,12 +52,45 @@ def default_submission() -> Path:
 
 
 def main(argv=None) -> int:
+    """Supervise: the judge runs in a child process, so that whatever learner code does to it
+    (killing it included) ends in a readable line and leaves no temporary files behind."""
+    argv = sys.argv[1:] if argv is None else argv
+    if os.environ.get(JUDGE_SETTING) == "1":
+        return judge(argv)
+    scratch = tempfile.mkdtemp(prefix="autograder-")
+    environment = dict(os.environ, **{JUDGE_SETTING: "1", "TMPDIR": scratch})
+    try:
+        completed = subprocess.run([sys.executable, "-m", "autograder", *argv], env=environment)
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    if completed.returncode < 0:
+        print(judge_stopped_message(-completed.returncode), flush=True)
+        return 1
+    return completed.returncode
+
+
+def judge_stopped_message(signal_number: int) -> str:
+    try:
+        name = signal.Signals(signal_number).name
+    except ValueError:
+        name = f"signal {signal_number}"
+    return (
+        f"ERROR  The grader was stopped by {name} while your code ran, so nothing was graded. "
+        "Does a cell of yours stop or kill processes (os.kill, signal, subprocess)? Remove that, "
+        "run the notebooks again from the top, then grade again."
+    )
+
+
+def judge(argv) -> int:
     arguments = parse_arguments(argv)
     submission = Path(arguments.submission) if arguments.submission else default_submission()
     if not submission.is_dir():
         print(f"{submission} is not a folder: pass the folder that holds your exercise notebooks.")
         return 2
-    from autograder.grader import grade, select
+    from autograder.grader import GradingDataError, grade, select
+    from autograder.isolation import SandboxUnavailable, become_subreaper
     from autograder.report import format_report, results_json
 
     try:
@@ -58,7 +98,12 @@ def main(argv=None) -> int:
     except ValueError as error:
         print(f"--only {error}.")
         return 2
-    report = grade(submission, train=arguments.train, only=arguments.only)
+    become_subreaper()  # orphans of learner code come back here, to be ended before results
+    try:
+        report = grade(submission, train=arguments.train, only=arguments.only)
+    except (SandboxUnavailable, GradingDataError) as error:
+        print(f"ERROR  Cannot grade: {error}.")
+        return 2
     print(format_report(report, verbose=arguments.verbose))
     if arguments.json:
         Path(arguments.json).write_text(json.dumps(results_json(report), indent=2) + "\n")

@@ -13,10 +13,12 @@ recorded; the others go on. Writes:
   graded files are unchanged (``--force`` regrades all; ``--retry-failed`` retries timeouts and
   crashes). The CSV and state are rewritten after each student, so an interrupted run resumes.
 
-Isolation: Linux gets both limits (``RLIMIT_AS``) and a process group killed as a whole. macOS
-ignores the memory limit; Windows has neither ``resource`` nor process groups, so only the time
-limit applies there (``taskkill /T`` stops the process tree). None of this is a sandbox: learner
-code can still read and write the instructor's files. Grade untrusted work in a container.
+Isolation: each grader runs learner code in the bubblewrap sandbox where Linux has it (see
+``autograder.isolation``; ``--require-sandbox`` refuses to grade without it). Linux also gets both
+limits (``RLIMIT_AS``) and a process group killed as a whole. macOS ignores the memory limit;
+Windows has neither ``resource`` nor process groups, so only the time limit applies there
+(``taskkill /T`` stops the process tree). Without the sandbox, learner code can read and write the
+instructor's files: batch then stops as soon as the grader's own files change.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder.collect import collect_submission, fingerprint
+from autograder.isolation import SANDBOX_SETTING, SandboxUnavailable, confinement
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
 GRADED = "graded"
@@ -88,6 +91,10 @@ def grader_fingerprint() -> str:
     return digest.hexdigest()
 
 
+class GraderChanged(RuntimeError):
+    """The grader's own files changed while a class was graded: no later grade can be trusted."""
+
+
 def grade_class(
     submissions: Path,
     out: Path,
@@ -104,7 +111,8 @@ def grade_class(
     feedback = out.parent / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
     state_path = out.with_suffix(".state.json")
-    state = _read_state(state_path, grader_fingerprint(), force, log)
+    grader_before = grader_fingerprint()
+    state = _read_state(state_path, grader_before, force, log)
     students = student_folders(submissions)
     to_grade = []
     for folder in students:
@@ -125,6 +133,12 @@ def grade_class(
         futures = [pool.submit(runner.grade, *job) for job in to_grade]
         for done, future in enumerate(as_completed(futures), start=1):
             grade = future.result()
+            if grader_fingerprint() != grader_before:
+                raise GraderChanged(
+                    f"the grader's files changed while {grade.student} was graded: a submission "
+                    "may have rewritten them. Grading stopped; reinstall the course package and "
+                    "grade in a sandbox (--require-sandbox)."
+                )
             state["grades"][grade.student] = grade
             _write_state(state_path, state)
             _write_csv(out, _known(state, students))
@@ -133,6 +147,10 @@ def grade_class(
         runner.stop_all()
         pool.shutdown(cancel_futures=True)
         log("Interrupted: what was graded is saved; run the same command again to resume.")
+        raise
+    except GraderChanged:
+        runner.stop_all()
+        pool.shutdown(cancel_futures=True)
         raise
     pool.shutdown()
     grades = _known(state, students)
@@ -171,7 +189,7 @@ class _Runner:
             collect_submission(folder, work)
             results = Path(scratch) / "results.json"
             log_path = Path(scratch) / "grader.log"
-            status = self._run(work, results, log_path)
+            status, exit_code = self._run(work, results, log_path)
             if self.stopping:
                 raise _Stopped(folder.name)
             grade = Grade(folder.name, current_fingerprint, status)
@@ -184,12 +202,12 @@ class _Runner:
                 grade.checks = _check_scores(report)
                 text = _feedback_from_results(folder.name, report)
             else:
-                text = _feedback_for_failure(folder.name, status, self.limits, log_path)
+                text = _feedback_for_failure(folder.name, status, self.limits, log_path, exit_code)
             (self.feedback / f"{folder.name}.md").write_text(text, encoding="utf-8")
         grade.seconds = round(time.monotonic() - start, 1)
         return grade
 
-    def _run(self, work: Path, results: Path, log_path: Path) -> str:
+    def _run(self, work: Path, results: Path, log_path: Path) -> tuple[str, int | None]:
         command = [*self.grader, str(work), "--json", str(results)]
         if self.limits.memory_mb and sys.platform.startswith("linux"):
             command = [sys.executable, "-m", "autograder.batch", "--exec-limited",
@@ -209,10 +227,9 @@ class _Runner:
                 if self.stopping:
                     _kill_tree(child)
             try:
-                child.wait(timeout=self.limits.timeout_s)
-                return GRADED
+                return GRADED, child.wait(timeout=self.limits.timeout_s)
             except subprocess.TimeoutExpired:
-                return TIMEOUT
+                return TIMEOUT, None
             finally:
                 _kill_tree(child)  # also any kernel or worker the grader left behind
                 with self.lock:
@@ -295,7 +312,13 @@ def _feedback_from_results(student: str, report: dict) -> str:
     return "\n".join(lines)
 
 
-def _feedback_for_failure(student: str, status: str, limits: Limits, log_path: Path) -> str:
+MEMORY_SIGNS = ("MemoryError", "bad_alloc", "Cannot allocate memory", "OOM", "out of memory")
+
+
+def _feedback_for_failure(
+    student: str, status: str, limits: Limits, log_path: Path, exit_code: int | None = None
+) -> str:
+    log_tail = _tail(log_path, LOG_LINES_IN_FEEDBACK)
     if status == TIMEOUT:
         problem = (
             f"Grading was stopped after {_number(limits.timeout_s)} seconds. A loop that never "
@@ -303,17 +326,30 @@ def _feedback_for_failure(student: str, status: str, limits: Limits, log_path: P
             "Restart the kernel, run all cells, check that each finishes quickly, and submit again."
         )
     else:
-        memory = f" (memory limit: {limits.memory_mb} MB)" if limits.memory_mb else ""
-        problem = (
-            f"The grader stopped before it could finish{memory}. Running out of memory, or code "
-            "that exits or crashes Python, can cause this. Restart the kernel, run all cells, "
-            "fix any error, and submit again."
-        )
-    log_tail = _tail(log_path, LOG_LINES_IN_FEEDBACK)
+        problem = _crash_problem(exit_code, limits, _tail(log_path, 200))
     lines = [f"# Feedback for {student}", "", "**Score: 0 (not graded)**", "", problem, ""]
     if log_tail:
         lines += ["Last lines of the grader's output:", "", "```", log_tail, "```", ""]
     return "\n".join(lines)
+
+
+def _crash_problem(exit_code: int | None, limits: Limits, log_text: str) -> str:
+    """What ended the grader, as far as its exit code and its log say."""
+    if limits.memory_mb and any(sign in log_text for sign in MEMORY_SIGNS):
+        cause = f"it ran out of memory (memory limit: {limits.memory_mb} MB per submission)"
+    elif exit_code is not None and exit_code < 0:
+        try:
+            name = signal.Signals(-exit_code).name
+        except ValueError:
+            name = f"signal {-exit_code}"
+        cause = f"it was stopped by {name}"
+    else:
+        cause = f"it ended with exit code {exit_code} without writing a result"
+    return (
+        f"The grader stopped before it could finish: {cause}. Code that exits, kills processes "
+        "or crashes Python can cause this. Restart the kernel, run all cells, fix any error, and "
+        "submit again."
+    )
 
 
 def _tail(path: Path, count: int) -> str:
@@ -397,6 +433,11 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_MEMORY_MB,
         help="address-space limit per submission, Linux only (0: none)",
     )
+    parser.add_argument(
+        "--require-sandbox",
+        action="store_true",
+        help="refuse to grade unless learner code can run in the bubblewrap sandbox (Linux)",
+    )
     parser.add_argument("--force", action="store_true", help="regrade every submission")
     parser.add_argument(
         "--retry-failed", action="store_true", help="regrade submissions that timed out or crashed"
@@ -404,10 +445,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder; pass the folder of student folders.")
+    if args.require_sandbox:
+        os.environ[SANDBOX_SETTING] = "require"  # the graders it starts refuse without one too
+    try:
+        print(confinement().description.split(";")[0] + ".")
+    except SandboxUnavailable as error:
+        parser.exit(2, f"batch: {error}. Install bubblewrap (Debian: apt install bubblewrap).\n")
     workers = args.workers or os.cpu_count() or 1
     threads = max(1, (os.cpu_count() or 1) // workers)
     limits = Limits(args.timeout, args.memory_mb or None, threads)
-    grade_class(args.submissions, args.out, workers, limits, args.force, args.retry_failed)
+    try:
+        grade_class(args.submissions, args.out, workers, limits, args.force, args.retry_failed)
+    except GraderChanged as error:
+        parser.exit(3, f"batch: {error}\n")
     return 0
 
 

@@ -12,7 +12,7 @@ import hashlib
 import shutil
 from pathlib import Path
 
-GRADED_SUFFIXES = (".ipynb", ".keras")
+GRADED_SUFFIXES = (".ipynb", ".keras", ".h5")  # .h5: the reload cross-check reads it
 IGNORED_FOLDERS = {".ipynb_checkpoints", ".git", "__pycache__", "__MACOSX"}
 
 

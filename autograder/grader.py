@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import logging
 import os
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder.checks import EXERCISES, PASSED, CheckResult, Context, Exercise, run_exercise
-from autograder.submission import graded_cell
+from autograder.submission import GradedCell, graded_cell
 
 
 @dataclass
@@ -70,12 +71,48 @@ def stderr_to(log):
         os.close(saved)
 
 
+# The offline sample's content (sha256 of x_train, y_train, x_test, y_test, in that order).
+SAMPLE_SHA256 = "bbeed5a699458e2336d8421d917398a4ba04ef5c031bc05d0d31a85ad029803b"
+
+
+class GradingDataError(RuntimeError):
+    """The grading data is not what it should be: no grade is given on it."""
+
+
+def content_hash(data) -> str:
+    (x_train, y_train), (x_test, y_test) = data
+    digest = hashlib.sha256()
+    for array in (x_train, y_train, x_test, y_test):
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
 def load_data_quietly():
+    """The grading data, read (and the offline sample checked) before any learner code runs."""
     from digits.data import load_mnist
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return load_mnist()
+        data = load_mnist()
+    if data.source == "mnist-sample" and content_hash(data) != SAMPLE_SHA256:
+        raise GradingDataError(
+            "the offline MNIST sample has been modified (its content hash differs): reinstall "
+            "the course package, then grade again"
+        )
+    return data
+
+
+def prepare_judge():
+    """Import everything the judge uses, and read the data, before any learner code runs: the
+    judge then never imports a module that a learner's cell could have rewritten."""
+    import keras  # noqa: F401
+
+    import autograder.judges  # noqa: F401
+    import autograder.mistakes  # noqa: F401
+    import autograder.report  # noqa: F401
+    import autograder.thresholds  # noqa: F401
+
+    return load_data_quietly()
 
 
 def grade(
@@ -86,54 +123,57 @@ def grade(
     limits: dict | None = None,
     only: str | None = None,
 ) -> Report:
-    """Grade the exercises in `submission`; learner code runs only in a worker process.
+    """Grade the exercises in `submission`; learner code runs only in worker processes, a fresh
+    one per notebook (as a learner's kernels are), confined by `autograder.isolation`.
 
-    `supply` (a sandbox.WorkerSupply) lets several gradings share worker processes (tests do);
-    `limits` overrides the time limits of sandbox.LIMITS; `seed` fixes the random inputs;
+    `supply` (a sandbox.WorkerSupply) makes every notebook share its workers (tests do, for
+    speed); `limits` overrides the time limits of sandbox.LIMITS; `seed` fixes the random inputs;
     `only` (an exercise's function name or a check id, see `select()`) grades a part only.
+    Raises ValueError for an unknown `only`, before anything starts.
     """
+    from autograder.isolation import confinement, reap_orphans
     from autograder.sandbox import SandboxLearner, WorkerSupply
 
+    exercises = select(only)
     submission = Path(submission).resolve()
     silence_tensorflow()
+    how = confinement()
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
-    log = open(workdir / "worker.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
-    own_supply = supply is None
-    if own_supply:
-        supply = WorkerSupply(log, str(workdir))
-    exercises = select(only)
-    cells = {
-        exercise.function: graded_cell(submission / exercise.notebook, exercise.function)
-        for exercise in exercises
-    }
-    learner = SandboxLearner(cells, supply, limits)
-    context = Context(learner, submission, load_data_quietly, workdir=workdir)
-    context.state["seed"] = seed
-    context.state["train"] = train
+    log = open(workdir / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
+    supplies = []
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
-            import keras  # noqa: F401  (while the worker imports its own)
-
-            results = [
-                result for exercise in exercises for result in run_exercise(exercise, context)
-            ]
-            data = context.state.get("data") or load_data_quietly()
+            for exercise in exercises:  # started now: they import Keras while the judge does
+                preload = exercise.model_file is not None
+                supplies.append(supply or WorkerSupply(log, str(workdir), preload, how))
+            data = prepare_judge()
+            results, notes = [], [] if how.sandboxed else [how.description]
+            for exercise, exercise_supply in zip(exercises, supplies, strict=True):
+                context = Context(
+                    SandboxLearner({exercise.function: notebook_cell(submission, exercise)},
+                                   exercise_supply, limits),
+                    submission, lambda: data, workdir=workdir,
+                )  # fmt: skip
+                context.state.update(seed=seed, train=train, data=data)
+                results += run_exercise(exercise, context)
+                notes += [note for note in context.notes if note not in notes]
+                if supply is None:
+                    exercise_supply.close()  # nothing of this notebook runs on
     finally:
-        if own_supply:
-            supply.close()
+        if supply is None:
+            for exercise_supply in supplies:
+                exercise_supply.close()
+        reap_orphans()
         log.seek(0)
         worker_log = log.read()
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    return Report(
-        submission,
-        results,
-        data.source,
-        data.description,
-        context.notes,
-        worker_log,
-        only,
-    )
+    return Report(submission, results, data.source, data.description, notes, worker_log, only)
+
+
+def notebook_cell(submission: Path, exercise: Exercise) -> GradedCell | str:
+    """The exercise's graded cell, or why there is none (a broken notebook is one such reason)."""
+    return graded_cell(submission / exercise.notebook, exercise.function)
 
 
 def choices() -> list[str]:

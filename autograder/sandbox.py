@@ -1,27 +1,27 @@
-"""The judge's side of the worker subprocess: requests with time limits, restarts after a crash."""
+"""The judge's side of the worker subprocess: requests with time limits, restarts after a crash.
+
+Each worker runs confined as `autograder.isolation` allows on this machine, in a folder of its own
+(the only place it can write); the models it saves are copied out of that folder before the judge
+loads them.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 import queue
-import subprocess
+import shutil
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 from autograder.checks import Learner
+from autograder.isolation import Confinement, confinement, end_worker, start_worker
 from autograder.protocol import DIED, MISSING, NOT_ATTEMPTED, TIMEOUT, LearnerFailure
 from autograder.submission import GradedCell
 
 STARTUP_LIMIT = 180.0  # importing TensorFlow on a slow laptop; not the learner's fault
 LIMITS = {"save_model": 60.0, "call": 10.0}
-
-
-def worker_environment() -> dict:
-    environment = dict(os.environ)
-    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    environment["PYTHONUNBUFFERED"] = "1"
-    return environment
 
 
 def _plain_fields(data) -> dict:
@@ -39,17 +39,12 @@ def _plain_fields(data) -> dict:
 class Worker:
     """One worker process; `request()` raises LearnerFailure on a timeout or the worker's death."""
 
-    def __init__(self, log, cwd: str | None = None, preload: bool = True):
+    def __init__(self, log, folder: Path, preload: bool = True, how: Confinement | None = None):
         command = [sys.executable, "-m", "autograder.worker"]
-        self.process = subprocess.Popen(
-            command if preload else [*command, "--no-preload"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=worker_environment(),
-            cwd=cwd,
-            text=True,
-            encoding="utf-8",
+        self.folder = folder
+        self.how = how or confinement()
+        self.process = start_worker(
+            command if preload else [*command, "--no-preload"], folder, [], log, self.how
         )
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -85,24 +80,31 @@ class Worker:
         return response
 
     def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
+        """End the worker and every process it started; remove its folder."""
+        end_worker(self.process, self.how)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class WorkerSupply:
-    """Hands out a live worker, starting one when there is none (at first, or after a death)."""
+    """Hands out a live worker, starting one when there is none (at first, or after a death).
 
-    def __init__(self, log, cwd: str | None = None, preload: bool = True):
-        """preload: the worker imports Keras at once, while the judge imports its own copy."""
+    `cwd`: the judge's folder, in which each worker gets a folder of its own.
+    `preload`: the worker imports Keras at once, while the judge imports its own copy.
+    """
+
+    def __init__(self, log, cwd: str | None = None, preload: bool = True, how=None):
         self.log = log
         self.cwd = cwd
         self.preload = preload
-        self.worker = Worker(log, cwd, preload)
+        self.how = how or confinement()
+        self.worker: Worker | None = None
+        self.get()
 
     def get(self) -> Worker:
         if self.worker is None or self.worker.process.poll() is not None:
-            self.worker = Worker(self.log, self.cwd, self.preload)
+            self.discard()
+            folder = Path(tempfile.mkdtemp(prefix="worker-", dir=self.cwd))
+            self.worker = Worker(self.log, folder, self.preload, self.how)
         return self.worker
 
     def discard(self) -> None:
@@ -120,6 +122,7 @@ class SandboxLearner(Learner):
         self.cells = cells
         self.supply = supply
         self.limits = dict(LIMITS, **(limits or {}))
+        self.folder = Path()  # the folder of the worker that answered last
 
     def _request(self, function: str, op: str, **fields) -> dict:
         cell = self.cells[function]
@@ -127,7 +130,9 @@ class SandboxLearner(Learner):
             raise LearnerFailure(NOT_ATTEMPTED, MISSING, cell)
         payload = dict(op=op, function=function, source=cell.source, filename=cell.filename)
         try:
-            response = self.supply.get().request(dict(payload, **fields), self.limits[op])
+            worker = self.supply.get()
+            self.folder = worker.folder
+            response = worker.request(dict(payload, **fields), self.limits[op])
         except LearnerFailure:
             self.supply.discard()  # a fresh worker for the next request
             raise
@@ -136,10 +141,17 @@ class SandboxLearner(Learner):
         return response["result"]
 
     def save_model(self, function: str, path: str) -> dict:
-        result = self._request(function, "save_model", path=path)
+        """The worker saves into its own folder; the judge's copy is taken from there."""
+        name = Path(path).name
+        result = self._request(function, "save_model", path=name)
         description = {"type": str(result.get("type")), "saved": result.get("saved") is True}
         if isinstance(result.get("error"), str):
             description["error"] = result["error"]
+        saved = self.folder / name
+        if description["saved"] and saved.is_file() and not saved.is_symlink():
+            shutil.copyfile(saved, path)
+        else:
+            description["saved"] = False
         return description
 
     def call(self, function: str, arguments: list[dict]) -> dict:

@@ -20,14 +20,45 @@ class GradedCell:
     filename: str  # what tracebacks show, so that "line N of your cell" is the cell's line N
 
 
+class InvalidNotebook(ValueError):
+    """The file is not a notebook the grader can read; the message says why."""
+
+
 def code_cells(notebook: Path) -> list[dict]:
-    cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
-    return [cell for cell in cells if cell.get("cell_type") == "code"]
+    """The code cells of a notebook, each with a text source and a list of tags.
+
+    Raises InvalidNotebook for anything that is not a valid notebook (not JSON, no list of cells,
+    a cell that is not an object, a source that is not text)."""
+    try:
+        content = json.loads(notebook.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise InvalidNotebook(f"it is not JSON ({error})") from None
+    cells = content.get("cells") if isinstance(content, dict) else None
+    if not isinstance(cells, list):
+        raise InvalidNotebook("it has no list of cells")
+    code = []
+    for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            raise InvalidNotebook(f"cell {number} is not a cell")
+        if cell.get("cell_type") == "code":
+            code.append(_checked_code_cell(cell, number))
+    return code
+
+
+def _checked_code_cell(cell: dict, number: int) -> dict:
+    source = cell.get("source", "")
+    if isinstance(source, list) and all(isinstance(line, str) for line in source):
+        source = "".join(source)
+    if not isinstance(source, str):
+        raise InvalidNotebook(f"the source of cell {number} is not text")
+    metadata = cell.get("metadata")
+    tags = metadata.get("tags") if isinstance(metadata, dict) else None
+    tags = [tag for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
+    return {"source": source, "tags": tags}
 
 
 def cell_source(cell: dict) -> str:
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
+    return cell["source"]
 
 
 def graded_cell(notebook: Path, function: str) -> GradedCell | str:
@@ -40,11 +71,11 @@ def graded_cell(notebook: Path, function: str) -> GradedCell | str:
         return f"{notebook.name} was not found in {notebook.parent}."
     try:
         cells = code_cells(notebook)
-    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as error:
-        return f"{notebook.name} is not a readable notebook ({error})."
+    except (OSError, InvalidNotebook) as error:
+        return f"{notebook.name} is not a valid notebook: {error}."
     definition = f"def {function}("
     defining = [cell for cell in cells if definition in cell_source(cell)]
-    tagged = [cell for cell in defining if GRADED_TAG in cell.get("metadata", {}).get("tags", [])]
+    tagged = [cell for cell in defining if GRADED_TAG in cell["tags"]]
     chosen = (tagged or defining)[-1:]
     if not chosen:
         return f"{notebook.name} has no cell that defines {function}()."
@@ -56,7 +87,7 @@ def find_cell(notebook: Path, *texts: str) -> tuple[int, str] | None:
     first line containing texts[0]."""
     try:
         cells = code_cells(notebook)
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+    except (OSError, InvalidNotebook):
         return None
     for number, cell in enumerate(cells, start=1):
         source = cell_source(cell)

@@ -12,6 +12,7 @@ import linecache
 import os
 import sys
 
+from autograder.isolation import die_with_parent
 from autograder.protocol import (
     MISSING,
     NOT_ATTEMPTED,
@@ -75,6 +76,7 @@ def handle(request: dict, functions: GradedFunctions) -> dict:
 
 
 def main() -> None:
+    die_with_parent()
     requests, responses = open_private_channels()
     send = json.dumps  # bound now, before any learner code can replace json.dumps
 

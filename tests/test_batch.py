@@ -105,7 +105,8 @@ def test_hanging_and_crashing_submissions_do_not_stop_the_others(tmp_path, fake_
     feedback = out.parent / "feedback"
     assert "Score: 3 / 3" in (feedback / "ada.md").read_text()
     assert "stopped after 5 seconds" in (feedback / "bob.md").read_text()
-    assert "could finish" in (feedback / "cy.md").read_text()
+    crashed = (feedback / "cy.md").read_text()
+    assert "could finish: it was stopped by SIGABRT" in crashed and "memory" not in crashed
     assert not (submissions / "ada" / "exercises" / "results.json").exists()
 
 
@@ -169,17 +170,39 @@ def test_a_changed_grader_regrades_everyone(tmp_path, fake_grader, monkeypatch):
     assert "The grader changed" in messages[0] and "1 to grade" in messages[1]
 
 
+def test_a_grader_rewritten_during_the_run_stops_the_batch(tmp_path, fake_grader, monkeypatch):
+    submissions = make_class(tmp_path, {"ada": "score 3", "bob": "score 1"})
+    fingerprints = iter(["before", "before", "rewritten by ada", "rewritten by ada"])
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda: next(fingerprints))
+    with pytest.raises(batch.GraderChanged, match="changed while ada was graded"):
+        run(submissions, tmp_path / "grades.csv", fake_grader)
+
+
+def test_require_sandbox_refuses_to_grade_without_one(tmp_path):
+    (tmp_path / "class" / "ada").mkdir(parents=True)
+    env = dict(os.environ, PATH="/nonexistent")  # no bwrap on the PATH
+    result = subprocess.run(
+        [sys.executable, "-m", "autograder.batch", str(tmp_path / "class"),
+         "--out", str(tmp_path / "g.csv"), "--require-sandbox"],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "no sandbox: " in result.stderr and "apt install bubblewrap" in result.stderr
+    assert not (tmp_path / "g.csv").exists()
+
+
 def test_collect_finds_notebooks_at_any_depth_and_ignores_checkpoints(tmp_path):
     submission = tmp_path / "student"
     (submission / "exercises" / ".ipynb_checkpoints").mkdir(parents=True)
     (submission / "exercises" / "01_build_model.ipynb").write_text("mine")
     (submission / "exercises" / ".ipynb_checkpoints" / "02_argmax_accuracy.ipynb").write_text("x")
     (submission / "exercises" / "handwritten.keras").write_bytes(b"model")
+    (submission / "exercises" / "handwritten.h5").write_bytes(b"legacy model")
     (submission / "old" / "deeper").mkdir(parents=True)
     (submission / "old" / "deeper" / "01_build_model.ipynb").write_text("an old copy")
 
     names = collect_submission(submission, tmp_path / "work")
-    assert names == ["01_build_model.ipynb", "handwritten.keras"]
+    assert names == ["01_build_model.ipynb", "handwritten.h5", "handwritten.keras"]
     assert (tmp_path / "work" / "01_build_model.ipynb").read_text() == "mine"
 
 

@@ -6,6 +6,14 @@ SOURCE=/autograder/source
 
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+# bubblewrap: the grader's sandbox for learner code, where the container allows it.
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
+  || echo "setup.sh: bubblewrap not installed; learner code runs as the unprivileged user only"
+
+# The unprivileged user that runs learner code (run_autograder names it): it cannot write the
+# grader, the data or the results, nor signal the grader, which runs as root.
+id -u autograder-learner >/dev/null 2>&1 \
+  || useradd --system --no-create-home --shell /usr/sbin/nologin autograder-learner
 
 python3 -m venv /autograder/venv
 /autograder/venv/bin/python -m pip install -q --upgrade pip

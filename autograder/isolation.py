@@ -1,0 +1,344 @@
+"""Where learner code runs: a sandbox when the platform has one, and no process left behind.
+
+Three layers, each used where it is available:
+
+- **bubblewrap** (Linux, Debian package ``bubblewrap``): the worker sees a read-only file system,
+  an empty ``/tmp`` and empty home folders, no network, its own process tree; it can write only
+  its own folder. Killing the sandbox kills every process started inside it.
+- **another user** (``AUTOGRADER_WORKER_USER``, set by Gradescope's ``setup.sh``): when the judge
+  runs as root, the worker runs as that unprivileged user, which cannot write the grader, the
+  data or the results, nor signal the judge; every process of that user is ended after each worker.
+- **always**: a filtered environment, the worker's own process group and session, and, on Linux,
+  the judge as a child subreaper, so a process that escaped into a new session is found and ended
+  before the judge writes a result.
+
+``AUTOGRADER_SANDBOX``: ``auto`` (default: bubblewrap when it works), ``require`` (refuse to grade
+without it) or ``off``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+SANDBOX_SETTING = "AUTOGRADER_SANDBOX"
+WORKER_USER_SETTING = "AUTOGRADER_WORKER_USER"
+# What the worker's environment keeps of the judge's: no tokens or instructor settings leak in.
+KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "PYTHONPATH", "PYTHONHASHSEED", "SYSTEMROOT")
+KEPT_PREFIXES = ("LC_", "TF_", "OMP_", "MALLOC_", "KMP_", "CUDA_")
+PR_SET_PDEATHSIG = 1
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+
+
+class SandboxUnavailable(RuntimeError):
+    """AUTOGRADER_SANDBOX=require, and this machine cannot sandbox the worker."""
+
+
+@dataclass(frozen=True)
+class Confinement:
+    """How the worker is confined on this machine, and the one line that says so."""
+
+    bubblewrap: bool
+    user: str | None
+    description: str
+
+    @property
+    def sandboxed(self) -> bool:
+        return self.bubblewrap or self.user is not None
+
+
+def setting() -> str:
+    value = os.environ.get(SANDBOX_SETTING, "auto").strip().lower()
+    return value if value in ("auto", "require", "off") else "auto"
+
+
+@functools.cache
+def bubblewrap_problem(user: str | None = None) -> str | None:
+    """None when bubblewrap can start a sandbox here (as `user`); else why not, in a few words."""
+    if not sys.platform.startswith("linux"):
+        return f"no sandbox on {sys.platform} (bubblewrap is Linux only)"
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    probe = subprocess.run(
+        ["bwrap", *_namespace_arguments(), "--ro-bind", "/", "/", "--dev", "/dev", "true"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        **as_user(user),
+    )
+    if probe.returncode != 0:
+        reason = (probe.stderr.strip().splitlines() or ["it failed"])[-1]
+        return f"bubblewrap cannot start a sandbox here ({reason})"
+    return None
+
+
+def confinement() -> Confinement:
+    """This machine's confinement for workers; raises SandboxUnavailable under `require`."""
+    user = worker_user()
+    wanted = setting()
+    problem = "AUTOGRADER_SANDBOX=off" if wanted == "off" else bubblewrap_problem(user)
+    if problem is None:
+        return Confinement(True, user, "sandbox: bubblewrap (read-only files, no network)")
+    if user is not None:
+        return Confinement(False, user, f"sandbox: learner code runs as the user {user}")
+    if wanted == "require":
+        raise SandboxUnavailable(f"no sandbox: {problem} (AUTOGRADER_SANDBOX=require)")
+    return Confinement(
+        False,
+        None,
+        f"No sandbox: {problem}; your code ran with your own permissions. That is fine for "
+        "your own work; instructors grade in a sandbox.",
+    )
+
+
+def worker_user() -> str | None:
+    """The unprivileged user to run workers as: only when set and the judge is root."""
+    user = os.environ.get(WORKER_USER_SETTING, "").strip()
+    if not user or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    import pwd
+
+    try:
+        pwd.getpwnam(user)
+    except KeyError:
+        return None
+    return user
+
+
+def worker_environment(home: str) -> dict[str, str]:
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)
+    }
+    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    environment.update(
+        PYTHONUNBUFFERED="1",
+        HOME=home,
+        KERAS_HOME=str(Path(home) / ".keras"),
+        MPLBACKEND="Agg",
+        MPLCONFIGDIR=str(Path(home) / ".matplotlib"),
+        TMPDIR=home,
+    )
+    return environment
+
+
+def worker_command(command: list[str], folder: Path, readable: list[Path], how: Confinement):
+    """`command` wrapped in bubblewrap when `how` says so: it may write `folder` only."""
+    if not how.bubblewrap:
+        return command
+    arguments = ["bwrap", *_namespace_arguments(), "--ro-bind", "/", "/", "--dev", "/dev"]
+    arguments += ["--proc", "/proc", "--tmpfs", "/dev/shm"]
+    for hidden in _hidden_folders(folder):
+        arguments += ["--tmpfs", str(hidden)]
+    for path in _python_paths(folder) + [Path(p).resolve() for p in readable]:
+        if path.exists():
+            arguments += ["--ro-bind", str(path), str(path)]
+    arguments += ["--bind", str(folder), str(folder), "--chdir", str(folder)]
+    return [*arguments, "--", *command]
+
+
+def _namespace_arguments() -> list[str]:
+    return ["--unshare-all", "--die-with-parent", "--new-session"]
+
+
+def _hidden_folders(folder: Path) -> list[Path]:
+    """Temporary folders and every home folder: empty inside the sandbox."""
+    import tempfile
+
+    candidates = [Path("/tmp"), Path("/var/tmp"), Path("/home"), Path("/root")]
+    candidates += [Path(tempfile.gettempdir()), Path.home(), folder.parent]
+    hidden = []
+    for path in candidates:
+        path = path.resolve()
+        if path.is_dir() and path != Path("/") and path not in hidden:
+            hidden.append(path)
+    return hidden
+
+
+def _python_paths(folder: Path) -> list[Path]:
+    """What the worker's Python needs to read: its installation and every import location
+    (never a folder that holds the judge's own, like the temporary folder itself)."""
+    import autograder
+    import digits
+
+    paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
+    paths.update(Path(entry) for entry in sys.path[1:] if entry)  # [0]: the judge's own folder
+    for package in (autograder, digits):
+        paths.add(Path(package.__file__).resolve().parent)
+    hidden = _hidden_folders(folder) + [folder]
+    return sorted(
+        path
+        for path in {path.resolve() for path in paths}
+        if not any(path == place or path in place.parents for place in hidden)
+    )
+
+
+def start_worker(command: list[str], folder: Path, readable: list[Path], log, how: Confinement):
+    """Start a worker process confined as `how` says, in its own session and process group."""
+    user = how.user
+    if user is not None:
+        shutil.chown(folder, user)
+        _let_others_through(folder.parent)
+    return subprocess.Popen(
+        worker_command(command, folder, readable, how),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=log,
+        env=worker_environment(str(folder)),
+        cwd=folder,
+        text=True,
+        encoding="utf-8",
+        start_new_session=os.name == "posix",
+        **as_user(user),
+    )
+
+
+def as_user(user: str | None) -> dict:
+    """Popen's arguments that run a command as `user` (and only its own group)."""
+    if user is None:
+        return {}
+    import pwd
+
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
+def _let_others_through(folder: Path) -> None:
+    """Let the worker's user reach its folder through our private (0700) temporary folders:
+    search permission only, so it can list none of them."""
+    for path in [folder, *folder.parents]:
+        mode = path.stat().st_mode
+        if mode & 0o001 or path.stat().st_uid != os.geteuid():
+            return
+        path.chmod(mode | 0o001)
+
+
+def end_worker(process: subprocess.Popen, how: Confinement) -> None:
+    """End the worker and everything it started: its group, its session, its user's processes,
+    and the orphans that a new session hid from both (found as this process's children)."""
+    if os.name != "posix":
+        if process.poll() is None:
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
+        process.wait()
+        return
+    _signal_group(process.pid)
+    process.wait()
+    leftovers = processes_in_session(process.pid)
+    if how.user is not None:
+        leftovers |= processes_of_user(how.user)
+    for pid in leftovers:
+        _kill(pid)
+
+
+def _signal_group(group: int) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields of /proc/PID/stat after the command name (state, ppid, pgrp, session, ...)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text.rsplit(")", 1)[1].split()
+
+
+def _all_pids() -> list[int]:
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
+
+
+def processes_in_session(session: int) -> set[int]:
+    found = set()
+    for pid in _all_pids():
+        fields = _proc_stat(pid)
+        if fields and fields[0] != "Z" and int(fields[3]) == session:
+            found.add(pid)
+    return found
+
+
+def processes_of_user(user: str) -> set[int]:
+    import pwd
+
+    uid = pwd.getpwnam(user).pw_uid
+    found = set()
+    for pid in _all_pids():
+        try:
+            if Path(f"/proc/{pid}").stat().st_uid == uid:
+                found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+def become_subreaper() -> bool:
+    """Linux: orphans of the worker's descendants become this process's children (not init's),
+    so `reap_orphans` finds a process that escaped into a new session. Only for a process whose
+    children are all workers (the grader's own process), never a test runner or a notebook."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def is_subreaper() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        flag = ctypes.c_int(0)
+        ctypes.CDLL(None).prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
+    except (OSError, AttributeError):
+        return False
+    return bool(flag.value)
+
+
+def reap_orphans() -> None:
+    """In a subreaper, once every worker is ended: kill and reap every child still there."""
+    if not is_subreaper():
+        return
+    me = os.getpid()
+    for _ in range(50):
+        children = [pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(me)]
+        if not children:
+            return
+        for pid in children:
+            _kill(pid)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+        time.sleep(0.01)
+
+
+def die_with_parent() -> None:
+    """In the worker (Linux): be killed when the judge dies, even if it is killed outright."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
