@@ -38,6 +38,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.canvas import DEFAULT_ASSIGNMENT, DEFAULT_ID_COLUMN, ID_CHOICES, write_canvas_csv
 from autograder.collect import collect_submission, fingerprint
 from autograder.isolation import SANDBOX_SETTING, SandboxUnavailable, confinement
 
@@ -65,6 +66,8 @@ class Grade:
     max_score: float = 0.0
     checks: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
+    mistakes: dict[str, str] = field(default_factory=dict)  # check id -> catalogued mistake id
+    messages: dict[str, str] = field(default_factory=dict)  # check id -> first line, if failed
 
 
 @dataclass
@@ -200,6 +203,7 @@ class _Runner:
                 grade.score = float(report.get("score", 0))
                 grade.max_score = float(report.get("max_score", 0))
                 grade.checks = _check_scores(report)
+                grade.mistakes, grade.messages = _check_mistakes(report)
                 text = _feedback_from_results(folder.name, report)
             else:
                 text = _feedback_for_failure(folder.name, status, self.limits, log_path, exit_code)
@@ -290,6 +294,18 @@ def _check_scores(report: dict) -> dict[str, float]:
         check_id = test.get("extra_data", {}).get("check_id") or test.get("name", "")
         scores[check_id] = float(test.get("score", 0))
     return scores
+
+
+def _check_mistakes(report: dict) -> tuple[dict[str, str], dict[str, str]]:
+    """The catalogued mistake and the first line of the message of each check that failed."""
+    mistakes, messages = {}, {}
+    for test in report.get("tests", []):
+        extra = test.get("extra_data", {})
+        check_id = extra.get("check_id") or test.get("name", "")
+        if extra.get("outcome") not in (None, "passed"):
+            mistakes[check_id] = extra.get("mistake") or extra.get("outcome", "")
+            messages[check_id] = (test.get("output") or "").strip().split("\n")[0]
+    return mistakes, messages
 
 
 def _feedback_from_results(student: str, report: dict) -> str:
@@ -434,6 +450,30 @@ def main(argv: list[str] | None = None) -> int:
         help="address-space limit per submission, Linux only (0: none)",
     )
     parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="HTML",
+        help="also write what the class gets wrong: a self-contained page, and a CSV beside it",
+    )
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="DIR",
+        help="the reference solution's folder, to flag models copied from it (with --report)",
+    )
+    parser.add_argument("--canvas", type=Path, metavar="CSV", help="also write Canvas' import CSV")
+    parser.add_argument(
+        "--canvas-id-column",
+        default=DEFAULT_ID_COLUMN,
+        choices=ID_CHOICES,
+        help="the Canvas column that holds the student folder's name",
+    )
+    parser.add_argument(
+        "--canvas-assignment",
+        default=DEFAULT_ASSIGNMENT,
+        help=f"the assignment's column name in Canvas (default: {DEFAULT_ASSIGNMENT})",
+    )
+    parser.add_argument(
         "--require-sandbox",
         action="store_true",
         help="refuse to grade unless learner code can run in the bubblewrap sandbox (Linux)",
@@ -455,10 +495,31 @@ def main(argv: list[str] | None = None) -> int:
     threads = max(1, (os.cpu_count() or 1) // workers)
     limits = Limits(args.timeout, args.memory_mb or None, threads)
     try:
-        grade_class(args.submissions, args.out, workers, limits, args.force, args.retry_failed)
+        grades = grade_class(
+            args.submissions, args.out, workers, limits, args.force, args.retry_failed
+        )
     except GraderChanged as error:
         parser.exit(3, f"batch: {error}\n")
+    if args.canvas:
+        write_canvas_csv(grades, args.canvas, args.canvas_assignment, args.canvas_id_column)
+        print(f"Wrote {args.canvas} (Canvas gradebook import).")
+    if args.report:
+        write_report(args.submissions, grades, args.report, args.reference)
+        print(f"Wrote {args.report} and {args.report.with_suffix('.csv')}.")
     return 0
+
+
+def write_report(submissions: Path, grades: list[Grade], out: Path, reference: Path | None):
+    """The class report, with the similarity flags of the graded submissions."""
+    from autograder.checks import EXERCISES
+    from autograder.class_report import class_numbers, write_class_report
+    from autograder.collect import submission_files
+    from autograder.similarity import class_flags
+
+    folders = {grade.student: submissions / grade.student for grade in grades}
+    references = submission_files(reference) if reference else {}
+    flags = class_flags(folders, EXERCISES, references)
+    write_class_report(class_numbers(grades, flags), out)
 
 
 if __name__ == "__main__":

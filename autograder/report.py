@@ -98,6 +98,7 @@ def results_json(report) -> dict:
                     "check_id": result.check_id,
                     "exercise": result.exercise,
                     "outcome": result.outcome,
+                    **({"mistake": result.mistake} if result.mistake else {}),
                 },
             }
         )

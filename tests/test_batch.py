@@ -237,7 +237,9 @@ def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions
     subprocess.run([*make, "--size", "4", "--executed", str(executed_solutions)], check=True)
     out = tmp_path / "grades.csv"
     command = [sys.executable, "-m", "autograder.batch", str(submissions), "--out", str(out)]
-    subprocess.run([*command, "--workers", "2"], check=True)
+    report, canvas = tmp_path / "class.html", tmp_path / "canvas.csv"
+    extras = ["--report", str(report), "--canvas", str(canvas), "--reference", str(executed_solutions)]
+    subprocess.run([*command, "--workers", "2", *extras], check=True)
 
     rows = {name.split("_", 1)[1]: row for name, row in read_csv(out).items()}
     required = points["build_model"] + points["argmax_accuracy"]
@@ -245,6 +247,9 @@ def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions
     assert float(rows["complete_no_bonus"]["total"]) == float(rows["complete"]["max_score"])
     assert float(rows["partial"]["total"]) == points["build_model"]
     assert float(rows["not_started"]["total"]) == 0
+    assert "Class report" in report.read_text() and "not_attempted" in report.read_text()
+    assert "reference solution" in report.read_text()  # the complete ones hand in its models
+    assert canvas.read_text().splitlines()[1] == f"Points Possible,,,,,{required:g}"
     feedback = (tmp_path / "feedback" / "student04_not_started.md").read_text()
     assert "NotImplementedError" in feedback or "not written yet" in feedback
 

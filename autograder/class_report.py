@@ -1,0 +1,185 @@
+"""What the class gets wrong: one self-contained HTML page (figures embedded) and the same
+numbers as a CSV, written by ``python -m autograder.batch ... --report class.html``."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+GRADED = "graded"
+TOP_MISTAKES = 10
+
+
+@dataclass
+class ClassNumbers:
+    """The numbers both the page and the CSV show."""
+
+    students: int
+    statuses: Counter
+    scores: list[float]
+    max_score: float
+    pass_rates: dict[str, tuple[int, int]]  # check id -> (passed, graded)
+    mistakes: list[tuple[str, int, str]]  # (mistake id, count, one example message)
+    failures: list[tuple[str, str]]  # (student, timeout/crashed)
+    seconds: list[tuple[str, float]]
+    flags: list = field(default_factory=list)
+
+
+def class_numbers(grades, flags=()) -> ClassNumbers:
+    graded = [grade for grade in grades if grade.status == GRADED]
+    check_ids = list(dict.fromkeys(check for grade in graded for check in grade.checks))
+    pass_rates = {}
+    for check in check_ids:
+        scored = [grade for grade in graded if check in grade.checks]
+        passed = sum(not grade.mistakes.get(check) and grade.checks[check] > 0 for grade in scored)
+        pass_rates[check] = (passed, len(scored))
+    counts: Counter = Counter()
+    examples: dict[str, str] = {}
+    for grade in graded:
+        for check, mistake in grade.mistakes.items():
+            if mistake and mistake != "skipped":
+                counts[mistake] += 1
+                examples.setdefault(mistake, grade.messages.get(check, ""))
+    return ClassNumbers(
+        students=len(grades),
+        statuses=Counter(grade.status for grade in grades),
+        scores=[grade.score for grade in graded],
+        max_score=max((grade.max_score for grade in graded), default=0.0),
+        pass_rates=pass_rates,
+        mistakes=[(m, n, examples[m]) for m, n in counts.most_common(TOP_MISTAKES)],
+        failures=[(grade.student, grade.status) for grade in grades if grade.status != GRADED],
+        seconds=[(grade.student, grade.seconds) for grade in grades],
+        flags=list(flags),
+    )
+
+
+def write_class_csv(numbers: ClassNumbers, path: Path) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["table", "name", "count", "out_of", "detail"])
+        for status, count in sorted(numbers.statuses.items()):
+            writer.writerow(["status", status, count, numbers.students, ""])
+        for check, (passed, graded) in numbers.pass_rates.items():
+            writer.writerow(["check passed", check, passed, graded, ""])
+        for mistake, count, example in numbers.mistakes:
+            writer.writerow(["mistake", mistake, count, len(numbers.scores), example])
+        for student, seconds in numbers.seconds:
+            writer.writerow(["seconds", student, f"{seconds:.1f}", "", ""])
+        for flag in numbers.flags:
+            writer.writerow(["similarity", " & ".join(flag.students), "", "", flag.detail])
+
+
+def write_class_report(numbers: ClassNumbers, path: Path) -> None:
+    """The self-contained HTML page; the CSV beside it (same name, .csv)."""
+    path.write_text(_page(numbers), encoding="utf-8")
+    write_class_csv(numbers, path.with_suffix(".csv"))
+
+
+def _page(numbers: ClassNumbers) -> str:
+    scores = numbers.scores
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(numbers.statuses.items()))
+    median = f"{statistics.median(scores):g}" if scores else "-"
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>Class report: Handwritten Digits</title>",
+        f"<style>{STYLE}</style></head><body>",
+        "<h1>Class report</h1>",
+        f"<p>{numbers.students} submissions: {summary}. Median score {median} of "
+        f"{numbers.max_score:g} (bonus points included in scores).</p>",
+        "<h2>Scores</h2>",
+        _figure(_score_histogram, numbers, "Score distribution"),
+        "<h2>Checks</h2>",
+        _figure(_pass_rate_bars, numbers, "Pass rate of each check"),
+        _table(
+            ["check", "passed", "pass rate"],
+            [
+                [check, f"{passed}/{graded}", f"{passed / graded:.0%}" if graded else "-"]
+                for check, (passed, graded) in numbers.pass_rates.items()
+            ],
+        ),
+        "<h2>Most common mistakes</h2>",
+        _table(["mistake", "submissions", "example message"], numbers.mistakes)
+        if numbers.mistakes
+        else "<p>No catalogued mistake.</p>",
+        "<h2>Not graded</h2>",
+        _table(["student", "status"], numbers.failures)
+        if numbers.failures
+        else "<p>Every submission was graded.</p>",
+        "<h2>Time per submission</h2>",
+        _figure(_time_histogram, numbers, "Seconds per submission"),
+        "<h2>Similarity</h2>",
+        "<p>Evidence for a person to look at, never a penalty. Learners who ran the same "
+        "notebook (with its fixed random seed) on the same data can get near-identical models "
+        "honestly; short answers are not compared.</p>",
+        _table(
+            ["students", "what matches"],
+            [(" & ".join(f.students), f.detail) for f in numbers.flags],
+        )
+        if numbers.flags
+        else "<p>No similar submissions found.</p>",
+        "</body></html>",
+    ]
+    return "\n".join(parts)
+
+
+STYLE = (
+    "body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+    "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3em .6em;"
+    "text-align:left;vertical-align:top}img{max-width:100%}"
+)
+
+
+def _table(header, rows) -> str:
+    head = "".join(f"<th>{html.escape(str(cell))}</th>" for cell in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(cell))}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(draw, numbers: ClassNumbers, title: str) -> str:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 3.5))
+    draw(axes, numbers)
+    axes.set_title(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f"<img alt='{html.escape(title)}' src='data:image/png;base64,{encoded}'>"
+
+
+def _score_histogram(axes, numbers: ClassNumbers) -> None:
+    top = max([numbers.max_score, *numbers.scores], default=1.0)
+    axes.hist(numbers.scores, bins=range(int(top) + 2), color="#4c72b0", edgecolor="white")
+    axes.axvline(numbers.max_score, color="#c44e52", linestyle="--", label="full marks")
+    axes.set_xlabel("score")
+    axes.set_ylabel("submissions")
+    axes.legend()
+
+
+def _pass_rate_bars(axes, numbers: ClassNumbers) -> None:
+    checks = list(numbers.pass_rates)
+    rates = [passed / graded if graded else 0 for passed, graded in numbers.pass_rates.values()]
+    axes.barh(checks[::-1], rates[::-1], color="#55a868")
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("fraction of graded submissions that pass")
+    axes.tick_params(axis="y", labelsize=7)
+
+
+def _time_histogram(axes, numbers: ClassNumbers) -> None:
+    axes.hist([seconds for _, seconds in numbers.seconds], bins=10, color="#8172b2")
+    axes.set_xlabel("seconds")
+    axes.set_ylabel("submissions")

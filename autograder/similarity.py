@@ -1,0 +1,173 @@
+"""Similarity flags for a class: copied model files and copied graded cells.
+
+A flag is evidence for a person to look at, never a penalty:
+
+- **models**: two saved models whose weights are identical or nearly so (relative distance below
+  `NEAR_IDENTICAL`), or a model that is the reference solution's. Weights are read from the
+  `.keras` file (a zip holding `model.weights.h5`) without running any of its code.
+- **code**: graded cells that are the same program once names, comments, docstrings and
+  formatting are set aside (the standard library's `ast`). Short answers (fewer than
+  `MIN_CODE_NODES` syntax-tree nodes) are not compared: many people write the same two lines;
+  nor is the reference answer's own program, the one the exercise asks for.
+
+Two learners who ran the same notebook (its fixed random seed included) on the same data can get
+near-identical weights honestly; the report says so beside the flags.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import itertools
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from autograder.collect import submission_files
+from autograder.submission import GradedCell, graded_cell
+
+NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' weights
+MIN_CODE_NODES = 60  # argmax_accuracy's answer has about 45
+REFERENCE = "reference solution"
+UNFINISHED = "raise NotImplementedError"  # the exercise's stub, as handed out
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: str  # "model" or "code"
+    students: tuple[str, str]
+    detail: str
+
+
+def model_weights(path: Path) -> dict[str, np.ndarray] | None:
+    """The weight arrays of a `.keras` file by name, or None when it is not one."""
+    import h5py
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            data = archive.read("model.weights.h5")
+        arrays = {}
+        with h5py.File(io.BytesIO(data), "r") as weights:
+            weights.visititems(
+                lambda name, item: (
+                    arrays.__setitem__(name, np.asarray(item))
+                    if isinstance(item, h5py.Dataset)
+                    else None
+                )
+            )
+        return arrays
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+        return None
+
+
+def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
+    """Relative L2 distance between two models' weights; inf when their layers differ."""
+    if first.keys() != second.keys():
+        return float("inf")
+    if any(first[name].shape != second[name].shape for name in first):
+        return float("inf")
+    a = np.concatenate([first[name].ravel() for name in sorted(first)]).astype(np.float64)
+    b = np.concatenate([second[name].ravel() for name in sorted(second)]).astype(np.float64)
+    scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-12)
+    return float(np.linalg.norm(a - b) / scale)
+
+
+def model_flags(
+    models: dict[str, Path], model_file: str, reference: Path | None = None
+) -> list[Flag]:
+    """Pairs of students (or a student and the reference) whose `model_file` weights match."""
+    weights = {student: model_weights(path) for student, path in models.items()}
+    if reference is not None:
+        weights[REFERENCE] = model_weights(reference)
+    loaded = {student: w for student, w in weights.items() if w}
+    flags = []
+    for first, second in itertools.combinations(sorted(loaded), 2):
+        distance = weight_distance(loaded[first], loaded[second])
+        if distance <= NEAR_IDENTICAL:
+            how = "identical" if distance == 0 else f"near-identical (distance {distance:.1e})"
+            pair = (second, first) if first == REFERENCE else (first, second)
+            flags.append(Flag("model", pair, f"{model_file}: {how} weights"))
+    return flags
+
+
+class _Normalizer(ast.NodeTransformer):
+    """Names become their order of first appearance; docstrings go."""
+
+    def __init__(self):
+        self.names: dict[str, str] = {}
+
+    def _rename(self, name: str) -> str:
+        return self.names.setdefault(name, f"name{len(self.names)}")
+
+    def visit_Name(self, node):
+        node.id = self._rename(node.id)
+        return node
+
+    def visit_arg(self, node):
+        node.arg = self._rename(node.arg)
+        node.annotation = None
+        return node
+
+    def visit_FunctionDef(self, node):
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            node.body = body[1:] or [ast.Pass()]
+        self.generic_visit(node)
+        return node
+
+
+def normalized_code(source: str) -> tuple[str, int] | None:
+    """The cell's program with names, comments, docstrings and layout set aside; its size."""
+    try:
+        tree = _Normalizer().visit(ast.parse(source))
+    except SyntaxError:
+        return None
+    return ast.dump(tree, annotate_fields=False), sum(1 for _ in ast.walk(tree))
+
+
+def code_flags(cells: dict[str, str], label: str, reference: str | None = None) -> list[Flag]:
+    """Pairs of students whose cells are the same program (cells given by student). A cell
+    that is the reference answer's program is the expected answer, not a copy of a peer."""
+    expected = normalized_code(reference) if reference else None
+    groups: dict[str, list[str]] = {}
+    for student, source in sorted(cells.items()):
+        normalized = normalized_code(source)
+        if normalized is None or normalized[1] < MIN_CODE_NODES or normalized == expected:
+            continue
+        digest = hashlib.sha256(normalized[0].encode()).hexdigest()
+        groups.setdefault(digest, []).append(student)
+    return [
+        Flag("code", pair, f"{label}: the same program after normalizing names and layout")
+        for students in groups.values()
+        for pair in itertools.combinations(students, 2)
+    ]
+
+
+def class_flags(
+    folders: dict[str, Path], exercises, references: dict[str, Path] | None = None
+) -> list[Flag]:
+    """Every flag for a class: student folders by name; `exercises` from the registry;
+    `references`: the reference solution's files by name (its notebooks and model files).
+    Unfinished cells are skipped."""
+    files = {student: submission_files(folder) for student, folder in folders.items()}
+    references = references or {}
+    flags = []
+    for exercise in exercises:
+        if exercise.model_file:
+            name = exercise.model_file
+            models = {student: found[name] for student, found in files.items() if name in found}
+            flags += model_flags(models, name, references.get(name))
+        cells = {}
+        for student, found in files.items():
+            notebook = found.get(exercise.notebook)
+            cell = graded_cell(notebook, exercise.function) if notebook else None
+            if isinstance(cell, GradedCell) and UNFINISHED not in cell.source:
+                cells[student] = cell.source
+        reference = references.get(exercise.notebook)
+        answer = graded_cell(reference, exercise.function) if reference else None
+        expected = answer.source if isinstance(answer, GradedCell) else None
+        flags += code_flags(cells, f"{exercise.function}()", expected)
+    return flags

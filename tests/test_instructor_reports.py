@@ -1,0 +1,182 @@
+"""What batch grading gives an instructor beyond grades: the class report, similarity flags and
+the Canvas gradebook import."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from autograder.batch import Grade
+from autograder.canvas import write_canvas_csv
+from autograder.checks import EXERCISES
+from autograder.class_report import class_numbers, write_class_report
+from autograder.similarity import class_flags, code_flags
+from autograder.submission import GRADED_TAG
+
+GOLDEN_CANVAS = "tests/golden/canvas_import.csv"
+
+
+def grades() -> list[Grade]:
+    return [
+        Grade("ada", "f1", "graded", 18, 13, {"build_model.accuracy": 2, "build_cnn.accuracy": 1}),
+        Grade(
+            "bob",
+            "f2",
+            "graded",
+            6,
+            13,
+            {"build_model.accuracy": 0, "build_cnn.accuracy": 0},
+            seconds=12.5,
+            mistakes={"build_model.accuracy": "pixels_not_scaled", "build_cnn.accuracy": "skipped"},
+            messages={"build_model.accuracy": "handwritten.keras was trained on raw pixels"},
+        ),
+        Grade(
+            "cy",
+            "f3",
+            "graded",
+            11,
+            13,
+            {"build_model.accuracy": 0},
+            mistakes={"build_model.accuracy": "pixels_not_scaled"},
+            messages={"build_model.accuracy": "trained on raw pixels (cy)"},
+        ),
+        Grade("dee", "f4", "timeout", seconds=600),
+    ]
+
+
+def test_canvas_export_follows_canvas_columns_with_bonus_as_extra_credit(repo, tmp_path):
+    out = tmp_path / "canvas.csv"
+    write_canvas_csv(grades(), out, assignment="Digits (1234)", id_column="SIS Login ID")
+    assert out.read_text() == (repo / GOLDEN_CANVAS).read_text()
+    rows = list(csv.DictReader(out.open()))
+    assert rows[0]["Student"] == "Points Possible" and rows[0]["Digits (1234)"] == "13"
+    assert rows[1]["SIS Login ID"] == "ada" and rows[1]["Digits (1234)"] == "18"  # 5 extra
+    assert rows[4]["Digits (1234)"] == ""  # not graded: Canvas keeps what it has
+
+
+def test_canvas_export_rejects_an_unknown_id_column(tmp_path):
+    with pytest.raises(ValueError, match="SIS User ID"):
+        write_canvas_csv(grades(), tmp_path / "c.csv", id_column="Email")
+
+
+def test_class_numbers_count_mistakes_pass_rates_and_failures():
+    numbers = class_numbers(grades())
+    assert numbers.mistakes == [
+        ("pixels_not_scaled", 2, "handwritten.keras was trained on raw pixels")
+    ]
+    assert numbers.pass_rates["build_model.accuracy"] == (1, 3)
+    assert numbers.failures == [("dee", "timeout")]
+    assert sorted(numbers.scores) == [6, 11, 18]
+
+
+def test_class_report_is_one_page_whose_figures_render_in_chromium(tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (apt-get install chromium); .ci/run installs it")
+    page = tmp_path / "class.html"
+    write_class_report(class_numbers(grades()), page)
+    text = page.read_text()
+    assert "src='http" not in text and "<link" not in text  # self-contained
+    assert "pixels_not_scaled" in text and "dee" in text
+    assert (tmp_path / "class.csv").read_text().count("mistake,pixels_not_scaled,2") == 1
+
+    probe = tmp_path / "probe.html"  # the page, plus a line that counts the decoded images
+    probe.write_text(
+        text.replace(
+            "</body>",
+            "<script>window.onload=()=>{document.body.dataset.rendered=[...document.images]"
+            ".filter(i=>i.complete&&i.naturalWidth>100).length}</script></body>",
+        )
+    )
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu",
+               f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
+               "--dump-dom", probe.as_uri()]  # fmt: skip
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120).stdout
+    assert 'data-rendered="3"' in dom, dom[:500]
+
+
+# ---------------------------------------------------------------- similarity
+
+COPIED = '''import keras
+
+
+def build_model():
+    """My own network."""
+    # a comment the copier added
+    net = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"), keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(10, activation="softmax")])
+    net.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return net
+'''
+ORIGINAL = COPIED.replace("net", "model").replace("# a comment the copier added\n    ", "")
+HONEST = '''from keras import layers, Sequential, Input
+
+
+def build_model():
+    model = Sequential()
+    model.add(Input(shape=(28, 28)))
+    model.add(layers.Flatten())
+    model.add(layers.Dense(128, activation="relu"))
+    model.add(layers.Dense(128, activation="relu"))
+    model.add(layers.Dense(10, activation="softmax"))
+    model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
+    return model
+'''
+
+
+def small_model(seed: int):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential(
+        [keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )
+    return model
+
+
+def student(folder: Path, source: str, model=None) -> Path:
+    folder.mkdir(parents=True)
+    notebook = {
+        "cells": [{"cell_type": "code", "metadata": {"tags": [GRADED_TAG]}, "source": source}],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    (folder / "01_build_model.ipynb").write_text(json.dumps(notebook))
+    if model is not None:
+        model.save(folder / "handwritten.keras")
+    return folder
+
+
+def test_copied_submissions_are_flagged_and_an_honest_pair_is_not(tmp_path):
+    first = small_model(1)
+    folders = {
+        "ann": student(tmp_path / "ann", ORIGINAL, first),
+        "ben": student(tmp_path / "ben", COPIED, first),  # the same model file, renamed code
+        "cat": student(tmp_path / "cat", HONEST, small_model(2)),
+        "dan": student(tmp_path / "dan", ORIGINAL.replace("64", "32"), small_model(3)),
+    }
+    flags = class_flags(folders, EXERCISES)
+    pairs = {(flag.kind, flag.students) for flag in flags}
+    assert pairs == {("model", ("ann", "ben")), ("code", ("ann", "ben"))}
+    assert "identical weights" in next(f.detail for f in flags if f.kind == "model")
+
+
+def test_a_model_copied_from_the_reference_solution_is_flagged(tmp_path):
+    reference_model = small_model(5)
+    reference = student(tmp_path / "reference", ORIGINAL, reference_model)
+    folders = {"eve": student(tmp_path / "eve", HONEST, reference_model)}
+    flags = class_flags(folders, EXERCISES, {"handwritten.keras": reference / "handwritten.keras"})
+    assert [(f.kind, f.students) for f in flags] == [("model", ("eve", "reference solution"))]
+
+
+def test_the_expected_answer_and_short_answers_are_not_flagged():
+    assert code_flags({"a": ORIGINAL, "b": ORIGINAL}, "build_model()", reference=ORIGINAL) == []
+    short = "import numpy as np\ndef f(a, b):\n    return float(np.mean(np.argmax(b, 1) == a))\n"
+    assert code_flags({"a": short, "b": short}, "argmax_accuracy()") == []
