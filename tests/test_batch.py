@@ -238,7 +238,8 @@ def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions
     out = tmp_path / "grades.csv"
     command = [sys.executable, "-m", "autograder.batch", str(submissions), "--out", str(out)]
     report, canvas = tmp_path / "class.html", tmp_path / "canvas.csv"
-    extras = ["--report", str(report), "--canvas", str(canvas), "--reference", str(executed_solutions)]
+    extras = ["--report", str(report), "--canvas", str(canvas)]
+    extras += ["--reference", str(executed_solutions)]
     subprocess.run([*command, "--workers", "2", *extras], check=True)
 
     rows = {name.split("_", 1)[1]: row for name, row in read_csv(out).items()}
