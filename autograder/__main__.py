@@ -38,6 +38,11 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="grade one exercise (build_model) or one check (build_model.compile, with the "
         "checks before it); exit 0 when all of it passes (one GitHub Classroom step each)",
     )
+    parser.add_argument(
+        "--hidden",
+        metavar="DIR",
+        help="instructors: a folder of hidden checks (checks.py), graded but never shown",
+    )
     return parser.parse_args(argv)
 
 
@@ -100,8 +105,10 @@ def judge(argv) -> int:
         return 2
     become_subreaper()  # orphans of learner code come back here, to be ended before results
     try:
-        report = grade(submission, train=arguments.train, only=arguments.only)
-    except (SandboxUnavailable, GradingDataError) as error:
+        report = grade(
+            submission, train=arguments.train, only=arguments.only, hidden=arguments.hidden
+        )
+    except (SandboxUnavailable, GradingDataError, FileNotFoundError) as error:
         print(f"ERROR  Cannot grade: {error}.")
         return 2
     print(format_report(report, verbose=arguments.verbose))

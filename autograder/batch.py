@@ -84,13 +84,16 @@ def student_folders(submissions: Path) -> list[Path]:
     )
 
 
-def grader_fingerprint() -> str:
-    """A hash of the grader's code: a changed grader regrades everyone."""
+def grader_fingerprint(hidden: Path | None = None) -> str:
+    """A hash of the grader's code (and hidden checks): a changed grader regrades everyone."""
     digest = hashlib.sha256()
     for package in ("autograder", "digits"):
         for path in sorted((PACKAGES / package).rglob("*.py")):
             if path.stem not in NOT_GRADING:
                 digest.update(path.name.encode() + path.read_bytes())
+    for path in sorted(Path(hidden).rglob("*")) if hidden else []:
+        if path.is_file():
+            digest.update(str(path.relative_to(hidden)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -107,14 +110,18 @@ def grade_class(
     retry_failed: bool = False,
     grader: tuple[str, ...] = GRADER,
     log=print,
+    hidden: Path | None = None,
 ) -> list[Grade]:
-    """Grade every student folder not graded yet; write the CSV, feedback and state."""
+    """Grade every student folder not graded yet; write the CSV, feedback and state.
+    `hidden`: the instructor's hidden-checks folder, graded with the rest."""
+    if hidden is not None:
+        grader = (*grader, "--hidden", str(Path(hidden).resolve()))
     limits = limits or Limits()
     workers = workers or os.cpu_count() or 1
     feedback = out.parent / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
     state_path = out.with_suffix(".state.json")
-    grader_before = grader_fingerprint()
+    grader_before = grader_fingerprint(hidden)
     state = _read_state(state_path, grader_before, force, log)
     students = student_folders(submissions)
     to_grade = []
@@ -136,7 +143,7 @@ def grade_class(
         futures = [pool.submit(runner.grade, *job) for job in to_grade]
         for done, future in enumerate(as_completed(futures), start=1):
             grade = future.result()
-            if grader_fingerprint() != grader_before:
+            if grader_fingerprint(hidden) != grader_before:
                 raise GraderChanged(
                     f"the grader's files changed while {grade.student} was graded: a submission "
                     "may have rewritten them. Grading stopped; reinstall the course package and "
@@ -461,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="the reference solution's folder, to flag models copied from it (with --report)",
     )
+    parser.add_argument(
+        "--hidden", type=Path, metavar="DIR", help="a folder of hidden checks to grade with"
+    )
     parser.add_argument("--canvas", type=Path, metavar="CSV", help="also write Canvas' import CSV")
     parser.add_argument(
         "--canvas-id-column",
@@ -496,7 +506,13 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(args.timeout, args.memory_mb or None, threads)
     try:
         grades = grade_class(
-            args.submissions, args.out, workers, limits, args.force, args.retry_failed
+            args.submissions,
+            args.out,
+            workers,
+            limits,
+            args.force,
+            args.retry_failed,
+            hidden=args.hidden,
         )
     except GraderChanged as error:
         parser.exit(3, f"batch: {error}\n")

@@ -122,22 +122,29 @@ def grade(
     supply=None,
     limits: dict | None = None,
     only: str | None = None,
+    hidden: Path | None = None,
 ) -> Report:
     """Grade the exercises in `submission`; learner code runs only in worker processes, a fresh
     one per notebook (as a learner's kernels are), confined by `autograder.isolation`.
 
     `supply` (a sandbox.WorkerSupply) makes every notebook share its workers (tests do, for
     speed); `limits` overrides the time limits of sandbox.LIMITS; `seed` fixes the random inputs;
-    `only` (an exercise's function name or a check id, see `select()`) grades a part only.
+    `only` (an exercise's function name or a check id, see `select()`) grades a part only;
+    `hidden`: an instructor's hidden-checks folder (see `autograder.hidden`).
     Raises ValueError for an unknown `only`, before anything starts.
     """
     from autograder.isolation import confinement, reap_orphans
     from autograder.sandbox import SandboxLearner, WorkerSupply
 
     exercises = select(only)
+    if hidden is not None:  # loaded, like every module of the judge, before learner code runs
+        from autograder.hidden import load_hidden_checks, with_hidden
+
+        hidden = Path(hidden).resolve()
+        exercises = with_hidden(exercises, load_hidden_checks(hidden), hidden)
     submission = Path(submission).resolve()
     silence_tensorflow()
-    how = confinement()
+    how = replace(confinement(), private=(hidden,) if hidden else ())
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     log = open(workdir / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
     supplies = []

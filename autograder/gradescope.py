@@ -31,6 +31,7 @@ SHIPPED_FILES = ("pyproject.toml", "data/mnist_sample.npz", "data/README.md")
 # requirements.txt lines that only the book, the project's tests or linting need.
 NOT_FOR_GRADING = ("jupyter-book", "pytest", "ruff", "check-jsonschema", "-e")
 MNIST_IN_ZIP = "data/mnist.npz"
+HIDDEN_IN_ZIP = "hidden"
 GRADER = (sys.executable, "-m", "autograder", "--train")
 MNIST_MARKER = "# @MNIST@ (the builder writes the MNIST setting here)"
 EXECUTABLE = 0o100755  # a regular file, rwxr-xr-x, as zip's external attributes store it
@@ -58,8 +59,9 @@ def run_autograder_script(mnist_shipped: bool) -> str:
     return text.replace(MNIST_MARKER, setting)
 
 
-def build_zip(out: Path, mnist: Path | None = None) -> list[str]:
-    """Write the Gradescope autograder zip; return the names it holds."""
+def build_zip(out: Path, mnist: Path | None = None, hidden: Path | None = None) -> list[str]:
+    """Write the Gradescope autograder zip; return the names it holds. `hidden`: a folder of
+    hidden checks, shipped as hidden/ and readable by the grader only."""
     if mnist is not None:
         load_mnist_file(mnist)  # fail here, with the loader's message, not on Gradescope
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -75,6 +77,9 @@ def build_zip(out: Path, mnist: Path | None = None) -> list[str]:
                     archive.write(path, path.relative_to(REPO).as_posix())
         if mnist is not None:
             archive.write(mnist, MNIST_IN_ZIP)
+        for path in sorted(Path(hidden).rglob("*")) if hidden else []:
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, f"{HIDDEN_IN_ZIP}/{path.relative_to(hidden).as_posix()}")
         return archive.namelist()
 
 
@@ -85,6 +90,10 @@ def grade_submission(root: Path, grader: tuple[str, ...] = GRADER) -> Path:
     results.parent.mkdir(parents=True, exist_ok=True)
     copied = collect_submission(root / "submission", work)
     print(f"Grading {', '.join(copied) or 'an empty submission'}", flush=True)
+    hidden = root / "source" / HIDDEN_IN_ZIP
+    if hidden.is_dir():
+        hidden.chmod(0o700)  # the grader's alone: the learner's user cannot look inside
+        grader = (*grader, "--hidden", str(hidden))
     completed = subprocess.run([*grader, str(work), "--json", str(results)], cwd=work)
     if not _is_results_file(results):
         _write_failure(results, completed.returncode)
@@ -131,12 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     action.add_argument("--out", type=Path, help="where to write the zip, e.g. autograder.zip")
     action.add_argument("--run", type=Path, metavar="ROOT", help=argparse.SUPPRESS)
     parser.add_argument("--mnist", type=Path, help="a copy of Keras' mnist.npz to ship")
+    parser.add_argument("--hidden", type=Path, help="a folder of hidden checks to ship")
     args = parser.parse_args(argv)
     if args.run is not None:
         grade_submission(args.run)
         return 0  # Gradescope reads results.json; the grader's exit code says nothing more
     try:
-        names = build_zip(args.out, args.mnist)
+        names = build_zip(args.out, args.mnist, args.hidden)
     except MnistDataError as error:
         parser.error(f"--mnist: {error}")
     size_mb = args.out.stat().st_size / 1e6

@@ -50,6 +50,7 @@ class Confinement:
     bubblewrap: bool
     user: str | None
     description: str
+    private: tuple[Path, ...] = ()  # folders learner code must not see (hidden checks)
 
     @property
     def sandboxed(self) -> bool:
@@ -143,6 +144,8 @@ def worker_command(command: list[str], folder: Path, readable: list[Path], how: 
     for path in _python_paths(folder) + [Path(p).resolve() for p in readable]:
         if path.exists():
             arguments += ["--ro-bind", str(path), str(path)]
+    for private in how.private:
+        arguments += ["--tmpfs", str(Path(private).resolve())]
     arguments += ["--bind", str(folder), str(folder), "--chdir", str(folder)]
     return [*arguments, "--", *command]
 

@@ -1,0 +1,150 @@
+"""Hidden checks: graded with the public ones; learners see names, points and messages only."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder.gradescope import build_zip
+from autograder.isolation import bubblewrap_problem
+from autograder.submission import GRADED_TAG
+
+SECRET_CODE = "HIDDEN-CODE-7c1e"
+HIDDEN_CHECKS = f'''
+# {SECRET_CODE}: nothing of this file may reach a learner
+from pathlib import Path
+
+import numpy as np
+
+from autograder.hidden import HiddenCheckFailed, hidden_check
+
+HERE = Path(__file__).parent
+
+
+@hidden_check("argmax_accuracy", "private_cases", "right on private cases", points=2)
+def private_cases(learner):
+    case = np.load(HERE / "private.npz")
+    value = learner.call(case["y_true"], case["y_prob"])
+    if value is None or abs(value - float(case["expected"])) > 1e-6:
+        raise HiddenCheckFailed(f"wrong on a private case: {{value}}", hint="Check ties.")
+    return "right on the private cases"
+
+
+@hidden_check("argmax_accuracy", "stricter_mark", "a stricter mark", points=1)
+def stricter_mark(learner):
+    raise HiddenCheckFailed("the stricter mark is not met", hint="Ask in office hours.")
+
+'''
+ANSWER = """import numpy as np
+
+
+def argmax_accuracy(y_true, y_prob):
+    return float(np.mean(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+"""
+PEEK = """from pathlib import Path
+
+
+def build_cnn():
+    raise RuntimeError("peek: " + Path({path!r}).read_text()[:300])
+"""
+
+
+def set_graded_cell(folder: Path, notebook: str, source: str) -> None:
+    path = folder / notebook
+    content = json.loads(path.read_text())
+    cell = next(c for c in content["cells"] if GRADED_TAG in c["metadata"].get("tags", []))
+    cell["source"] = source
+    path.write_text(json.dumps(content))
+
+
+@pytest.fixture
+def hidden(tmp_path) -> Path:
+    folder = tmp_path / "hidden"
+    folder.mkdir()
+    (folder / "checks.py").write_text(HIDDEN_CHECKS)
+    y_prob = np.eye(10, dtype=np.float32)[[3, 1, 4, 1, 5]]
+    np.savez(folder / "private.npz", y_true=np.array([3, 1, 4, 1, 9]), y_prob=y_prob, expected=0.8)
+    return folder
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")
+def test_hidden_checks_are_graded_and_show_names_points_and_messages_only(repo, hidden, tmp_path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for notebook in (repo / "exercises").glob("*.ipynb"):
+        shutil.copy(notebook, submission / notebook.name)
+    set_graded_cell(submission, "02_argmax_accuracy.ipynb", ANSWER)
+    set_graded_cell(submission, "03_cnn.ipynb", PEEK.format(path=str(hidden / "checks.py")))
+    results = tmp_path / "results.json"
+    command = [sys.executable, "-m", "autograder", str(submission), "--hidden", str(hidden),
+               "--json", str(results), "--verbose"]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1")
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    shown = completed.stdout + completed.stderr + results.read_text()
+
+    assert SECRET_CODE not in shown and "1 / 0" not in shown and "private.npz" not in shown
+    assert "PASS argmax_accuracy.hidden.private_cases: right on the private cases" in shown
+    assert "FAIL argmax_accuracy.hidden.stricter_mark: the stricter mark is not met" in shown
+    assert "Hint: Ask in office hours." in shown
+    report = json.loads(results.read_text())
+    assert (report["score"], report["max_score"]) == (7, 16)  # 5 public + 2 hidden of 3
+
+
+BROKEN = f"""
+from autograder.hidden import hidden_check
+
+
+@hidden_check("argmax_accuracy", "broken", "a check with a bug")
+def broken(learner):
+    return 1 / 0  # {SECRET_CODE}: a traceback would give the code away
+"""
+
+
+def test_a_hidden_check_with_a_bug_says_so_without_its_traceback(tmp_path):
+    from autograder.checks import EXERCISES_BY_FUNCTION, Context, Learner, run_check
+    from autograder.hidden import load_hidden_checks, with_hidden
+
+    (tmp_path / "checks.py").write_text(BROKEN)
+    exercise = with_hidden(
+        [EXERCISES_BY_FUNCTION["argmax_accuracy"]], load_hidden_checks(tmp_path), tmp_path
+    )[0]
+    check = exercise.checks[-1]
+    result = run_check(check, exercise, Context(Learner(), workdir=tmp_path))
+    assert (check.check_id, result.outcome) == ("argmax_accuracy.hidden.broken", "failed")
+    assert result.message == "this hidden check could not run on your submission"
+    assert SECRET_CODE not in result.details + result.message + result.hint
+
+
+def test_the_gradescope_zip_ships_hidden_checks_under_hidden(hidden, tmp_path):
+    names = build_zip(tmp_path / "autograder.zip", hidden=hidden)
+    assert {"hidden/checks.py", "hidden/private.npz"} <= set(names)
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as archive:
+        assert SECRET_CODE in archive.read("hidden/checks.py").decode()
+
+
+def test_a_missing_hidden_folder_is_one_clear_line(repo, tmp_path):
+    command = [sys.executable, "-m", "autograder", str(repo / "exercises"),
+               "--hidden", str(tmp_path / "nowhere")]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 2
+    assert "Cannot grade: no hidden checks:" in completed.stdout
+    assert "Traceback" not in completed.stdout + completed.stderr
+
+
+def test_the_sandbox_masks_the_hidden_checks_folder_wherever_it_is(tmp_path):
+    from autograder.isolation import Confinement, worker_command
+
+    how = Confinement(True, None, "sandbox", private=(Path("/srv/course/hidden"),))
+    command = worker_command(["python"], tmp_path / "worker", [], how)
+    masked = command.index("/srv/course/hidden")
+    assert command[masked - 1] == "--tmpfs"
+    assert masked < command.index("--chdir")  # after every read-only bind that could expose it
