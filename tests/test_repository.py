@@ -29,4 +29,28 @@ def test_requirements_install_this_repo_and_jupyter_book_1(repo):
     lines = [line.split("#")[0].strip() for line in text.splitlines()]
     assert "-e ." in lines
     assert any(line.startswith("jupyter-book") and "<2" in line for line in lines)
-    assert sys.version_info >= (3, 10)
+
+
+def test_project_workflow_is_valid_and_runs_the_readme_commands(repo):
+    import yaml
+
+    path = repo / ".github" / "workflows" / "ci.yml"
+    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema"]
+    result = subprocess.run(
+        [*command, "vendor.github-workflows", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    jobs = yaml.safe_load(path.read_text())["jobs"]
+    fast = [step.get("run") for step in jobs["fast"]["steps"]]
+    assert README_INSTALL in fast and 'pytest -m "not slow"' in fast and "ruff check ." in fast
+    assert jobs["fast"]["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12", "3.13"]
+    assert any(".ci/run" in (step.get("run") or "") for step in jobs["full"]["steps"])
+
+
+def test_pre_commit_runs_ruff_and_the_exercise_sync_check(repo):
+    import yaml
+
+    config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for entry in config["repos"] for hook in entry["hooks"]}
+    assert {"ruff-check", "ruff-format", "exercises-in-sync"} <= set(hooks)
+    assert hooks["exercises-in-sync"]["entry"] == "python -m autograder.generate --check"
