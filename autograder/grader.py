@@ -127,8 +127,8 @@ def grade(
     """Grade the exercises in `submission`; learner code runs only in worker processes, a fresh
     one per notebook (as a learner's kernels are), confined by `autograder.isolation`.
 
-    `supply` (a sandbox.WorkerSupply) makes every notebook share its workers (tests do, for
-    speed); `limits` overrides the time limits of sandbox.LIMITS; `seed` fixes the random inputs;
+    `supply` (a sandbox.WorkerSupply) lets several gradings share one worker process (tests
+    do, for speed); `limits` overrides sandbox.LIMITS; `seed` fixes the random inputs;
     `only` (an exercise's function name or a check id, see `select()`) grades a part only;
     `hidden`: an instructor's hidden-checks folder (see `autograder.hidden`).
     Raises ValueError for an unknown `only`, before anything starts.
@@ -147,29 +147,24 @@ def grade(
     how = replace(confinement(), private=(hidden,) if hidden else ())
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     log = open(workdir / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
-    supplies = []
+    workers = supply
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
-            for exercise in exercises:  # started now: they import Keras while the judge does
-                preload = exercise.model_file is not None
-                supplies.append(supply or WorkerSupply(log, str(workdir), preload, how))
+            if workers is None:  # started now: it imports Keras while the judge does
+                workers = WorkerSupply(log, str(workdir), True, how)
             data = prepare_judge()
             results, notes = [], [] if how.sandboxed else [how.description]
-            for exercise, exercise_supply in zip(exercises, supplies, strict=True):
-                context = Context(
-                    SandboxLearner({exercise.function: notebook_cell(submission, exercise)},
-                                   exercise_supply, limits),
-                    submission, lambda: data, workdir=workdir,
-                )  # fmt: skip
+            for exercise in exercises:
+                workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
+                cell = notebook_cell(submission, exercise)
+                learner = SandboxLearner({exercise.function: cell}, workers, limits)
+                context = Context(learner, submission, lambda: data, workdir=workdir)
                 context.state.update(seed=seed, train=train, data=data)
                 results += run_exercise(exercise, context)
                 notes += [note for note in context.notes if note not in notes]
-                if supply is None:
-                    exercise_supply.close()  # nothing of this notebook runs on
     finally:
-        if supply is None:
-            for exercise_supply in supplies:
-                exercise_supply.close()
+        if supply is None and workers is not None:
+            workers.close()
         reap_orphans()
         log.seek(0)
         worker_log = log.read()

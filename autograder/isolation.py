@@ -147,7 +147,9 @@ def worker_command(command: list[str], folder: Path, readable: list[Path], how: 
     for private in how.private:
         arguments += ["--tmpfs", str(Path(private).resolve())]
     arguments += ["--bind", str(folder), str(folder), "--chdir", str(folder)]
-    return [*arguments, "--", *command]
+    # The worker is the sandbox's process 1: learner code cannot kill it, and every process left
+    # in the sandbox ends with it.
+    return [*arguments, "--as-pid-1", "--", *command]
 
 
 def _namespace_arguments() -> list[str]:

@@ -36,19 +36,29 @@ def _plain_fields(data) -> dict:
     return fields
 
 
-class Worker:
-    """One worker process; `request()` raises LearnerFailure on a timeout or the worker's death."""
+FORKING = sys.platform.startswith("linux")  # macOS: forking after TensorFlow is not safe
 
-    def __init__(self, log, folder: Path, preload: bool = True, how: Confinement | None = None):
+
+class Worker:
+    """One worker process; `request()` raises LearnerFailure on a timeout or the worker's death.
+
+    With `fork` (Linux), the process imports Keras once and forks a fresh worker for each
+    notebook; `next_notebook()` ends the current one. A worker that dies is replaced by a fresh
+    fork; a worker that hangs is ended with the whole process."""
+
+    def __init__(
+        self, log, folder: Path, preload: bool = True, how: Confinement | None = None, fork=False
+    ):
         command = [sys.executable, "-m", "autograder.worker"]
+        command += [] if preload else ["--no-preload"]
+        command += ["--fork"] if fork else []
         self.folder = folder
         self.how = how or confinement()
-        self.process = start_worker(
-            command if preload else [*command, "--no-preload"], folder, [], log, self.how
-        )
+        self.process = start_worker(command, folder, [], log, self.how)
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.ready = False
+        self.used = False  # a request reached the current fork
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -74,10 +84,21 @@ class Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise LearnerFailure(DIED, "ProcessEnded", "the worker had ended") from None
+        self.used = True
         response = self._receive(limit)
         if response is None:
             raise LearnerFailure(TIMEOUT, "Timeout", f"no answer within {limit:g} s", limit=limit)
+        if "died" in response:  # the fork ended; a fresh one is on its way
+            self.ready = self.used = False
+            raise LearnerFailure(DIED, "ProcessEnded", f"exit code {response['died']}")
         return response
+
+    def next_notebook(self) -> None:
+        """End the current fork, if learner code ran in it: the next notebook gets a fresh one."""
+        if self.ready and self.used and self.process.poll() is None:
+            self.process.stdin.write(json.dumps({"op": "end"}) + "\n")
+            self.process.stdin.flush()
+            self.ready = self.used = False
 
     def close(self) -> None:
         """End the worker and every process it started; remove its folder."""
@@ -104,8 +125,15 @@ class WorkerSupply:
         if self.worker is None or self.worker.process.poll() is not None:
             self.discard()
             folder = Path(tempfile.mkdtemp(prefix="worker-", dir=self.cwd))
-            self.worker = Worker(self.log, folder, self.preload, self.how)
+            self.worker = Worker(self.log, folder, self.preload, self.how, fork=FORKING)
         return self.worker
+
+    def next_notebook(self) -> None:
+        """A fresh worker for the next notebook, as a learner's kernels are."""
+        if self.worker is not None and FORKING:
+            self.worker.next_notebook()
+        else:
+            self.discard()
 
     def discard(self) -> None:
         if self.worker is not None:
@@ -129,12 +157,13 @@ class SandboxLearner(Learner):
         if isinstance(cell, str):
             raise LearnerFailure(NOT_ATTEMPTED, MISSING, cell)
         payload = dict(op=op, function=function, source=cell.source, filename=cell.filename)
+        worker = self.supply.get()
+        self.folder = worker.folder
         try:
-            worker = self.supply.get()
-            self.folder = worker.folder
             response = worker.request(dict(payload, **fields), self.limits[op])
-        except LearnerFailure:
-            self.supply.discard()  # a fresh worker for the next request
+        except LearnerFailure as failure:
+            if failure.kind == TIMEOUT or worker.process.poll() is not None:
+                self.supply.discard()  # a fresh worker for the next request
             raise
         if not response.get("ok"):
             raise LearnerFailure(**_plain_fields(response.get("failure")))

@@ -10,9 +10,15 @@ from __future__ import annotations
 import json
 import linecache
 import os
+import select
 import sys
 
-from autograder.isolation import die_with_parent
+from autograder.isolation import (
+    become_subreaper,
+    die_with_parent,
+    processes_in_session,
+    reap_orphans,
+)
 from autograder.protocol import (
     MISSING,
     NOT_ATTEMPTED,
@@ -75,6 +81,49 @@ def handle(request: dict, functions: GradedFunctions) -> dict:
     return describe_value(value)
 
 
+ENDED = 87  # a forked worker's exit code after {"op": "end"}: the judge is done with it
+
+
+def serve(requests, responses, send) -> None:
+    """Answer the judge's requests for one notebook, until it says "end" (or goes away)."""
+    responses.write(send({"ready": True}) + "\n")
+    responses.flush()
+    functions = GradedFunctions()
+    for line in requests:
+        request = json.loads(line)
+        if request.get("op") == "end":
+            return
+        try:
+            response = {"ok": True, "result": handle(request, functions)}
+        except LearnerFailure as failure:
+            response = {"ok": False, "failure": failure.to_dict()}
+        responses.write(send(response) + "\n")
+        responses.flush()
+
+
+def fork_workers(requests, responses, send) -> None:
+    """Fork a fresh worker for each notebook from this process, which never runs learner code:
+    each one starts from the same state, Keras already imported (a learner's fresh kernel)."""
+    become_subreaper()  # what a notebook's code leaves running comes back here, to be ended
+    while True:
+        child = os.fork()
+        if child == 0:
+            os.setsid()
+            die_with_parent()
+            serve(requests, responses, send)
+            os._exit(ENDED)
+        _, status = os.waitpid(child, 0)
+        for pid in processes_in_session(child):
+            os.kill(pid, 9)
+        reap_orphans()
+        code = os.waitstatus_to_exitcode(status)
+        if code != ENDED:
+            responses.write(send({"ok": False, "died": code}) + "\n")
+            responses.flush()
+        if select.select([requests], [], [], 0)[0]:  # readable before a "ready": end of file
+            return
+
+
 def main() -> None:
     die_with_parent()
     requests, responses = open_private_channels()
@@ -83,16 +132,10 @@ def main() -> None:
     if "--no-preload" not in sys.argv:
         import keras  # noqa: F401  (imported now, while the judge imports its own copy)
 
-    responses.write(send({"ready": True}) + "\n")
-    responses.flush()
-    functions = GradedFunctions()
-    for line in requests:
-        try:
-            response = {"ok": True, "result": handle(json.loads(line), functions)}
-        except LearnerFailure as failure:
-            response = {"ok": False, "failure": failure.to_dict()}
-        responses.write(send(response) + "\n")
-        responses.flush()
+    if "--fork" in sys.argv:
+        fork_workers(requests, responses, send)
+    else:
+        serve(requests, responses, send)
 
 
 if __name__ == "__main__":
