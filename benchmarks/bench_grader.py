@@ -7,8 +7,11 @@ In one run, on a copy of solutions/:
    nbgrader grade (this also writes the model files the next steps need);
 2. floor: a fresh process that imports TensorFlow, loads handwritten.keras and evaluates it on
    the test set (and, as a second floor, both saved models);
-3. cold grade: a fresh `python -m autograder` process on the executed copy.
-Steps 2 and 3 alternate `--repeats` times; the medians are printed with their ratios.
+3. cold grade: a fresh `python -m autograder` process on the executed copy, its workers forked
+   from one process that imported Keras once (the default on Linux), and with a new worker
+   process per notebook (AUTOGRADER_WORKER_FORK=0, as on macOS and Windows);
+4. bare import: `python -c "import keras"`, the least any grading process costs.
+Steps 2 to 4 alternate `--repeats` times; the medians are printed with their ratios.
 """
 
 from __future__ import annotations
@@ -48,9 +51,10 @@ def execute_notebooks(folder: Path) -> float:
     return time.perf_counter() - started
 
 
-def timed(command: list[str], expect_success: bool = True) -> float:
+def timed(command: list[str], expect_success: bool = True, environment=None) -> float:
     started = time.perf_counter()
-    completed = subprocess.run(command, capture_output=True, text=True)
+    env = dict(os.environ, **(environment or {}))
+    completed = subprocess.run(command, capture_output=True, text=True, env=env)
     elapsed = time.perf_counter() - started
     if expect_success and completed.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed:\n{completed.stdout}\n{completed.stderr}")
@@ -67,12 +71,17 @@ def main() -> None:
         shutil.copytree(REPO / "solutions", folder)
         reexecution = execute_notebooks(folder)
         dense, cnn = str(folder / "handwritten.keras"), str(folder / "handwritten_cnn.keras")
-        floors, floors_both, grades = [], [], []
+        floors, floors_both, grades, spawned, imports = [], [], [], [], []
+        grader = [sys.executable, "-m", "autograder", str(folder)]
         for _ in range(arguments.repeats):
+            imports.append(timed([sys.executable, "-c", "import keras"]))
             floors.append(timed([sys.executable, "-c", FLOOR, dense]))
             floors_both.append(timed([sys.executable, "-c", FLOOR, dense, cnn]))
-            grades.append(timed([sys.executable, "-m", "autograder", str(folder)]))
-    floor, floor_both, grade = map(statistics.median, (floors, floors_both, grades))
+            grades.append(timed(grader))
+            spawned.append(timed(grader, environment={"AUTOGRADER_WORKER_FORK": "0"}))
+    floor, floor_both, grade, spawn, bare = map(
+        statistics.median, (floors, floors_both, grades, spawned, imports)
+    )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"{os.cpu_count()} CPU cores, load average {load:.1f} at the end; medians of {len(grades)}"
@@ -82,7 +91,10 @@ def main() -> None:
     print(
         f"floor with both models (dense + CNN):         {floor_both:6.1f} s  {_runs(floors_both)}"
     )
+    print(f"cold grade, a new worker process per notebook: {spawn:5.1f} s  {_runs(spawned)}")
+    print(f"bare import (python -c 'import keras'):        {bare:5.1f} s  {_runs(imports)}")
     print(f"re-executing the three notebooks (nbclient):  {reexecution:6.1f} s")
+    print(f"grade / bare import: {grade / bare:.2f}x (a process per notebook: {spawn / bare:.2f}x)")
     print(
         f"grade / floor: {grade / floor:.2f}x; grade / floor with both: {grade / floor_both:.2f}x"
     )
