@@ -133,7 +133,7 @@ def worker_environment(home: str) -> dict[str, str]:
     return environment
 
 
-def worker_command(command: list[str], folder: Path, readable: list[Path], how: Confinement):
+def worker_command(command: list[str], folder: Path, how: Confinement) -> list[str]:
     """`command` wrapped in bubblewrap when `how` says so: it may write `folder` only."""
     if not how.bubblewrap:
         return command
@@ -141,7 +141,7 @@ def worker_command(command: list[str], folder: Path, readable: list[Path], how: 
     arguments += ["--proc", "/proc", "--tmpfs", "/dev/shm"]
     for hidden in _hidden_folders(folder):
         arguments += ["--tmpfs", str(hidden)]
-    for path in _python_paths(folder) + [Path(p).resolve() for p in readable]:
+    for path in _python_paths(folder):
         if path.exists():
             arguments += ["--ro-bind", str(path), str(path)]
     for private in how.private:
@@ -188,14 +188,14 @@ def _python_paths(folder: Path) -> list[Path]:
     )
 
 
-def start_worker(command: list[str], folder: Path, readable: list[Path], log, how: Confinement):
+def start_worker(command: list[str], folder: Path, log, how: Confinement):
     """Start a worker process confined as `how` says, in its own session and process group."""
     user = how.user
     if user is not None:
         shutil.chown(folder, user)
         _let_others_through(folder.parent)
     return subprocess.Popen(
-        worker_command(command, folder, readable, how),
+        worker_command(command, folder, how),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=log,

@@ -58,7 +58,7 @@ class Worker:
         command += ["--fork"] if fork else []
         self.folder = folder
         self.how = how or confinement()
-        self.process = start_worker(command, folder, [], log, self.how)
+        self.process = start_worker(command, folder, log, self.how)
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.ready = False

@@ -144,7 +144,7 @@ def test_the_sandbox_masks_the_hidden_checks_folder_wherever_it_is(tmp_path):
     from autograder.isolation import Confinement, worker_command
 
     how = Confinement(True, None, "sandbox", private=(Path("/srv/course/hidden"),))
-    command = worker_command(["python"], tmp_path / "worker", [], how)
+    command = worker_command(["python"], tmp_path / "worker", how)
     masked = command.index("/srv/course/hidden")
     assert command[masked - 1] == "--tmpfs"
     assert masked < command.index("--chdir")  # after every read-only bind that could expose it
