@@ -88,15 +88,15 @@ def model_path(kind: str, source: str) -> Path:
 
 def share_model(
     kind: str, model: keras.Model, history: keras.callbacks.History, seconds: float
-) -> Path:
-    """Save a model trained outside ``train`` (chapter 4 trains in front of the reader) as the
-    shared model of this kind, so ``trained_model(kind)`` loads it; return its path."""
+) -> dict:
+    """Save a model trained outside ``train`` (chapter 4 trains in front of the reader, with the
+    recipe's seed and settings) as the shared model of this kind, so that ``trained_model(kind)``
+    loads it; return its training record."""
     data = load_mnist()
     (x_train, _), _ = data
     record = _record(kind, data.source, len(x_train), history, seconds)
-    path = model_path(kind, data.source)
-    _save(model, record, path)
-    return path
+    _save(model, record, model_path(kind, data.source))
+    return record
 
 
 def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Model, dict]:
