@@ -321,13 +321,11 @@ for path in map(Path, sys.argv[1:]):
         notebook.cells.append(nbformat.v4.new_code_cell(GRADE))
     # The kernel runs in the current folder, where the notebook file is not (as on Colab).
     nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3").execute()
-    outputs = [output.get("text", "") for output in notebook.cells[-1].outputs]
-    report[path.name] = dict(
-        probe=json.loads(notebook.cells.pop(1).outputs[0]["text"]),
-        graded="".join(outputs) if graded else None,
-    )
+    printed = None
     if graded:
-        notebook.cells.pop()
+        printed = "".join(output.get("text", "") for output in notebook.cells.pop().outputs)
+    probe = json.loads(notebook.cells.pop(1).outputs[0]["text"])
+    report[path.name] = dict(probe=probe, graded=printed)
     nbformat.write(notebook, Path.cwd() / path.name)  # saved beside its files, as on Binder
 print(json.dumps(report))
 """
