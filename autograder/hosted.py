@@ -46,14 +46,14 @@ def notebook_from_history(cells: list[str]) -> nbformat.NotebookNode:
 
 def write_submission(cells: list[str], models_from: Path, folder: Path) -> list[str]:
     """Write the notebook of each exercise these cells define, and copy the model files, into
-    ``folder``; return the notebook names written."""
+    ``folder``; return the graded functions found."""
     notebook = notebook_from_history(cells)
     source = "\n".join(cell.source for cell in notebook.cells)
     written = []
     for exercise in EXERCISES:
         if f"def {exercise.function}(" in source:
             nbformat.write(notebook, folder / exercise.notebook)
-            written.append(exercise.notebook)
+            written.append(exercise.function)
     for path in sorted(models_from.iterdir()):
         if path.is_file() and path.suffix in MODEL_SUFFIXES:
             shutil.copy(path, folder / path.name)
@@ -64,7 +64,9 @@ def grade(*options: str) -> None:
     """Grade the exercise of this notebook (the cells run so far, the model files saved in the
     current folder) and print the autograder's report.
 
-    ``options`` are those of ``python -m autograder``, e.g. ``grade("--only", "build_model")``.
+    ``options`` are those of ``python -m autograder``, e.g. ``grade("--verbose")``. Without
+    ``--only``, it grades the one exercise this notebook defines (``--only build_model``), since
+    the other notebooks are not in this kernel.
     """
     from IPython import get_ipython
 
@@ -79,6 +81,8 @@ def grade(*options: str) -> None:
             functions = ", ".join(f"{exercise.function}()" for exercise in EXERCISES)
             print(f"No cell run in this notebook defines {functions}: run your exercise first.")
             return
+        if len(written) == 1 and "--only" not in options:
+            options = (*options, "--only", written[0])
         completed = subprocess.run(
             [sys.executable, "-m", "autograder", folder, *options],
             capture_output=True,

@@ -34,7 +34,7 @@ COURSE = "git+{url}@{branch}"
 if importlib.util.find_spec("digits") is None:
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", COURSE], check=True)
     importlib.invalidate_caches()
-importlib.import_module("digits").quiet_tensorflow()"""
+importlib.import_module("digits.quiet").quiet_tensorflow()"""
 
 
 def cell_source(config: Path) -> str:
