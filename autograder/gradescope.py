@@ -19,17 +19,16 @@ import json
 import subprocess
 import sys
 import zipfile
+from importlib import metadata, resources
 from pathlib import Path
 
 from autograder.collect import collect_submission
 from digits.data import MnistDataError, load_mnist_file
 
-REPO = Path(__file__).resolve().parent.parent
-TEMPLATES = Path(__file__).resolve().parent / "gradescope_files"
-SHIPPED_PACKAGES = ("autograder", "digits")
-SHIPPED_FILES = ("pyproject.toml", "data/mnist_sample.npz", "data/README.md")
-# requirements.txt lines that only the book, the project's tests or linting need.
-NOT_FOR_GRADING = ("jupyter-book", "pytest", "ruff", "check-jsonschema", "-e")
+# Package data of `autograder` (pyproject.toml declares it), wherever the package is installed.
+TEMPLATES = resources.files("autograder") / "gradescope_files"
+DISTRIBUTION = "handwritten-digits"
+SHIPPED_PACKAGES = ("autograder", "digits")  # with their package data: the offline MNIST sample
 MNIST_IN_ZIP = "data/mnist.npz"
 HIDDEN_IN_ZIP = "hidden"
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -38,14 +37,17 @@ EXECUTABLE = 0o100755  # a regular file, rwxr-xr-x, as zip's external attributes
 REGULAR = 0o100644
 
 
-def grading_requirements(requirements: Path = REPO / "requirements.txt") -> str:
-    """The lines of requirements.txt that grading needs (the course's own, minus dev tools)."""
-    kept = []
-    for line in requirements.read_text(encoding="utf-8").splitlines():
-        requirement = line.split("#", 1)[0].strip()
-        if requirement and not requirement.startswith(NOT_FOR_GRADING):
-            kept.append(requirement)
-    header = "# The grader's requirements, from the course's requirements.txt (setup.sh installs)."
+def grading_requirements() -> str:
+    """The course package's own dependencies (pyproject.toml's, without the extras), as
+    requirements lines: what grading needs, read from the installed package's metadata."""
+    declared = metadata.requires(DISTRIBUTION) or []
+    kept = [requirement for requirement in declared if "extra ==" not in requirement]
+    if not kept:
+        raise RuntimeError(
+            f"The installed {DISTRIBUTION} declares no dependencies (an old editable install?): "
+            "run `pip install -r requirements.txt` again."
+        )
+    header = "# The grader's requirements: the course package's dependencies (setup.sh installs)."
     return "\n".join([header, *kept]) + "\n"
 
 
@@ -69,12 +71,11 @@ def build_zip(out: Path, mnist: Path | None = None, hidden: Path | None = None) 
         _add_text(archive, "setup.sh", _template("setup.sh"), EXECUTABLE)
         _add_text(archive, "run_autograder", run_autograder_script(mnist is not None), EXECUTABLE)
         _add_text(archive, "requirements.txt", grading_requirements(), REGULAR)
-        for name in SHIPPED_FILES:
-            archive.write(REPO / name, name)
         for package in SHIPPED_PACKAGES:
-            for path in sorted((REPO / package).rglob("*")):
+            root = Path(str(resources.files(package)))
+            for path in sorted(root.rglob("*")):
                 if path.is_file() and "__pycache__" not in path.parts:
-                    archive.write(path, path.relative_to(REPO).as_posix())
+                    archive.write(path, f"{package}/{path.relative_to(root).as_posix()}")
         if mnist is not None:
             archive.write(mnist, MNIST_IN_ZIP)
         for path in sorted(Path(hidden).rglob("*")) if hidden else []:

@@ -6,19 +6,24 @@
    firewall; the keys of Keras' ``mnist.npz``);
 2. ``keras.datasets.mnist.load_data()``, the real download, cached under ``~/.keras/datasets/``
    (skipped when ``MNIST_OFFLINE=1``);
-3. the offline sample of real MNIST digits shipped in ``data/mnist_sample.npz``, with one warning.
+3. the offline sample of real MNIST digits shipped inside this package
+   (``digits/resources/mnist_sample.npz``, read with ``importlib.resources``), with one warning.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
 import warnings
 import zipfile
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-SAMPLE_PATH = Path(__file__).resolve().parent.parent / "data" / "mnist_sample.npz"
+SAMPLE_RESOURCE = resources.files("digits") / "resources" / "mnist_sample.npz"
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 FULL_SOURCE = "mnist"
 SAMPLE_SOURCE = "mnist-sample"
@@ -85,8 +90,9 @@ def load_mnist() -> MnistData:
 
 
 def load_mnist_sample() -> MnistData:
-    """The offline sample shipped in the repository, without trying the network."""
-    return MnistData(_read_npz(SAMPLE_PATH), SAMPLE_SOURCE, str(SAMPLE_PATH))
+    """The offline sample shipped in the package, without trying the network."""
+    with resources.as_file(SAMPLE_RESOURCE) as path:
+        return MnistData(_read_npz(path), SAMPLE_SOURCE, str(path))
 
 
 def load_mnist_file(path: str | os.PathLike) -> MnistData:
@@ -102,15 +108,24 @@ def normalize(images: np.ndarray) -> np.ndarray:
 
 
 def _download_mnist() -> MnistData | None:
-    """Keras' own download (or its cache); None when there is no network."""
+    """Keras' own download (or its cache); None when there is no network.
+
+    Keras prints "Downloading data from https://..." before it tries. That line is held back and
+    shown only when the download works or fails for another reason than the network: offline,
+    the sample's warning says what happened, and the line would only look like an error.
+    """
     import keras
 
+    printed = io.StringIO()
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        with contextlib.redirect_stdout(printed):
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
     except Exception as error:  # Keras raises a bare Exception("URL fetch failure ...")
         if "URL fetch failure" in str(error) or isinstance(error, OSError):
             return None
+        sys.stdout.write(printed.getvalue())
         raise
+    sys.stdout.write(printed.getvalue())
     arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
     return MnistData(arrays, FULL_SOURCE, "keras.datasets.mnist (~/.keras/datasets/mnist.npz)")
 

@@ -13,6 +13,7 @@ Everything comes from one seed, so a build always measures the same images.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import matplotlib
@@ -40,9 +41,8 @@ FONTS = (
     "cmtt10.ttf",
     "cmb10.ttf",
 )
-EXAMPLE_IMAGE = (
-    Path(__file__).resolve().parent.parent / "data" / "handwriting" / "example_digit.png"
-)
+# Package data: a file path (pathlib.Path) wherever the package is installed, wheel or clone.
+EXAMPLE_IMAGE = resources.files("digits") / "resources" / "handwriting" / "example_digit.png"
 EXAMPLE_LABEL = 4
 SUPERSAMPLING = 4  # strokes are drawn 4x larger, then shrunk: smooth (anti-aliased) edges
 METHODS = ("naive", "naive, inverted", "prepare_digit")
@@ -81,7 +81,7 @@ def make_samples(per_digit: int = 24, seed: int = SEED) -> list[Sample]:
 
 
 def make_example(seed: int = SEED) -> Image.Image:
-    """The example "photo" in data/handwriting/: a drawn 4 in blue ink on lit paper."""
+    """The example "photo" `EXAMPLE_IMAGE`: a drawn 4 in blue ink on lit paper."""
     rng = np.random.default_rng(seed)
     mask = _stroke_mask(EXAMPLE_LABEL, rng, size=(180, 240), line_fraction=0.07)
     paper, ink = np.array([236, 230, 214]), np.array([30, 45, 120])

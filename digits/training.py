@@ -1,9 +1,15 @@
 """Train each reference model once and share it: the book's chapters all load the same file.
 
-``trained_model("dense")`` returns the model saved in ``_build/models/dense-<data source>.keras``
-when it exists and was trained by the current code; otherwise it trains the model (seeded, so a
-rebuild gives the same numbers), saves it there with a JSON record of its training history and
-time, and returns it. Set ``DIGITS_MODELS_DIR`` to keep the files elsewhere.
+``trained_model("dense")`` returns the model saved in the models folder as
+``dense-<data source>.keras`` when it exists and was trained by the current code; otherwise it
+trains the model (seeded, so a rebuild gives the same numbers), saves it there with a JSON record
+of its training history and time, and returns it. Chapter 4 trains the dense model in front of the
+reader and hands it over with ``share_model``.
+
+The models folder is ``DIGITS_MODELS_DIR`` when set (the book's build points it at
+``_build/models``), else a per-user cache folder, ``$XDG_CACHE_HOME/handwritten-digits/models``
+(``~/.cache/handwritten-digits/models``): it works wherever the package is installed, in a clone
+or from a wheel on Colab.
 """
 
 from __future__ import annotations
@@ -25,8 +31,7 @@ from digits.data import MnistData, load_mnist, normalize
 SEED = 42
 EPOCHS = 3
 VALIDATION_SPLIT = 0.1
-REPO = Path(__file__).resolve().parent.parent
-DEFAULT_MODELS_DIR = REPO / "_build" / "models"
+CACHE_FOLDER = "handwritten-digits"
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,30 @@ def training_record(kind: str = "dense") -> dict:
     return record
 
 
+def models_dir() -> Path:
+    """The folder of the shared trained models: DIGITS_MODELS_DIR, else the user's cache."""
+    if os.environ.get("DIGITS_MODELS_DIR"):
+        return Path(os.environ["DIGITS_MODELS_DIR"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / CACHE_FOLDER / "models"
+
+
 def model_path(kind: str, source: str) -> Path:
     """Where the trained model of this kind, trained on this data source, is saved."""
-    models_dir = Path(os.environ.get("DIGITS_MODELS_DIR", DEFAULT_MODELS_DIR))
-    return models_dir / f"{kind}-{source}.keras"
+    return models_dir() / f"{kind}-{source}.keras"
+
+
+def share_model(
+    kind: str, model: keras.Model, history: keras.callbacks.History, seconds: float
+) -> dict:
+    """Save a model trained outside ``train`` (chapter 4 trains in front of the reader, with the
+    recipe's seed and settings) as the shared model of this kind, so that ``trained_model(kind)``
+    loads it; return its training record."""
+    data = load_mnist()
+    (x_train, _), _ = data
+    record = _record(kind, data.source, len(x_train), history, seconds)
+    _save(model, record, model_path(kind, data.source))
+    return record
 
 
 def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Model, dict]:
@@ -89,20 +114,25 @@ def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Mod
     start = time.perf_counter()
     history = fit_model(model, x_train, y_train, epochs=recipe.epochs, callbacks=callbacks)
     seconds = time.perf_counter() - start
-    validation_samples = int(len(x_train) * VALIDATION_SPLIT)
-    record = {
+    return model, _record(kind, data.source, len(x_train), history, seconds)
+
+
+def _record(
+    kind: str, source: str, images: int, history: keras.callbacks.History, seconds: float
+) -> dict:
+    validation_samples = int(images * VALIDATION_SPLIT)
+    return {
         "kind": kind,
-        "source": data.source,
+        "source": source,
         "fingerprint": _fingerprint(kind),
         "seconds": round(seconds, 2),
         "epochs": len(history.history["loss"]),
-        "max_epochs": recipe.epochs,
+        "max_epochs": _recipe(kind).epochs,
         "batch_size": history.params.get("batch_size") or 32,
-        "train_samples": len(x_train) - validation_samples,
+        "train_samples": images - validation_samples,
         "validation_samples": validation_samples,
         "history": {name: [float(v) for v in values] for name, values in history.history.items()},
     }
-    return model, record
 
 
 def fit_model(

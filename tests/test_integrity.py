@@ -64,7 +64,7 @@ def rewrite_grader():
 
 def poison_sample():
     import digits.data
-    Path(digits.data.SAMPLE_PATH).write_bytes(b"poisoned")
+    Path(str(digits.data.SAMPLE_RESOURCE)).write_bytes(b"poisoned")
 
 
 def forge_results_later():
@@ -160,10 +160,8 @@ class Scene:
     def __init__(self, root: Path, repo: Path):
         self.root = root
         self.install = root / "install"
-        for package in PACKAGES:
+        for package in PACKAGES:  # with their data: the offline sample is in digits/resources
             shutil.copytree(repo / package, self.install / package, ignore=_no_caches)
-        if (repo / "data").is_dir():  # the offline sample, where the loader reads it
-            shutil.copytree(repo / "data", self.install / "data")
         self.home = root / "home"
         self.home.mkdir()
         (self.home / "secret.txt").write_text(SECRET)

@@ -1,0 +1,391 @@
+"""The course as a package: what a wheel holds, and what it does with no clone around it.
+
+The slow tests build the wheel (`pip wheel --no-deps`), install it, not editable, into a fresh
+virtual environment in a temporary folder outside the repository, and run everything there from
+an empty folder: the offline sample, the grader on the executed reference solutions, the
+Gradescope zip, and a simulated hosted kernel (Colab, Kaggle, Binder) that executes a chapter and
+every exercise notebook. The fresh environment borrows this one's dependencies (TensorFlow and
+the rest) through a `.pth` file that adds their folder to `sys.path`: Python does not read the
+`.pth` files of a folder added that way, so the repository's own editable install does not come
+along, and the tests check that `digits` and `autograder` come from the wheel.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+PACKAGE_DATA = (
+    "digits/resources/mnist_sample.npz",
+    "digits/resources/README.md",
+    "digits/resources/handwriting/example_digit.png",
+    "digits/resources/handwriting/README.md",
+    "autograder/gradescope_files/setup.sh",
+    "autograder/gradescope_files/run_autograder",
+)
+HOSTED_CHAPTER = "book/04_train.ipynb"
+
+
+def load_install_cell_script(repo: Path):
+    path = repo / "scripts" / "install_cell.py"
+    spec = importlib.util.spec_from_file_location("install_cell", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def course_url(repo: Path) -> str:
+    repository = yaml.safe_load((repo / "_config.yml").read_text())["repository"]
+    return f"git+{repository['url']}@{repository['branch']}"
+
+
+# --- the set-up cell that opens every notebook -------------------------------------------------
+
+
+def test_every_chapter_and_exercise_opens_with_the_set_up_cell(repo):
+    script = load_install_cell_script(repo)
+    source = script.cell_source(repo / "_config.yml")
+    assert course_url(repo) in source
+    for folder in ("book", "solutions", "exercises"):
+        for path in sorted((repo / folder).glob("*.ipynb")):
+            first = nbformat.read(path, as_version=4).cells[0]
+            assert first.cell_type == "code" and first.source == source, path
+            assert "remove-cell" in first.metadata.get("tags", []), f"{path}: shown on the site"
+    assert script.main(["--check", "--root", str(repo)]) == 0
+
+
+def run_set_up_cell(repo, monkeypatch, digits_installed: bool) -> list:
+    """Execute the set-up cell as a kernel would; return the commands it ran."""
+    source = nbformat.read(repo / "solutions" / "01_build_model.ipynb", as_version=4).cells[0]
+    commands = []
+    real_run = subprocess.run
+
+    def fake_run(command, *args, **kwargs):  # intercepts pip; TensorFlow's own calls go through
+        if list(command[1:3]) != ["-m", "pip"]:
+            return real_run(command, *args, **kwargs)
+        commands.append(command)
+        return subprocess.CompletedProcess(command, 0)
+
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name, *args):
+        if name == "digits" and not digits_installed:
+            return None
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    exec(compile(source.source, "<set-up cell>", "exec"), {})
+    return commands
+
+
+def test_set_up_cell_does_nothing_where_the_course_is_installed(repo, monkeypatch):
+    assert run_set_up_cell(repo, monkeypatch, digits_installed=True) == []
+
+
+def test_set_up_cell_installs_the_course_from_the_repository_when_missing(repo, monkeypatch):
+    commands = run_set_up_cell(repo, monkeypatch, digits_installed=False)
+    assert commands == [[sys.executable, "-m", "pip", "install", "--quiet", course_url(repo)]]
+
+
+def test_quiet_tensorflow_sets_the_log_level_and_keeps_python_errors(monkeypatch):
+    from digits.quiet import quiet_tensorflow
+
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    quiet_tensorflow()
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    assert "tensorflow" in sys.modules
+
+
+def test_grade_from_a_cell_takes_the_last_attempt_and_the_model_files(tmp_path):
+    """On Colab the notebook file is not beside the kernel: grade() rebuilds it from history."""
+    from autograder.hosted import write_submission
+
+    here, folder = tmp_path / "content", tmp_path / "graded"
+    here.mkdir()
+    folder.mkdir()
+    (here / "handwritten.keras").write_bytes(b"model")
+    cells = [
+        "import keras",
+        "def build_model():\n    return None  # first attempt",
+        "def build_model():\n    return keras.Sequential()",
+        "check(build_model)",
+    ]
+    assert write_submission(cells, here, folder) == ["build_model"]
+    notebook = nbformat.read(folder / "01_build_model.ipynb", as_version=4)
+    graded = [cell for cell in notebook.cells if "graded" in cell.metadata.get("tags", [])]
+    assert [cell.source for cell in graded] == [cells[2]]
+    assert "first attempt" not in "".join(cell.source for cell in notebook.cells)
+    assert (folder / "handwritten.keras").read_bytes() == b"model"
+
+
+# --- package data, read wherever the package is ------------------------------------------------
+
+
+def test_runtime_code_computes_no_path_from_the_repository_layout(repo):
+    files = [*(repo / "digits").glob("*.py"), repo / "autograder" / "gradescope.py"]
+    for path in files:
+        text = path.read_text()
+        assert "parent.parent" not in text and "__file__" not in text, path
+
+
+def test_models_are_cached_per_user_unless_digits_models_dir_says(monkeypatch, tmp_path):
+    from digits import training
+
+    monkeypatch.delenv("DIGITS_MODELS_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    expected = tmp_path / "cache" / "handwritten-digits" / "models" / "dense-mnist.keras"
+    assert training.model_path("dense", "mnist") == expected
+    monkeypatch.setenv("DIGITS_MODELS_DIR", str(tmp_path / "book"))
+    assert training.model_path("dense", "mnist") == tmp_path / "book" / "dense-mnist.keras"
+
+
+def keras_load_data_that_prints_then(outcome):
+    def load_data():
+        print("Downloading data from https://storage.googleapis.com/mnist.npz")
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return load_data
+
+
+def test_offline_no_downloading_line_is_printed(monkeypatch, capsys):
+    import keras
+
+    from digits import load_mnist
+
+    monkeypatch.delenv("MNIST_OFFLINE", raising=False)
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    failure = Exception("URL fetch failure on https://storage.googleapis.com/mnist.npz: None")
+    monkeypatch.setattr(
+        keras.datasets.mnist, "load_data", keras_load_data_that_prints_then(failure)
+    )
+    with pytest.warns(UserWarning, match="offline MNIST sample"):
+        assert load_mnist().source == "mnist-sample"
+    assert "Downloading data" not in capsys.readouterr().out
+
+
+def test_a_download_that_works_or_fails_otherwise_shows_keras_line(monkeypatch, capsys):
+    import keras
+    import numpy as np
+
+    from digits import load_mnist
+
+    monkeypatch.delenv("MNIST_OFFLINE", raising=False)
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    arrays = ((np.zeros((2, 28, 28), np.uint8), np.zeros(2, np.uint8)),) * 2
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", keras_load_data_that_prints_then(arrays))
+    assert load_mnist().source == "mnist"
+    assert "Downloading data from" in capsys.readouterr().out
+
+    broken = RuntimeError("corrupted cache")
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", keras_load_data_that_prints_then(broken))
+    with pytest.raises(RuntimeError, match="corrupted cache"):
+        load_mnist()
+    assert "Downloading data from" in capsys.readouterr().out
+
+
+# --- the wheel, installed alone outside the repository (slow) ----------------------------------
+
+
+COPY_IGNORE = shutil.ignore_patterns(
+    ".git", "_build", "build", "dist", ".venv*", "*.egg-info", "__pycache__", ".*_cache"
+)
+
+
+@pytest.fixture(scope="session")
+def wheel(repo, tmp_path_factory) -> Path:
+    """The wheel, built from a copy of the repository (setuptools leaves build/ in the tree)."""
+    source = tmp_path_factory.mktemp("source") / "course"
+    shutil.copytree(repo, source, ignore=COPY_IGNORE)
+    out = tmp_path_factory.mktemp("wheel")
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+    subprocess.run([*command, "-w", str(out), str(source)], check=True, cwd=out)
+    (path,) = out.glob("handwritten_digits-*.whl")
+    return path
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(wheel, repo, tmp_path_factory) -> dict:
+    """A fresh virtual environment outside the repository with the wheel installed (not
+    editable) and this environment's dependencies borrowed through a `.pth` path line."""
+    root = tmp_path_factory.mktemp("fresh")
+    assert repo not in root.parents
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env)
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    start = time.perf_counter()
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        env=env,
+    )
+    install_seconds = time.perf_counter() - start
+    # After the install: pip would take the borrowed editable install for this package.
+    borrowed = [path for path in sys.path if Path(path).name in ("site-packages", "dist-packages")]
+    (Path(site) / "borrowed-dependencies.pth").write_text("\n".join(borrowed) + "\n")
+    env.update(MNIST_OFFLINE="1", XDG_CACHE_HOME=str(root / "cache"), MPLBACKEND="Agg")
+    env.pop("DIGITS_MODELS_DIR", None)
+    work = root / "work"
+    work.mkdir()
+    where = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import autograder, digits; print(digits.__file__); print(autograder.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+        check=True,
+    ).stdout.split()
+    for path in where:
+        assert Path(path).is_relative_to(site), f"{path} is not from the wheel"
+    return dict(
+        python=python,
+        env=env,
+        site=Path(site),
+        root=root,
+        work=work,
+        install_seconds=install_seconds,
+    )
+
+
+def run_in(venv: dict, *args, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(venv["python"]), *args],
+        capture_output=True,
+        text=True,
+        env=venv["env"],
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_wheel_holds_the_package_data(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    assert set(PACKAGE_DATA) <= names
+    metadata = next(name for name in names if name.endswith(".dist-info/METADATA"))
+    with zipfile.ZipFile(wheel) as archive:
+        text = archive.read(metadata).decode()
+    assert "Requires-Dist: tensorflow" in text and "Provides-Extra: dev" in text
+
+
+@pytest.mark.slow
+def test_wheel_loads_the_offline_sample_with_its_warning(wheel_venv):
+    code = "import digits; d = digits.load_mnist(); print(d.source, d.origin)"
+    result = run_in(wheel_venv, "-c", code, cwd=wheel_venv["work"])
+    assert result.returncode == 0, result.stderr
+    source, origin = result.stdout.split()
+    assert source == "mnist-sample" and Path(origin).is_relative_to(wheel_venv["site"])
+    assert "No network: using the offline MNIST sample" in result.stderr
+
+
+@pytest.mark.slow
+def test_wheel_grades_the_executed_solutions_to_full_marks(wheel_venv, executed_solutions):
+    submission = wheel_venv["root"] / "graded"
+    shutil.copytree(executed_solutions, submission)
+    result = run_in(wheel_venv, "-m", "autograder", str(submission), cwd=wheel_venv["work"])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    assert "Score" in result.stdout or "score" in result.stdout
+
+
+@pytest.mark.slow
+def test_wheel_builds_the_gradescope_zip(wheel_venv):
+    out = wheel_venv["work"] / "autograder.zip"
+    result = run_in(
+        wheel_venv, "-m", "autograder.gradescope", "--out", str(out), cwd=wheel_venv["work"]
+    )
+    assert result.returncode == 0, result.stderr
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+        requirements = archive.read("requirements.txt").decode()
+    assert {"setup.sh", "run_autograder", "digits/resources/mnist_sample.npz"} <= names
+    assert "tensorflow" in requirements and "pytest" not in requirements
+
+
+HOSTED_RUNNER = """
+import json
+import sys
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+PROBE = "import json, sys, digits; print(json.dumps([sys.executable, digits.__file__]))"
+GRADE = "from autograder.hosted import grade\\n\\ngrade()"
+report = {}
+for path in map(Path, sys.argv[1:]):
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(PROBE))  # right after the set-up cell
+    graded = any("graded" in cell.metadata.get("tags", []) for cell in notebook.cells)
+    if graded:
+        notebook.cells.append(nbformat.v4.new_code_cell(GRADE))
+    # The kernel runs in the current folder, where the notebook file is not (as on Colab).
+    nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3").execute()
+    printed = None
+    if graded:
+        printed = "".join(output.get("text", "") for output in notebook.cells.pop().outputs)
+    probe = json.loads(notebook.cells.pop(1).outputs[0]["text"])
+    report[path.name] = dict(probe=probe, graded=printed)
+    nbformat.write(notebook, Path.cwd() / path.name)  # saved beside its files, as on Binder
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+def test_a_fresh_hosted_kernel_runs_a_chapter_and_every_exercise_and_grades_them(wheel_venv, repo):
+    """An empty folder, the wheel installed, no clone: what Colab, Kaggle or Binder give.
+
+    Each notebook runs in the empty folder (the notebook file elsewhere, as on Colab), its
+    graded exercises grade themselves from a last cell (`autograder.hosted.grade()`); then,
+    with the notebooks saved there (as on Binder), `python -m autograder .` grades the folder.
+    """
+    folder = wheel_venv["root"] / "hosted"
+    folder.mkdir()
+    notebooks = [repo / HOSTED_CHAPTER, *sorted((repo / "solutions").glob("*.ipynb"))]
+    runner = wheel_venv["root"] / "run_notebooks.py"
+    runner.write_text(HOSTED_RUNNER)
+    result = run_in(wheel_venv, str(runner), *map(str, notebooks), cwd=folder, timeout=1800)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    report = json.loads(result.stdout.splitlines()[-1])
+    assert len(report) == len(notebooks)
+    for name, ran in report.items():  # each kernel ran the fresh environment and the wheel
+        python, digits_file = ran["probe"]
+        assert Path(python).parent == wheel_venv["python"].parent, name
+        assert Path(digits_file).is_relative_to(wheel_venv["site"]), name
+        if ran["graded"] is not None:  # grade(): its exercise only, every check passed
+            assert re.search(r"^PASS ", ran["graded"], re.MULTILINE), ran["graded"]
+            assert not re.search(r"^(FAIL|ERROR|TODO) ", ran["graded"], re.MULTILINE), name
+
+    chapter = nbformat.read(folder / Path(HOSTED_CHAPTER).name, as_version=4)
+    printed = "".join(
+        output.get("text", "") for cell in chapter.cells for output in cell.get("outputs", [])
+    )
+    assert "Epoch 3/3" in printed  # model.fit ran in the chapter
+    assert "Downloading data" not in printed and "cuda" not in printed.lower()
+    assert {"handwritten.keras", "handwritten_cnn.keras"} <= {p.name for p in folder.iterdir()}
+
+    graded = run_in(wheel_venv, "-m", "autograder", ".", cwd=folder)
+    assert graded.returncode == 0, graded.stdout[-4000:] + graded.stderr[-2000:]
