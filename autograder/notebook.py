@@ -11,6 +11,7 @@ there.
 
 from __future__ import annotations
 
+import inspect
 import sys
 import tempfile
 import warnings
@@ -57,6 +58,12 @@ class InProcessLearner(Learner):
 
     def call(self, function: str, arguments: list[dict]) -> dict:
         return describe_value(self._call(function, *map(make_argument, arguments)))
+
+    def parameters(self, function: str) -> list[str]:
+        try:
+            return list(inspect.signature(self.functions[function]).parameters)
+        except (TypeError, ValueError):
+            return []
 
 
 def check(function) -> None:

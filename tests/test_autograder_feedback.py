@@ -161,13 +161,14 @@ def test_an_unfilled_stub_is_not_attempted_and_later_checks_say_so(capsys):
 
 def test_an_exception_names_the_line_of_the_learners_cell(capsys):
     def argmax_accuracy(y_true, y_prob):
-        return y_true / 0 + undefined_name  # noqa: F821
+        return y_true + int("seven")
 
     line = argmax_accuracy.__code__.co_firstlineno + 1
     problem = first_problem(capsys, argmax_accuracy, "argmax_accuracy")
-    assert f"your function raised NameError: name 'undefined_name' is not defined (line {line}" in (
+    assert "your function raised ValueError: invalid literal for int() with base 10: 'seven'" in (
         problem
     )
+    assert f"(line {line} of your cell)" in problem
 
 
 def test_check_of_an_unknown_function_names_the_graded_ones(capsys):

@@ -158,7 +158,7 @@ CELL_MISTAKES = [
         "np.argmax(np.asarray(y_true), axis=1)",
         "argmax_accuracy.returns_float",
     ),
-    ("hard_coded", A, ANSWER, "return 0.9", "argmax_accuracy.values"),
+    ("hard_coded", A, ANSWER, "return 0.9", "argmax_accuracy.returns_float"),
     (
         "fails_on_input_type",
         A,
@@ -329,7 +329,7 @@ def test_tampering_with_the_grader_or_numpy_from_the_notebook_earns_nothing(
     edit_graded_cell(submission, B, "import keras\n", "import keras\n" + TAMPERING)
     saved_before_training(submission, mnist_sample)
     report = grade(submission)
-    assert result_of(report, "argmax_accuracy.values").mistake == "hard_coded"
+    assert result_of(report, "argmax_accuracy.returns_float").mistake == "hard_coded"
     assert result_of(report, "build_model.accuracy").mistake == "accuracy_too_low"
 
 
