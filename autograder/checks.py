@@ -8,9 +8,12 @@ that does not pass skips the later ones, and the result says so.
 from __future__ import annotations
 
 import ast
+import json
+import math
 import re
 import tempfile
 import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -289,11 +292,34 @@ def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray,
 
 def check_saved_model(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
-    ARCHITECTURE_JUDGES[exercise.model_kind](model)
-    judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+    try:
+        _judge_model(model, exercise)
+    except CheckFailed as failure:
+        _judge_out_of_date(context, exercise, failure)
+        raise
     images, _ = test_images(context, 64)
     judges.judge_probabilities(predict(model, images), exercise.model_file)
     return f"{exercise.model_file} loads, keeps its compile configuration, outputs probabilities"
+
+
+def _judge_model(model, exercise: Exercise) -> None:
+    ARCHITECTURE_JUDGES[exercise.model_kind](model)
+    judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+
+
+def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFailed) -> None:
+    """A saved model that fails where the function's model passes was saved before a fix."""
+    try:
+        _judge_model(returned_model(context, exercise), exercise)
+    except (CheckFailed, LearnerFailure):
+        return  # the function is wrong too: the saved model's own message says what to fix
+    raise CheckFailed(
+        "model_file_out_of_date",
+        file=exercise.model_file,
+        function=exercise.function,
+        notebook=exercise.notebook,
+        problem="in the file: " + failure.message.rstrip("."),
+    )
 
 
 def check_reload(context: Context, exercise: Exercise) -> str:
@@ -337,16 +363,140 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
             raw=judges.accuracy(raw, labels),
         )
     accuracy = judges.accuracy(scaled, labels)
+    shown, mark = percentages(accuracy, threshold)
     where = f"{len(labels):,} test digits of {data.source}"
+    spread = noise(accuracy, threshold, len(labels))
     if accuracy < threshold:
+        facts = dict(file=exercise.model_file, accuracy=shown, threshold=mark, data=where)
+        _judge_low_accuracy(context, exercise, model, facts, spread)
+    return f"{shown} on the {where} (mark {mark}; {spread})"
+
+
+NEAR_CHANCE = 0.2  # 10 digits: a model that learned nothing is right about 10% of the time
+SMALL_LEARNING_RATE = 1e-4
+OTHER_SCALINGS = {
+    "images scaled with keras.utils.normalize(x, axis=1)": lambda images: _l2_rows(images),
+}
+
+
+def _judge_low_accuracy(
+    context: Context, exercise: Exercise, model, facts: dict, spread: str
+) -> None:
+    """Name what the evidence shows about a model below the mark, most specific cause first."""
+    record = training_record(context.submission / exercise.model_file)
+    rate = learning_rate(model)
+    if rate is not None and rate < SMALL_LEARNING_RATE:
+        raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
+    images, labels = test_images(context)
+    accuracy = judges.accuracy(predict(model, images), labels)
+    if accuracy < NEAR_CHANCE:
         raise CheckFailed(
-            "accuracy_too_low",
-            file=exercise.model_file,
-            accuracy=accuracy,
-            data=where,
-            threshold=threshold,
+            "accuracy_near_chance", evidence=_curve(record, "; the notebook recorded {}"), **facts
         )
-    return f"{accuracy:.1%} on the {where} (threshold {threshold:.1%})"
+    _, (raw_images, _) = context.data()
+    for way, scale in OTHER_SCALINGS.items():
+        other = judges.accuracy(predict(model, scale(raw_images)), labels)
+        if other > accuracy + 0.01:
+            raise CheckFailed(
+                "other_scaling", file=facts["file"], scaled=facts["accuracy"],
+                other=f"{other:.1%}", way=way,
+            )  # fmt: skip
+    source = context.data().source
+    if record and record["data_source"] != source:
+        raise CheckFailed(
+            "trained_on_other_data",
+            trained=_describe_source(record["data_source"]),
+            graded=_describe_source(source),
+            **facts,
+        )
+    raise CheckFailed(
+        "accuracy_too_low",
+        evidence=f"; {spread}{_curve(record, '. The notebook recorded {}')}",
+        **facts,
+    )
+
+
+def _l2_rows(images: np.ndarray) -> np.ndarray:
+    """What keras.utils.normalize(images, axis=1) computes: each column of pixels to length 1."""
+    images = images.astype(np.float32)
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    return images / np.where(norms == 0, 1, norms)
+
+
+def _describe_source(source: str) -> str:
+    from digits.data import SOURCE_DESCRIPTIONS
+
+    return SOURCE_DESCRIPTIONS.get(source, source)
+
+
+def learning_rate(model) -> float | None:
+    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    optimizer = (config or {}).get("optimizer")
+    rate = (
+        (optimizer or {}).get("config", {}).get("learning_rate")
+        if isinstance(optimizer, dict)
+        else None
+    )
+    return float(rate) if isinstance(rate, (int, float)) else None
+
+
+RECORD_ENTRY = "digits_training.json"  # written by digits.record.record_training
+RECORD_LIMIT = 1_000_000  # bytes
+
+
+def training_record(path: Path) -> dict | None:
+    """The notebook's record of how the saved model was trained, if it holds a readable one.
+
+    Plain JSON in the learner's file: only checked values are kept, and only for messages.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo(RECORD_ENTRY).file_size > RECORD_LIMIT:
+                return None
+            data = json.loads(archive.read(RECORD_ENTRY))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("data_source"), str):
+        return None
+    history = data.get("history") if isinstance(data.get("history"), dict) else {}
+    curves = {
+        name: [float(value) for value in values]
+        for name, values in history.items()
+        if name in ("loss", "accuracy") and isinstance(values, list)
+        and values and all(isinstance(value, (int, float)) for value in values)
+    }  # fmt: skip
+    return {"data_source": data["data_source"][:40], "curves": curves}
+
+
+def _curve(record: dict | None, template: str) -> str:
+    """What the recorded training curve shows, put in `template` ({} for the curve), or ""."""
+    if not record or "loss" not in record["curves"]:
+        return ""
+    loss = record["curves"]["loss"]
+    curve = f"{len(loss)} epoch" + ("s" if len(loss) != 1 else "") + " of training (loss "
+    curve += f"{loss[0]:.3g} to {loss[-1]:.3g}" if len(loss) > 1 else f"{loss[0]:.3g}"
+    if "accuracy" in record["curves"]:
+        curve += f", training accuracy {record['curves']['accuracy'][-1]:.1%}"
+    return template.format(curve + ")")
+
+
+def percentages(accuracy: float, threshold: float) -> tuple[str, str]:
+    """Both as percentages, with the fewest decimals (at least 1) that show them differ."""
+    for decimals in range(1, 5):
+        shown, mark = f"{accuracy:.{decimals}%}", f"{threshold:.{decimals}%}"
+        if shown != mark and (float(shown[:-1]) < float(mark[:-1])) == (accuracy < threshold):
+            break
+    return shown, mark
+
+
+def noise(accuracy: float, threshold: float, count: int) -> str:
+    """How the distance to the mark compares with the test set's sampling noise: the standard
+    error sqrt(p (1 - p) / n) of an accuracy near the mark measured on `count` digits."""
+    error = math.sqrt(threshold * (1 - threshold) / count)
+    text = f"the standard error on {count:,} test digits is ±{error:.1%}".replace("%", " points")
+    if abs(accuracy - threshold) < error:
+        text += ", so this is within the noise of the mark: a new training run may land either side"
+    return text
 
 
 # ---------------------------------------------------------------- argmax_accuracy()

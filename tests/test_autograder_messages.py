@@ -11,11 +11,13 @@ import keras
 import numpy as np
 import pytest
 
+from autograder import checks
 from autograder.checks import EXERCISES_BY_FUNCTION, PASSED, Context, run_exercise
 from autograder.grader import grade
 from autograder.notebook import InProcessLearner
 from autograder.sandbox import WorkerSupply
-from digits.data import load_mnist_sample
+from digits.data import MnistData, load_mnist_sample, normalize
+from digits.record import record_training
 
 
 def compiled(model):
@@ -251,3 +253,109 @@ def test_a_name_from_another_cell_is_named_as_such(grade_cell):
     [first, *_] = grade_cell("argmax_accuracy", source)
     assert first.mistake == "name_from_outside_cell"
     assert "uses the name accuracy_from_notebook, which its cell does not define" in first.message
+
+
+# ---------------------------------------------------------------- what the saved model shows
+
+
+def test_an_out_of_date_file_is_called_out_of_date_not_wrong(tmp_path):
+    old = compiled(
+        keras.Sequential(
+            [keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+        )
+    )
+    old.save(tmp_path / "handwritten.keras")
+    failure = first_failure(dense_model, "build_model", tmp_path)
+    assert failure.mistake == "model_file_out_of_date", failure.message
+    assert "handwritten.keras holds an older model than the one build_model() builds now" in (
+        failure.message
+    )
+    assert "Run 01_build_model.ipynb again" in failure.hint
+
+
+def sample_with_source(source):
+    (x_train, y_train), (x_test, y_test) = load_mnist_sample()
+    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return MnistData(arrays, source, "test")
+
+
+def trained(optimizer="adam", scale=normalize, epochs=1):
+    (x_train, y_train), _ = load_mnist_sample()
+    model = dense_model()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    keras.utils.set_random_seed(0)
+    history = model.fit(scale(x_train), y_train, epochs=epochs, verbose=0)
+    return model, history
+
+
+def accuracy_result(folder, model, data=None, history=None):
+    """The build_model.accuracy result for `model` saved as handwritten.keras, graded on `data`
+    (the sample by default), with a record of its training on the sample when `history` is given."""
+    model.save(folder / "handwritten.keras")
+    if history is not None:
+        record_training(folder / "handwritten.keras", load_mnist_sample(), history)
+    exercise = EXERCISES_BY_FUNCTION["build_model"]
+    load_data = (lambda: data) if data is not None else load_mnist_sample
+    context = Context(InProcessLearner({"build_model": dense_model}), folder, load_data)
+    return next(r for r in run_exercise(exercise, context) if r.check_id == "build_model.accuracy")
+
+
+def test_an_untrained_model_is_called_near_chance(tmp_path):
+    result = accuracy_result(tmp_path, dense_model())
+    assert result.mistake == "accuracy_near_chance", result.message
+    assert "about chance" in result.message and "after model.fit" in result.hint
+
+
+def test_a_tiny_learning_rate_is_named_not_epochs(tmp_path):
+    model, history = trained(optimizer=keras.optimizers.Adam(1e-6))
+    result = accuracy_result(tmp_path, model, history=history)
+    assert result.mistake == "learning_rate_too_small", result.message
+    assert "learning rate is 1e-06" in result.message and "epochs" not in result.hint
+
+
+def test_a_model_trained_on_the_sample_and_graded_on_full_mnist_says_so(tmp_path):
+    model, history = trained()
+    full = sample_with_source("mnist")
+    result = accuracy_result(tmp_path, model, full)
+    assert result.mistake == "accuracy_too_low"  # no record: nothing to say about the data
+    result = accuracy_result(tmp_path, model, full, history)
+    assert result.mistake == "trained_on_other_data", result.message
+    assert "trained on the offline sample" in result.message
+    assert "graded on full MNIST" in result.message
+
+
+def keras_normalize(images):
+    return keras.utils.normalize(images.astype("float32"), axis=1)
+
+
+def test_a_model_trained_on_other_scaling_is_told_what_the_grader_feeds(tmp_path, monkeypatch):
+    model, history = trained(scale=keras_normalize, epochs=3)
+    monkeypatch.setattr(checks, "threshold_for", lambda source, kind: (0.9, ""))
+    result = accuracy_result(tmp_path, model)
+    assert result.mistake == "other_scaling", result.message
+    assert "divided by 255" in result.message and "keras.utils.normalize" in result.message
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "threshold"), [(0.9899, 0.99), (0.99499, 0.995), (0.9599, 0.96), (0.941, 0.94)]
+)
+def test_accuracy_and_its_mark_are_never_printed_alike(accuracy, threshold):
+    shown, mark = checks.percentages(accuracy, threshold)
+    assert shown != mark and (accuracy < threshold) == (float(shown[:-1]) < float(mark[:-1]))
+
+
+def test_each_mark_says_how_it_relates_to_the_sampling_noise():
+    assert "±0.8 points" in checks.noise(0.941, 0.94, 1000)
+    assert "within" in checks.noise(0.941, 0.94, 1000)
+    assert "within" not in checks.noise(0.99, 0.94, 1000)
+    assert "±0.2 points" in checks.noise(0.97, 0.96, 10_000)
+
+
+@pytest.mark.parametrize("exercise", ["build_model", "build_cnn"])
+def test_the_training_notebooks_record_their_data_beside_the_model(repo, exercise):
+    from autograder.submission import find_cell
+
+    exercise = EXERCISES_BY_FUNCTION[exercise]
+    for folder in ("solutions", "exercises"):
+        found = find_cell(repo / folder / exercise.notebook, "record_training(")
+        assert found and exercise.model_file in found[1], f"{folder}/{exercise.notebook}"
