@@ -15,7 +15,7 @@ from autograder.argmax_cases import make_cases
 from autograder.checks import EXERCISES, TRAIN_SETTINGS
 from autograder.grader import select
 from autograder.mistakes import CATALOGUE
-from autograder.notebook import check
+from autograder.notebook import CheckNotPassed, check
 from autograder.protocol import LearnerFailure
 from autograder.sandbox import LIMITS, SandboxLearner, WorkerSupply
 from autograder.submission import GradedCell, fit_arguments, graded_cell
@@ -41,7 +41,8 @@ def compiled(model, *args, **kwargs):
 def first_problem(capsys, function, name: str) -> str:
     """What check() prints for its first check that does not pass, `function` named `name`."""
     function.__name__ = name
-    check(function)
+    with pytest.raises(CheckNotPassed):
+        check(function)
     lines = capsys.readouterr().out.splitlines()
     return next(line for line in lines if line.startswith(("❌", "💥", "📝")))
 
@@ -179,7 +180,8 @@ def test_check_of_an_unknown_function_names_the_graded_ones(capsys):
 def test_a_later_check_is_skipped_and_names_the_one_to_fix(capsys):
     build_model = BUILD_MODEL_MISTAKES["no_flatten"]
     build_model.__name__ = "build_model"
-    check(build_model)
+    with pytest.raises(CheckNotPassed, match="1 of 3 checks of build_model"):
+        check(build_model)
     output = capsys.readouterr().out
     assert "build_model.compile: skipped: fix build_model.architecture first" in output
 
