@@ -4,6 +4,7 @@ Most drive the judging in this process (fast); the ones about how the grader run
 worker process, as `python -m autograder` does.
 """
 
+import functools
 import json
 import pickle
 
@@ -279,6 +280,7 @@ def sample_with_source(source):
     return MnistData(arrays, source, "test")
 
 
+@functools.cache  # the same training for the tests here and in test_autograder_catalogue.py
 def trained(optimizer="adam", scale=normalize, epochs=1):
     (x_train, y_train), _ = load_mnist_sample()
     model = dense_model()
@@ -306,9 +308,15 @@ def test_an_untrained_model_is_called_near_chance(tmp_path):
     assert "about chance" in result.message and "after model.fit" in result.hint
 
 
+def tiny_learning_rate():
+    model = dense_model()
+    optimizer = keras.optimizers.Adam(1e-6)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
 def test_a_tiny_learning_rate_is_named_not_epochs(tmp_path):
-    model, history = trained(optimizer=keras.optimizers.Adam(1e-6))
-    result = accuracy_result(tmp_path, model, history=history)
+    result = accuracy_result(tmp_path, tiny_learning_rate())
     assert result.mistake == "learning_rate_too_small", result.message
     assert "learning rate is 1e-06" in result.message and "epochs" not in result.hint
 
