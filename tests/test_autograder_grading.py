@@ -251,7 +251,7 @@ FILE_MISTAKES = [
     ("model_file_invalid", not_a_keras_file, "build_model.saved_model"),
     ("predictions_change_after_reload", h5_from_another_model, "build_model.reload"),
     ("invalid_probabilities", nan_weights, "build_model.saved_model"),
-    ("wrong_input_shape", another_input_size, "build_model.saved_model"),
+    ("model_file_out_of_date", another_input_size, "build_model.saved_model"),
 ]
 
 
