@@ -74,7 +74,8 @@ class Learner:
         raise NotImplementedError
 
     def parameters(self, function: str) -> list[str]:
-        """The names of the function's parameters, read from its cell's source (never run)."""
+        """The names of the function's parameters, read from its cell's source (never run):
+        the `cells` of sandbox.SandboxLearner; a learner without cells overrides this."""
         cell = getattr(self, "cells", {}).get(function)
         return parameters_in_source(getattr(cell, "source", ""), function)
 
@@ -139,8 +140,8 @@ def returned_model(context: Context, exercise: Exercise):
         path = context.workdir / f"returned_{exercise.function}.keras"
         description = context.learner.save_model(exercise.function, str(path))
         class_name = description["type"].rsplit(".", 1)[-1]
-        subclassed = description["saved"] or description.get("error")
-        if subclassed and class_name not in STANDARD_MODELS:
+        returned_a_model = description["saved"] or "error" in description
+        if returned_a_model and class_name not in STANDARD_MODELS:
             raise CheckFailed("subclassed_model", function=exercise.function, type=class_name)
         if description.get("error"):
             raise CheckFailed(
@@ -368,32 +369,37 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     spread = noise(accuracy, threshold, len(labels))
     if accuracy < threshold:
         facts = dict(file=exercise.model_file, accuracy=shown, threshold=mark, data=where)
-        _judge_low_accuracy(context, exercise, model, facts, spread)
+        _judge_low_accuracy(context, exercise, model, accuracy, facts, spread)
     return f"{shown} on the {where} (mark {mark}; {spread})"
 
 
 NEAR_CHANCE = 0.2  # 10 digits: a model that learned nothing is right about 10% of the time
-SMALL_LEARNING_RATE = 1e-4
-OTHER_SCALINGS = {
-    "images scaled with keras.utils.normalize(x, axis=1)": lambda images: _l2_rows(images),
-}
+SMALL_LEARNING_RATE = 1e-4  # Adam's default is 1e-3
+
+
+def _l2_columns(images: np.ndarray) -> np.ndarray:
+    """What keras.utils.normalize(images, axis=1) computes: each column of pixels to length 1."""
+    images = images.astype(np.float32)
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    return images / np.where(norms == 0, 1, norms)
+
+
+OTHER_SCALINGS = {"images scaled with keras.utils.normalize(x, axis=1)": _l2_columns}
 
 
 def _judge_low_accuracy(
-    context: Context, exercise: Exercise, model, facts: dict, spread: str
+    context: Context, exercise: Exercise, model, accuracy: float, facts: dict, spread: str
 ) -> None:
     """Name what the evidence shows about a model below the mark, most specific cause first."""
     record = training_record(context.submission / exercise.model_file)
     rate = learning_rate(model)
     if rate is not None and rate < SMALL_LEARNING_RATE:
         raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
-    images, labels = test_images(context)
-    accuracy = judges.accuracy(predict(model, images), labels)
     if accuracy < NEAR_CHANCE:
-        raise CheckFailed(
-            "accuracy_near_chance", evidence=_curve(record, "; the notebook recorded {}"), **facts
-        )
-    _, (raw_images, _) = context.data()
+        evidence = _curve(record, "; the notebook recorded {}")
+        raise CheckFailed("accuracy_near_chance", evidence=evidence, **facts)
+    data = context.data()
+    _, (raw_images, labels) = data
     for way, scale in OTHER_SCALINGS.items():
         other = judges.accuracy(predict(model, scale(raw_images)), labels)
         if other > accuracy + 0.01:
@@ -401,26 +407,15 @@ def _judge_low_accuracy(
                 "other_scaling", file=facts["file"], scaled=facts["accuracy"],
                 other=f"{other:.1%}", way=way,
             )  # fmt: skip
-    source = context.data().source
-    if record and record["data_source"] != source:
+    if record and record["data_source"] != data.source:
         raise CheckFailed(
             "trained_on_other_data",
             trained=_describe_source(record["data_source"]),
-            graded=_describe_source(source),
+            graded=_describe_source(data.source),
             **facts,
         )
-    raise CheckFailed(
-        "accuracy_too_low",
-        evidence=f"; {spread}{_curve(record, '. The notebook recorded {}')}",
-        **facts,
-    )
-
-
-def _l2_rows(images: np.ndarray) -> np.ndarray:
-    """What keras.utils.normalize(images, axis=1) computes: each column of pixels to length 1."""
-    images = images.astype(np.float32)
-    norms = np.linalg.norm(images, axis=1, keepdims=True)
-    return images / np.where(norms == 0, 1, norms)
+    evidence = f"; {spread}{_curve(record, '. The notebook recorded {}')}"
+    raise CheckFailed("accuracy_too_low", evidence=evidence, **facts)
 
 
 def _describe_source(source: str) -> str:

@@ -114,8 +114,8 @@ def show(results: list, exercise) -> None:
     """Print the results; for a learner's error, its traceback from the cell on, not a hint to
     go and look for it."""
     for result in results:
-        if result.outcome == ERROR and result.details:
-            result.hint = ""
+        if result.mistake in LOOK_AT_THE_ERROR and result.details:
+            result.hint = ""  # "run the cell to see the full error": it is shown right here
         print("\n".join(check_lines([result], symbols=True)))
         if result.outcome == ERROR and result.details:
             print(short_traceback(result.details))
@@ -136,6 +136,7 @@ def show(results: list, exercise) -> None:
         )
 
 
+LOOK_AT_THE_ERROR = ("raised", "cell_raised")
 TRACEBACK_LINES = 12
 
 

@@ -85,3 +85,14 @@ def test_a_failed_check_stops_run_all_with_one_line(capsys):
     errors = [line for line in output.splitlines() if "CheckNotPassed" in line]
     assert len(errors) == 1 and "Traceback" not in output
     assert "0 of 4 checks of argmax_accuracy() pass" in errors[0]
+
+
+def test_interrupting_check_gives_one_line_and_a_fresh_worker(monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sandbox.SandboxLearner, "_request", interrupted)
+    source = "def argmax_accuracy(y_true, y_prob):\n    return 0.5\n"
+    with pytest.raises(CheckNotPassed, match="check\\(\\) was interrupted"):
+        check(cell_function(source, "argmax_accuracy"))
+    assert worker_supply().worker is None  # the next check starts a fresh one
