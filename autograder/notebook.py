@@ -127,13 +127,14 @@ def show(results: list, exercise) -> None:
             summary += f" Run the next cells to train the model and save {exercise.model_file}."
         print(summary)
         return
-    summary = f"{passed} of {len(results)} checks of {name} pass: fix the first one above."
-    print(summary)
-    if any(result.outcome in (FAILED, ERROR) for result in results):
-        raise CheckNotPassed(
-            f"{summary[:-1]}, run its cell, then this one again. (Run all stops here so that no "
-            "wrong model is trained.)"
-        )
+    summary = f"{passed} of {len(results)} checks of {name} pass: fix the first one above"
+    if not any(result.outcome in (FAILED, ERROR) for result in results):
+        print(summary + ".")  # an unfinished stub: the next cell that calls it stops Run all
+        return
+    raise CheckNotPassed(  # its one line ends the output: no summary printed twice
+        f"{summary}, run its cell, then this one again. (Run all stops here so that no wrong "
+        "model is trained.)"
+    )
 
 
 LOOK_AT_THE_ERROR = ("raised", "cell_raised")

@@ -85,6 +85,7 @@ def test_a_failed_check_stops_run_all_with_one_line(capsys):
     errors = [line for line in output.splitlines() if "CheckNotPassed" in line]
     assert len(errors) == 1 and "Traceback" not in output
     assert "0 of 4 checks of argmax_accuracy() pass" in errors[0]
+    assert output.count("0 of 4 checks") == 1  # said once, in the error line
 
 
 def test_interrupting_check_gives_one_line_and_a_fresh_worker(monkeypatch):
