@@ -7,8 +7,13 @@ that does not pass skips the later ones, and the result says so.
 
 from __future__ import annotations
 
+import ast
+import json
+import math
+import re
 import tempfile
 import traceback
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +73,23 @@ class Learner:
         """Call function(*arguments) (specs from protocol.argument_spec); describe the result."""
         raise NotImplementedError
 
+    def parameters(self, function: str) -> list[str]:
+        """The names of the function's parameters, read from its cell's source (never run):
+        the `cells` of sandbox.SandboxLearner; a learner without cells overrides this."""
+        cell = getattr(self, "cells", {}).get(function)
+        return parameters_in_source(getattr(cell, "source", ""), function)
+
+
+def parameters_in_source(source: str, function: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return [argument.arg for argument in node.args.args]
+    return []
+
 
 @dataclass
 class Context:
@@ -108,15 +130,24 @@ class Exercise:
 # ---------------------------------------------------------------- build_model() / build_cnn()
 
 
+STANDARD_MODELS = ("Sequential", "Functional", "Model")
+
+
 def returned_model(context: Context, exercise: Exercise):
     """The model the learner's function returns, saved by the learner side, loaded safely here."""
     key = ("returned", exercise.function)
     if key not in context.state:
         path = context.workdir / f"returned_{exercise.function}.keras"
         description = context.learner.save_model(exercise.function, str(path))
+        class_name = description["type"].rsplit(".", 1)[-1]
+        returned_a_model = description["saved"] or "error" in description
+        if returned_a_model and class_name not in STANDARD_MODELS:
+            raise CheckFailed("subclassed_model", function=exercise.function, type=class_name)
         if description.get("error"):
             raise CheckFailed(
-                "model_not_loadable", function=exercise.function, error=description["error"]
+                "model_not_loadable",
+                function=exercise.function,
+                error=_first_line(description["error"]),
             )
         if not description["saved"]:
             type_name = description["type"].removeprefix("builtins.")
@@ -125,11 +156,22 @@ def returned_model(context: Context, exercise: Exercise):
     return context.state[key]
 
 
+def tensorflow_activations() -> dict:
+    """TensorFlow's activations (tf.nn.softmax, from its classic tutorials) that Keras saves
+    under their TensorFlow names, mapped to the same functions in Keras: plain Keras code."""
+    import keras
+
+    return {
+        "softmax_v2": keras.activations.softmax,
+        "log_softmax_v2": keras.activations.log_softmax,
+    }
+
+
 def load_keras_file(path: Path):
     """Load a model file without running any code it may carry (safe_mode)."""
     import keras
 
-    return keras.models.load_model(path, safe_mode=True)
+    return keras.models.load_model(path, safe_mode=True, custom_objects=tensorflow_activations())
 
 
 def load_or_fail(path: Path, mistake: str, **fields):
@@ -137,7 +179,26 @@ def load_or_fail(path: Path, mistake: str, **fields):
     try:
         return load_keras_file(path)
     except Exception as error:
-        raise CheckFailed(mistake, error=_first_line(error), **fields) from error
+        if mistake == "model_file_invalid" and "Lambda" in str(error):
+            raise CheckFailed("model_file_has_code", file=path.name) from error
+        raise CheckFailed(mistake, error=_load_error(path, error), **fields) from error
+
+
+FILE_KINDS = {
+    b"\x80": "a Python pickle",
+    b"\x89HDF": "an HDF5 (.h5) file",
+    b"PK": "a zip archive without a Keras model",
+}
+
+
+def _load_error(path: Path, error: Exception) -> str:
+    """Keras' reason, or what the file really is when Keras says "File not found" for it."""
+    if "File not found" not in str(error) or not path.is_file():
+        return _first_line(error)
+    start = path.read_bytes()[:8]
+    kind = next((kind for magic, kind in FILE_KINDS.items() if start.startswith(magic)), None)
+    kind = kind or "text or another format"
+    return f"the file exists but is not a .keras zip archive (it looks like {kind})."
 
 
 def check_returns_model(context: Context, exercise: Exercise) -> str:
@@ -208,7 +269,7 @@ def _writer_cell(notebook: Path, file: str) -> str:
 
 def model_inputs(model, images: np.ndarray) -> np.ndarray:
     """Scaled images shaped for the model: (n, 28, 28), or (n, 28, 28, 1) for a CNN."""
-    if len(model.inputs[0].shape) == 4:
+    if len(judges.input_shape_of(model)) == 4:
         return images[..., np.newaxis]
     return images
 
@@ -232,11 +293,34 @@ def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray,
 
 def check_saved_model(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
-    ARCHITECTURE_JUDGES[exercise.model_kind](model)
-    judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+    try:
+        _judge_model(model, exercise)
+    except CheckFailed as failure:
+        _judge_out_of_date(context, exercise, failure)
+        raise
     images, _ = test_images(context, 64)
     judges.judge_probabilities(predict(model, images), exercise.model_file)
     return f"{exercise.model_file} loads, keeps its compile configuration, outputs probabilities"
+
+
+def _judge_model(model, exercise: Exercise) -> None:
+    ARCHITECTURE_JUDGES[exercise.model_kind](model)
+    judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+
+
+def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFailed) -> None:
+    """A saved model that fails where the function's model passes was saved before a fix."""
+    try:
+        _judge_model(returned_model(context, exercise), exercise)
+    except (CheckFailed, LearnerFailure):
+        return  # the function is wrong too: the saved model's own message says what to fix
+    raise CheckFailed(
+        "model_file_out_of_date",
+        file=exercise.model_file,
+        function=exercise.function,
+        notebook=exercise.notebook,
+        problem="in the file: " + failure.message.rstrip("."),
+    )
 
 
 def check_reload(context: Context, exercise: Exercise) -> str:
@@ -280,16 +364,134 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
             raw=judges.accuracy(raw, labels),
         )
     accuracy = judges.accuracy(scaled, labels)
+    shown, mark = percentages(accuracy, threshold)
     where = f"{len(labels):,} test digits of {data.source}"
+    spread = noise(accuracy, threshold, len(labels))
     if accuracy < threshold:
+        facts = dict(file=exercise.model_file, accuracy=shown, threshold=mark, data=where)
+        _judge_low_accuracy(context, exercise, model, accuracy, facts, spread)
+    return f"{shown} on the {where} (mark {mark}; {spread})"
+
+
+NEAR_CHANCE = 0.2  # 10 digits: a model that learned nothing is right about 10% of the time
+SMALL_LEARNING_RATE = 1e-4  # Adam's default is 1e-3
+
+
+def _l2_columns(images: np.ndarray) -> np.ndarray:
+    """What keras.utils.normalize(images, axis=1) computes: each column of pixels to length 1."""
+    images = images.astype(np.float32)
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    return images / np.where(norms == 0, 1, norms)
+
+
+OTHER_SCALINGS = {"images scaled with keras.utils.normalize(x, axis=1)": _l2_columns}
+
+
+def _judge_low_accuracy(
+    context: Context, exercise: Exercise, model, accuracy: float, facts: dict, spread: str
+) -> None:
+    """Name what the evidence shows about a model below the mark, most specific cause first."""
+    record = training_record(context.submission / exercise.model_file)
+    rate = learning_rate(model)
+    if rate is not None and rate < SMALL_LEARNING_RATE:
+        raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
+    if accuracy < NEAR_CHANCE:
+        evidence = _curve(record, "; the notebook recorded {}")
+        raise CheckFailed("accuracy_near_chance", evidence=evidence, **facts)
+    data = context.data()
+    _, (raw_images, labels) = data
+    for way, scale in OTHER_SCALINGS.items():
+        other = judges.accuracy(predict(model, scale(raw_images)), labels)
+        if other > accuracy + 0.01:
+            raise CheckFailed(
+                "other_scaling", file=facts["file"], scaled=facts["accuracy"],
+                other=f"{other:.1%}", way=way,
+            )  # fmt: skip
+    if record and record["data_source"] != data.source:
         raise CheckFailed(
-            "accuracy_too_low",
-            file=exercise.model_file,
-            accuracy=accuracy,
-            data=where,
-            threshold=threshold,
+            "trained_on_other_data",
+            trained=_describe_source(record["data_source"]),
+            graded=_describe_source(data.source),
+            **facts,
         )
-    return f"{accuracy:.1%} on the {where} (threshold {threshold:.1%})"
+    evidence = f"; {spread}{_curve(record, '. The notebook recorded {}')}"
+    raise CheckFailed("accuracy_too_low", evidence=evidence, **facts)
+
+
+def _describe_source(source: str) -> str:
+    from digits.data import SOURCE_DESCRIPTIONS
+
+    return SOURCE_DESCRIPTIONS.get(source, source)
+
+
+def learning_rate(model) -> float | None:
+    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    optimizer = (config or {}).get("optimizer")
+    rate = (
+        (optimizer or {}).get("config", {}).get("learning_rate")
+        if isinstance(optimizer, dict)
+        else None
+    )
+    return float(rate) if isinstance(rate, (int, float)) else None
+
+
+RECORD_ENTRY = "digits_training.json"  # written by digits.record.record_training
+RECORD_LIMIT = 1_000_000  # bytes
+
+
+def training_record(path: Path) -> dict | None:
+    """The notebook's record of how the saved model was trained, if it holds a readable one.
+
+    Plain JSON in the learner's file: only checked values are kept, and only for messages.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo(RECORD_ENTRY).file_size > RECORD_LIMIT:
+                return None
+            data = json.loads(archive.read(RECORD_ENTRY))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("data_source"), str):
+        return None
+    history = data.get("history") if isinstance(data.get("history"), dict) else {}
+    curves = {
+        name: [float(value) for value in values]
+        for name, values in history.items()
+        if name in ("loss", "accuracy") and isinstance(values, list)
+        and values and all(isinstance(value, (int, float)) for value in values)
+    }  # fmt: skip
+    return {"data_source": data["data_source"][:40], "curves": curves}
+
+
+def _curve(record: dict | None, template: str) -> str:
+    """What the recorded training curve shows, put in `template` ({} for the curve), or ""."""
+    if not record or "loss" not in record["curves"]:
+        return ""
+    loss = record["curves"]["loss"]
+    curve = f"{len(loss)} epoch" + ("s" if len(loss) != 1 else "") + " of training (loss "
+    curve += f"{loss[0]:.3g} to {loss[-1]:.3g}" if len(loss) > 1 else f"{loss[0]:.3g}"
+    if "accuracy" in record["curves"]:
+        curve += f", training accuracy {record['curves']['accuracy'][-1]:.1%}"
+    return template.format(curve + ")")
+
+
+def percentages(accuracy: float, threshold: float) -> tuple[str, str]:
+    """Both as percentages, with the fewest decimals (at least 1) that show them differ."""
+    for decimals in range(1, 5):
+        shown, mark = f"{accuracy:.{decimals}%}", f"{threshold:.{decimals}%}"
+        if shown != mark and (float(shown[:-1]) < float(mark[:-1])) == (accuracy < threshold):
+            break
+    return shown, mark
+
+
+def noise(accuracy: float, threshold: float, count: int) -> str:
+    """How the distance to the mark compares with the test set's sampling noise: the standard
+    error sqrt(p (1 - p) / n) of an accuracy near the mark measured on `count` digits."""
+    error = math.sqrt(threshold * (1 - threshold) / count)
+    text = f"the standard error on {count:,} test digits is ±{error:.1%}".replace("%", " points")
+    if abs(accuracy - threshold) < error:
+        text += ", so this is within the noise of the mark: a new training run may land either side"
+    return text
 
 
 # ---------------------------------------------------------------- argmax_accuracy()
@@ -319,7 +521,28 @@ def check_returns_float(context: Context, exercise: Exercise) -> str:
     if not result["is_float"] or result["is_bool"]:
         type_name = result["type"].removeprefix("builtins.")
         raise CheckFailed("returns_non_float", type=type_name, value=_number(value))
+    _judge_uses_inputs(context, exercise)
     return "returns a Python float"
+
+
+def _judge_uses_inputs(context: Context, exercise: Exercise) -> None:
+    """A function that returns one value whatever the inputs earns nothing for its exercise:
+    judged in its first check, so no later check gives it points."""
+    values = set()
+    for case in _cases(context):
+        try:
+            values.add(_call_on(context, exercise, case)["value"])
+        except LearnerFailure:
+            return  # a later check reports the error
+    expected = {case.expected for case in _cases(context)}
+    if len(values) == 1 and len(expected) > 1:
+        _raise_constant(values.pop())
+
+
+def _raise_constant(value) -> None:
+    if value == 0.0:
+        raise CheckFailed("no_match")
+    raise CheckFailed("hard_coded", value=_number(value))
 
 
 def check_range(context: Context, exercise: Exercise) -> str:
@@ -340,7 +563,7 @@ def check_values(context: Context, exercise: Exercise) -> str:
     values = [_call_on(context, exercise, case)["value"] for case in cases]
     expected = [case.expected for case in cases]
     if len(set(values)) == 1 and len(set(expected)) > 1:
-        raise CheckFailed("hard_coded", value=_number(values[0]))
+        _raise_constant(values[0])
     for case, value in zip(cases, values, strict=True):
         if value is not None and np.isclose(value, case.expected, rtol=0, atol=1e-6):
             continue
@@ -460,9 +683,10 @@ def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult
         result.outcome, result.mistake = FAILED, failure.mistake_id
         result.message, result.hint = failure.message, failure.hint
     except LearnerFailure as failure:
+        parameters = context.learner.parameters(exercise.function)
         result.outcome = NOT_ATTEMPTED if failure.kind == NOT_ATTEMPTED else ERROR
-        result.message, result.hint = explain_failure(failure, exercise.function)
-        result.mistake, result.details = _mistake_id(failure), failure.traceback
+        result.message, result.hint = explain_failure(failure, exercise.function, parameters)
+        result.mistake, result.details = mistake_of(failure, parameters), failure.traceback
     except Exception as error:  # a bug or a limit of the grader, not the learner's fault
         result.outcome = ERROR
         result.message = f"the grader could not run this check: {type(error).__name__}: {error}"
@@ -483,13 +707,17 @@ def _blocked(check: Check, exercise: Exercise, blocker: CheckResult) -> CheckRes
     )  # fmt: skip
 
 
+# Error texts (regular expressions, on the message without spaces after commas) that name a
+# catalogued mistake; tests/test_autograder_messages.py checks each against its look-alikes.
 KNOWN_ERRORS = [
-    ("Classification metrics can't handle a mix", "accuracy_score_on_probabilities"),
-    ("axis 1 is out of bounds for array of dimension 1", "argmax_of_labels"),
-    ("could not be broadcast together with shapes (10,)", "argmax_axis_0"),
-    ("inconsistent numbers of samples", "argmax_axis_0"),
-    (",10)", "one_hot_comparison"),
+    (r"Classification metrics can't handle a mix", "accuracy_score_on_probabilities"),
+    (r"axis 1 is out of bounds for array of dimension 1", "argmax_of_labels"),
+    (r"shapes \(10,\) \(\d+,\)|shapes \(\d+,\) \(10,\)", "argmax_axis_0"),
+    (r"inconsistent numbers of samples", "argmax_axis_0"),
+    (r"shapes \(\d+,10\) \(\d+,\)|shapes \(\d+,\) \(\d+,10\)", "one_hot_comparison"),
+    (r"expected min_ndim=4,found ndim=3", "no_channel_axis"),
 ]
+LABEL_NAMES = ("true", "label", "target")
 
 
 def _mistake_id(failure: LearnerFailure) -> str:
@@ -498,32 +726,73 @@ def _mistake_id(failure: LearnerFailure) -> str:
     simple = {NOT_ATTEMPTED: "not_attempted", TIMEOUT: "timeout", EXITED: "exited", DIED: "died"}
     if failure.kind in simple:
         return simple[failure.kind]
-    for text, mistake in KNOWN_ERRORS:
-        if text in failure.message.replace(", ", ","):
+    if failure.exc_type == "SyntaxError" or failure.exc_type == "IndentationError":
+        return "syntax_error"
+    if failure.exc_type == "NameError":
+        return "name_from_outside_cell"
+    for pattern, mistake in KNOWN_ERRORS:
+        if re.search(pattern, failure.message.replace(", ", ",")):
             return mistake
     return "cell_raised" if failure.stage == "cell" else "raised"
 
 
-def explain_failure(failure: LearnerFailure, function: str) -> tuple[str, str]:
+def swapped_parameters(names: list[str]) -> bool:
+    """Whether a function's parameters put the labels second (argmax_accuracy(y_prob, y_true))."""
+    return len(names) == 2 and any(word in names[1].lower() for word in LABEL_NAMES)
+
+
+def explain_failure(
+    failure: LearnerFailure, function: str, parameters: list[str] | None = None
+) -> tuple[str, str]:
     """A learner's exception, hang or exit, in words a beginner can act on."""
-    mistake = _mistake_id(failure)
+    mistake = mistake_of(failure, parameters)
     where = f" (line {failure.line} of your cell)" if failure.line else ""
     message, hint = describe(
         mistake,
         function=function,
         exc_type=failure.exc_type,
-        message=_first_line(failure.message),
+        message=_error_text(failure),
         where=where,
         limit=failure.limit,
         problem=failure.message,
         value="",
+        name=_undefined_name(failure.message),
+        names=", ".join(parameters or []),
     )
-    if mistake not in ("raised", "cell_raised") and failure.kind == ERROR:
+    if mistake not in SELF_EXPLAINED and failure.kind == ERROR:
         at_line = f" at line {failure.line} of your cell" if failure.line else ""
         message += f" (your function raised {failure.exc_type}{at_line})"
     return message, hint
 
 
+SELF_EXPLAINED = ("raised", "cell_raised", "syntax_error", "name_from_outside_cell")
+
+
+def mistake_of(failure: LearnerFailure, parameters: list[str] | None = None) -> str:
+    mistake = _mistake_id(failure)
+    if mistake == "argmax_of_labels" and swapped_parameters(parameters or []):
+        return "swapped_arguments"
+    return mistake
+
+
+def _error_text(failure: LearnerFailure) -> str:
+    """The error's first line; for a SyntaxError without Python's "(<cell>, line N)", which the
+    message gives once, as the line of the learner's cell."""
+    text = _first_line(failure.message)
+    if failure.exc_type in ("SyntaxError", "IndentationError"):
+        text = re.sub(r" \([^()]*, line \d+\)$", "", text)
+    return text
+
+
+def _undefined_name(message: str) -> str:
+    found = re.search(r"name '([^']+)' is not defined", message)
+    return found.group(1) if found else "a name"
+
+
+MESSAGE_LIMIT = 200  # characters of an error text in a message (Keras can write 1,500)
+
+
 def _first_line(error) -> str:
     text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3] + "..."

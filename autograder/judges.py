@@ -34,6 +34,14 @@ def _shape(tensor) -> tuple:
     return tuple(None if size is None else int(size) for size in tensor.shape)
 
 
+def input_shape_of(model) -> tuple:
+    """The model's input shape; a model built without keras.Input has none (a learner mistake)."""
+    try:
+        return _shape(model.inputs[0])
+    except (AttributeError, ValueError, IndexError, TypeError):
+        raise CheckFailed("no_input_shape") from None
+
+
 def _layers(model) -> list:
     """The layers that matter for the contract: activation layers folded into the previous one."""
     layers = []
@@ -56,7 +64,7 @@ def _activation_name(layer) -> str | None:
 
 def judge_dense_architecture(model) -> str:
     """The exercise's model: (28, 28) -> Flatten -> 128 relu -> 128 relu -> 10 softmax."""
-    input_shape = _shape(model.inputs[0])
+    input_shape = input_shape_of(model)
     if input_shape != DENSE_INPUT:
         raise CheckFailed("wrong_input_shape", got=input_shape, want=DENSE_INPUT)
     layers = _layers(model)
@@ -80,7 +88,7 @@ def judge_dense_architecture(model) -> str:
 
 def judge_cnn_architecture(model) -> str:
     """The bonus CNN: 28x28 images in, Conv2D layers, 10 softmax probabilities out."""
-    input_shape = _shape(model.inputs[0])
+    input_shape = input_shape_of(model)
     if input_shape not in CNN_INPUTS:
         raise CheckFailed("wrong_input_shape", got=input_shape, want=CNN_INPUTS[0])
     layers = _layers(model)

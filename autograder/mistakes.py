@@ -25,6 +25,23 @@ CATALOGUE: dict[str, Mistake] = {
         "The model returned by {function}() could not be saved and reloaded: {error}",
         "Build it from standard keras.layers only (no Lambda layers or custom classes).",
     ),
+    "subclassed_model": Mistake(
+        "{function}() returned a subclass of keras.Model ({type}), which the grader cannot "
+        "reload without running your class's code.",
+        "Build the model with keras.Sequential([...]) (or the functional API) and standard "
+        "keras.layers.",
+    ),
+    "no_input_shape": Mistake(
+        "The model has no input shape, so Keras does not know the size of its layers until it "
+        "sees data, and the grader cannot check them.",
+        "Declare the input: start the model with keras.Input(shape=(28, 28)).",
+    ),
+    "no_channel_axis": Mistake(
+        "Conv2D needs images with a channel axis, shape (28, 28, 1), but the model feeds it "
+        "(28, 28) images.",
+        "Add keras.layers.Reshape((28, 28, 1)) after keras.Input(shape=(28, 28)), before the "
+        "first Conv2D.",
+    ),
     # architecture
     "wrong_input_shape": Mistake(
         "The model's input shape is {got}; the course's images have shape {want}.",
@@ -95,6 +112,17 @@ CATALOGUE: dict[str, Mistake] = {
         "{file} was not found beside {notebook}.",
         "Run {notebook} top to bottom: {writer} saves it.",
     ),
+    "model_file_out_of_date": Mistake(
+        "{file} holds an older model than the one {function}() builds now ({problem}): the file "
+        "was saved before your last change to {function}().",
+        "Run {notebook} again from the top (Run all) so that {file} is saved from the current "
+        "{function}().",
+    ),
+    "model_file_has_code": Mistake(
+        "{file} holds a Lambda layer (Python code), which the grader does not run.",
+        "Replace the Lambda layer with standard keras.layers (for scaling, "
+        "keras.layers.Rescaling(1 / 255)), then train and save again.",
+    ),
     "model_file_invalid": Mistake(
         "{file} could not be loaded as a Keras model: {error}",
         'Save it from the notebook with model.save("{file}") after training.',
@@ -113,9 +141,34 @@ CATALOGUE: dict[str, Mistake] = {
         "{scaled:.1%}), on raw pixels it is confident ({raw:.1%} accuracy).",
         "Divide the images by 255 (digits.normalize) before model.fit, then train and save again.",
     ),
+    "other_scaling": Mistake(
+        "The model in {file} was trained on images scaled another way: the grader feeds it "
+        "pixels divided by 255 (digits.normalize) and it reaches {scaled} there, but {other} on "
+        "{way}.",
+        "Scale the images with digits.normalize (x / 255) before model.fit, then train and save "
+        "again.",
+    ),
+    "trained_on_other_data": Mistake(
+        "The model in {file} reaches {accuracy} on {data}; at least {threshold} is needed. It was "
+        "trained on the {trained} in the notebook, but is graded on {graded}.",
+        "Run the notebook again where the grading data is available (online, or with "
+        "MNIST_PATH set), then save and submit the new {file}.",
+    ),
+    "accuracy_near_chance": Mistake(
+        "The model in {file} reaches {accuracy} test accuracy on {data}, about chance for 10 "
+        "digits: it looks untrained{evidence}.",
+        "Save the model after model.fit, not before, and check in the notebook that the "
+        "training loss goes down.",
+    ),
+    "learning_rate_too_small": Mistake(
+        "The model in {file} reaches {accuracy} test accuracy on {data}; at least {threshold} is "
+        "needed. Its optimizer's learning rate is {rate:g} (Adam's default is 0.001), so its "
+        "weights hardly moved during training.",
+        'Compile with optimizer="adam" (learning rate 0.001), then train and save again.',
+    ),
     "accuracy_too_low": Mistake(
-        "The model in {file} reaches {accuracy:.1%} test accuracy on {data}; at least "
-        "{threshold:.1%} is needed.",
+        "The model in {file} reaches {accuracy} test accuracy on {data}; at least "
+        "{threshold} is needed{evidence}.",
         "Train for the number of epochs the notebook asks on scaled images, then save again; "
         "check that the model is saved after model.fit, not before.",
     ),
@@ -146,15 +199,22 @@ CATALOGUE: dict[str, Mistake] = {
         "argmax_accuracy() returned {value}, outside [0, 1].",
         "Return the fraction of rows whose arg-max class equals the label.",
     ),
+    "swapped_arguments": Mistake(
+        "argmax_accuracy() names its parameters {names}, but the grader calls it as "
+        "argmax_accuracy(y_true, y_prob), labels first: np.argmax(..., axis=1) then gets the "
+        "labels, a 1-D array.",
+        "Define it as def argmax_accuracy(y_true, y_prob): (labels first, then probabilities).",
+    ),
     "argmax_axis_0": Mistake(
         "argmax_accuracy() takes the arg-max over axis 0 (down the columns) instead of over "
         "each row.",
         "Use np.argmax(y_prob, axis=1): one predicted class per row.",
     ),
     "one_hot_comparison": Mistake(
-        "argmax_accuracy() compares the predicted classes with one-hot labels; y_true holds "
-        "integer labels such as 7.",
-        "Compare np.argmax(y_prob, axis=1) with y_true directly.",
+        "argmax_accuracy() compares rows of 10 values (the probabilities y_prob themselves, or "
+        "one-hot labels) with the integer labels of y_true, such as 7, so the shapes (n, 10) and "
+        "(n,) do not match.",
+        "Compare one predicted class per row, np.argmax(y_prob, axis=1), with y_true as it is.",
     ),
     "argmax_of_labels": Mistake(
         "argmax_accuracy() takes the arg-max of y_true, but y_true holds integer labels (shape "
@@ -165,6 +225,13 @@ CATALOGUE: dict[str, Mistake] = {
         "accuracy_score got raw probabilities: pass np.argmax(y_prob, axis=1).",
         "sklearn's accuracy_score compares labels with labels; turn each row of probabilities "
         "into its class first.",
+    ),
+    "no_match": Mistake(
+        "argmax_accuracy() returns 0 on every input: no row is ever counted as right, so what it "
+        "compares with the labels is never a class 0-9.",
+        "Compare the predicted class np.argmax(y_prob, axis=1) with y_true: np.max gives a row's "
+        "highest probability (such as 0.93), and probabilities or one-hot rows never equal a "
+        "label.",
     ),
     "hard_coded": Mistake(
         "argmax_accuracy() returns {value} whatever the inputs: the grader uses random inputs.",
@@ -182,11 +249,24 @@ CATALOGUE: dict[str, Mistake] = {
     # how the learner's code ended
     "raised": Mistake(
         "your function raised {exc_type}: {message}{where}",
-        "Run the cell and the check cell in the notebook to see the full error.",
+        "Run the cell and the check cell in the notebook to see the full error (or grade with "
+        "--verbose).",
     ),
     "cell_raised": Mistake(
         "your cell raised {exc_type}: {message}{where}",
-        "The cell must run on its own: keep its imports inside it.",
+        "Run the cell in the notebook to see the full error and fix it.",
+    ),
+    "syntax_error": Mistake(
+        "Python cannot read your cell: {exc_type}: {message}{where}.",
+        "Fix that line (a missing bracket, colon or quote, or wrong indentation), then run the "
+        "cell again.",
+    ),
+    "name_from_outside_cell": Mistake(
+        "{function}() raised NameError: it uses the name {name}, which its cell does not "
+        "define{where}. The grader runs the graded cell on its own, without the notebook's other "
+        "cells.",
+        "Define or import {name} inside the graded cell: {function}() must work with only its "
+        "own cell (it should not train or load data).",
     ),
     "not_attempted": Mistake(
         "{function}() is not written yet (it still raises NotImplementedError).",

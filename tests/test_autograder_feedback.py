@@ -15,7 +15,7 @@ from autograder.argmax_cases import make_cases
 from autograder.checks import EXERCISES, TRAIN_SETTINGS
 from autograder.grader import select
 from autograder.mistakes import CATALOGUE
-from autograder.notebook import check
+from autograder.notebook import CheckNotPassed, check
 from autograder.protocol import LearnerFailure
 from autograder.sandbox import LIMITS, SandboxLearner, WorkerSupply
 from autograder.submission import GradedCell, fit_arguments, graded_cell
@@ -41,7 +41,8 @@ def compiled(model, *args, **kwargs):
 def first_problem(capsys, function, name: str) -> str:
     """What check() prints for its first check that does not pass, `function` named `name`."""
     function.__name__ = name
-    check(function)
+    with pytest.raises(CheckNotPassed):
+        check(function)
     lines = capsys.readouterr().out.splitlines()
     return next(line for line in lines if line.startswith(("❌", "💥", "📝")))
 
@@ -161,13 +162,14 @@ def test_an_unfilled_stub_is_not_attempted_and_later_checks_say_so(capsys):
 
 def test_an_exception_names_the_line_of_the_learners_cell(capsys):
     def argmax_accuracy(y_true, y_prob):
-        return y_true / 0 + undefined_name  # noqa: F821
+        return y_true + int("seven")
 
     line = argmax_accuracy.__code__.co_firstlineno + 1
     problem = first_problem(capsys, argmax_accuracy, "argmax_accuracy")
-    assert f"your function raised NameError: name 'undefined_name' is not defined (line {line}" in (
+    assert "your function raised ValueError: invalid literal for int() with base 10: 'seven'" in (
         problem
     )
+    assert f"(line {line} of your cell)" in problem
 
 
 def test_check_of_an_unknown_function_names_the_graded_ones(capsys):
@@ -178,7 +180,8 @@ def test_check_of_an_unknown_function_names_the_graded_ones(capsys):
 def test_a_later_check_is_skipped_and_names_the_one_to_fix(capsys):
     build_model = BUILD_MODEL_MISTAKES["no_flatten"]
     build_model.__name__ = "build_model"
-    check(build_model)
+    with pytest.raises(CheckNotPassed, match="1 of 3 checks of build_model"):
+        check(build_model)
     output = capsys.readouterr().out
     assert "build_model.compile: skipped: fix build_model.architecture first" in output
 

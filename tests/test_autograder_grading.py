@@ -158,7 +158,7 @@ CELL_MISTAKES = [
         "np.argmax(np.asarray(y_true), axis=1)",
         "argmax_accuracy.returns_float",
     ),
-    ("hard_coded", A, ANSWER, "return 0.9", "argmax_accuracy.values"),
+    ("hard_coded", A, ANSWER, "return 0.9", "argmax_accuracy.returns_float"),
     (
         "fails_on_input_type",
         A,
@@ -246,12 +246,12 @@ def another_input_size(folder, data):
 
 FILE_MISTAKES = [
     ("pixels_not_scaled", pixels_not_scaled, "build_model.accuracy"),
-    ("accuracy_too_low", saved_before_training, "build_model.accuracy"),
+    ("accuracy_near_chance", saved_before_training, "build_model.accuracy"),
     ("model_file_missing", missing_file, "build_model.saved_model"),
     ("model_file_invalid", not_a_keras_file, "build_model.saved_model"),
     ("predictions_change_after_reload", h5_from_another_model, "build_model.reload"),
     ("invalid_probabilities", nan_weights, "build_model.saved_model"),
-    ("wrong_input_shape", another_input_size, "build_model.saved_model"),
+    ("model_file_out_of_date", another_input_size, "build_model.saved_model"),
 ]
 
 
@@ -329,8 +329,8 @@ def test_tampering_with_the_grader_or_numpy_from_the_notebook_earns_nothing(
     edit_graded_cell(submission, B, "import keras\n", "import keras\n" + TAMPERING)
     saved_before_training(submission, mnist_sample)
     report = grade(submission)
-    assert result_of(report, "argmax_accuracy.values").mistake == "hard_coded"
-    assert result_of(report, "build_model.accuracy").mistake == "accuracy_too_low"
+    assert result_of(report, "argmax_accuracy.returns_float").mistake == "hard_coded"
+    assert result_of(report, "build_model.accuracy").mistake == "accuracy_near_chance"
 
 
 @pytest.mark.slow

@@ -1,0 +1,243 @@
+"""Every catalogued mistake is exercised: one known submission per id, graded by the real checks.
+
+A new entry in autograder/mistakes.py fails `test_every_catalogued_mistake_has_a_trigger` until
+a trigger here shows the judge producing it.
+"""
+
+import keras
+import numpy as np
+import pytest
+from test_autograder_feedback import ARGMAX_MISTAKES, BUILD_MODEL_MISTAKES, dense_layers
+from test_autograder_messages import (
+    CONFUSABLE,
+    Subclassed,
+    accuracy_result,
+    compiled,
+    dense_model,
+    first_failure,
+    keras_normalize,
+    sample_with_source,
+    tiny_learning_rate,
+    trained,
+    with_lambda_layer,
+)
+
+from autograder import checks
+from autograder.checks import EXERCISES_BY_FUNCTION, Context, Learner, run_exercise
+from autograder.mistakes import CATALOGUE
+from autograder.protocol import DIED, EXITED, MISSING, NOT_ATTEMPTED, TIMEOUT, LearnerFailure
+from digits.data import load_mnist_sample
+
+
+class FailingLearner(Learner):
+    """A learner whose every call ends as `failure` (what the worker reports for a hang, an
+    exit, a crash, a missing cell, or an error while running the cell)."""
+
+    def __init__(self, failure: LearnerFailure):
+        self.failure = failure
+
+    def save_model(self, function, path):
+        raise self.failure
+
+    def call(self, function, arguments):
+        raise self.failure
+
+
+def failing(**fields):
+    def trigger(tmp_path, monkeypatch):
+        context = Context(FailingLearner(LearnerFailure(**fields)))
+        exercise = EXERCISES_BY_FUNCTION["argmax_accuracy"]
+        return run_exercise(exercise, context, functions_only=True)[0]
+
+    return trigger
+
+
+def function_mistake(function, name="build_model"):
+    return lambda tmp_path, monkeypatch: first_failure(function, name)
+
+
+def saved_file(write, check_id="build_model.saved_model"):
+    def trigger(tmp_path, monkeypatch):
+        write(tmp_path)
+        results = run_exercise(
+            EXERCISES_BY_FUNCTION["build_model"],
+            Context(checks_learner(), tmp_path, load_mnist_sample),
+        )
+        return next(result for result in results if result.check_id == check_id)
+
+    return trigger
+
+
+def checks_learner():
+    from autograder.notebook import InProcessLearner
+
+    return InProcessLearner({"build_model": dense_model})
+
+
+def wrong_layers():
+    return compiled(
+        keras.Sequential(
+            [
+                keras.Input(shape=(28, 28)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(64, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+    )
+
+
+def wrong_activation():
+    model = dense_model()
+    model.layers[1].activation = keras.activations.sigmoid
+    return model
+
+
+def wrong_parameter_count():
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(128, activation="relu", use_bias=False),
+            keras.layers.Dense(128, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
+    return compiled(model)
+
+
+def dense_as_cnn():
+    return compiled(dense_layers())
+
+
+def no_channel_axis():
+    return compiled(keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Conv2D(8, 3)]))
+
+
+def subclassed():
+    model = compiled(Subclassed())
+    model(np.zeros((1, 28, 28)))
+    return model
+
+
+def no_input_shape():
+    layers = [keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")]
+    return compiled(keras.Sequential(layers))
+
+
+def wrong_loss():
+    model = dense_model()
+    model.compile(optimizer="adam", loss="mse", metrics=["accuracy"])
+    return model
+
+
+def accuracy_with(**kwargs):
+    def trigger(tmp_path, monkeypatch):
+        if "threshold" in kwargs:
+            monkeypatch.setattr(checks, "threshold_for", lambda source, kind: (0.9, ""))
+        model, history = trained(**kwargs.get("training", {}))
+        data = sample_with_source("mnist") if kwargs.get("full") else None
+        return accuracy_result(tmp_path, model, data, history if kwargs.get("record") else None)
+
+    return trigger
+
+
+def out_of_date(folder):
+    wrong_layers().save(folder / "handwritten.keras")
+
+
+def lambda_h5(folder):
+    dense_model().save(folder / "handwritten.keras")
+    with_lambda_layer().save(folder / "handwritten.h5")
+
+
+def h5_of_another_model(folder):
+    dense_model().save(folder / "handwritten.keras")
+    dense_model().save(folder / "handwritten.h5")
+
+
+def nan_outputs(folder):
+    model = dense_model()
+    last = model.layers[-1]
+    last.set_weights([np.full_like(weights, np.nan) for weights in last.get_weights()])
+    model.save(folder / "handwritten.keras")
+
+
+def raw_pixels(tmp_path, monkeypatch):
+    model, _ = trained(scale=lambda images: images.astype("float32"))
+    return accuracy_result(tmp_path, model)
+
+
+def returns_non_float(y_true, y_prob):
+    return str(np.mean(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+
+
+def out_of_range(y_true, y_prob):
+    return 2 + float(np.mean(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+
+
+def wrong_value(y_true, y_prob):
+    return float(np.mean(np.argmax(np.asarray(y_prob)[:, :9], axis=1) == np.asarray(y_true)))
+
+
+TRIGGERS = {
+    **{mistake: function_mistake(function) for mistake, function in BUILD_MODEL_MISTAKES.items()},
+    **{
+        mistake: function_mistake(function, "argmax_accuracy")
+        for mistake, function in ARGMAX_MISTAKES.items()
+    },
+    **{
+        mistake: function_mistake(function, "argmax_accuracy")
+        for function, mistake, _ in CONFUSABLE
+    },
+    "wrong_layers": function_mistake(wrong_layers),
+    "wrong_activation": function_mistake(wrong_activation),
+    "wrong_parameter_count": function_mistake(wrong_parameter_count),
+    "wrong_loss": function_mistake(wrong_loss),
+    "no_convolution": function_mistake(dense_as_cnn, "build_cnn"),
+    "no_channel_axis": function_mistake(no_channel_axis, "build_cnn"),
+    "subclassed_model": function_mistake(subclassed),
+    "no_input_shape": function_mistake(no_input_shape),
+    "returns_non_float": function_mistake(returns_non_float, "argmax_accuracy"),
+    "out_of_range": function_mistake(out_of_range, "argmax_accuracy"),
+    "wrong_value": function_mistake(wrong_value, "argmax_accuracy"),
+    "model_file_missing": saved_file(lambda folder: None),
+    "model_file_invalid": saved_file(lambda folder: (folder / "handwritten.keras").write_text("")),
+    "model_file_out_of_date": saved_file(out_of_date),
+    "model_file_has_code": saved_file(lambda_h5, "build_model.reload"),
+    "predictions_change_after_reload": saved_file(h5_of_another_model, "build_model.reload"),
+    "invalid_probabilities": saved_file(nan_outputs),
+    "pixels_not_scaled": raw_pixels,
+    "other_scaling": accuracy_with(threshold=0.9, training=dict(scale=keras_normalize, epochs=3)),
+    "trained_on_other_data": accuracy_with(full=True, record=True),
+    "accuracy_too_low": accuracy_with(full=True),
+    "accuracy_near_chance": lambda tmp_path, monkeypatch: accuracy_result(tmp_path, dense_model()),
+    "learning_rate_too_small": lambda tmp_path, monkeypatch: accuracy_result(
+        tmp_path, tiny_learning_rate()
+    ),
+    "raised": failing(kind="error", exc_type="KeyError", message="'x'", line=3),
+    "cell_raised": failing(kind="error", exc_type="ImportError", message="no", stage="cell"),
+    "syntax_error": failing(kind="error", exc_type="SyntaxError", message="invalid syntax"),
+    "name_from_outside_cell": failing(
+        kind="error", exc_type="NameError", message="name 'x_train' is not defined"
+    ),
+    "not_attempted": failing(kind=NOT_ATTEMPTED, exc_type="NotImplementedError"),
+    "not_found": failing(kind=NOT_ATTEMPTED, exc_type=MISSING, message="no cell"),
+    "timeout": failing(kind=TIMEOUT, exc_type="Timeout", limit=10.0),
+    "exited": failing(kind=EXITED, exc_type="SystemExit"),
+    "died": failing(kind=DIED, exc_type="ProcessEnded"),
+}
+
+
+def test_every_catalogued_mistake_has_a_trigger():
+    untested = sorted(set(CATALOGUE) - set(TRIGGERS))
+    assert untested == [], f"catalogued mistakes that no test produces: {untested}"
+
+
+@pytest.mark.parametrize("mistake", sorted(CATALOGUE))
+def test_each_trigger_gets_its_catalogued_message(mistake, tmp_path, monkeypatch):
+    keras.utils.set_random_seed(0)
+    result = TRIGGERS[mistake](tmp_path, monkeypatch)
+    assert result.mistake == mistake, result.message
+    assert CATALOGUE[mistake].message.split("{")[0] in result.message
+    assert len(result.message) < 600

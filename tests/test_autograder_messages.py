@@ -1,0 +1,369 @@
+"""Messages that must never mislead: each case here once got a wrong or confusing message.
+
+Most drive the judging in this process (fast); the ones about how the grader runs a cell use a
+worker process, as `python -m autograder` does.
+"""
+
+import functools
+import json
+import pickle
+
+import keras
+import numpy as np
+import pytest
+
+from autograder import checks
+from autograder.checks import EXERCISES_BY_FUNCTION, PASSED, Context, run_exercise
+from autograder.grader import grade
+from autograder.notebook import InProcessLearner
+from autograder.sandbox import WorkerSupply
+from digits.data import MnistData, load_mnist_sample, normalize
+from digits.record import record_training
+
+
+def compiled(model):
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def dense_model():
+    return compiled(
+        keras.Sequential(
+            [
+                keras.Input(shape=(28, 28)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(128, activation="relu"),
+                keras.layers.Dense(128, activation="relu"),
+                keras.layers.Dense(10, activation="softmax"),
+            ]
+        )
+    )
+
+
+def results_of(function, name: str, submission=None):
+    """The check results of `function` graded as `name`, in this process."""
+    exercise = EXERCISES_BY_FUNCTION[name]
+    context = Context(InProcessLearner({name: function}), submission, load_mnist_sample)
+    context.state["seed"] = 1
+    return run_exercise(exercise, context, functions_only=submission is None)
+
+
+def first_failure(function, name: str, submission=None):
+    results = results_of(function, name, submission)
+    return next(result for result in results if result.outcome != PASSED)
+
+
+# ---------------------------------------------------------------- argmax_accuracy()
+
+
+def test_np_max_instead_of_argmax_says_what_the_zero_means():
+    def argmax_accuracy(y_true, y_prob):
+        return float(np.mean(np.max(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+
+    failure = first_failure(argmax_accuracy, "argmax_accuracy")
+    assert failure.mistake == "no_match"
+    assert "grader uses random inputs" not in failure.message
+    assert "no row" in failure.message and "np.max" in failure.hint
+
+
+def test_a_constant_answer_earns_nothing_for_its_exercise():
+    results = results_of(lambda y_true, y_prob: 0.98, "argmax_accuracy")
+    assert sum(result.score for result in results) == 0
+    assert results[0].mistake == "hard_coded"
+
+
+def skipped_argmax(y_true, y_prob):
+    return float(np.mean(np.asarray(y_prob) == np.asarray(y_true)))
+
+
+def one_hot_labels(y_true, y_prob):
+    predicted = np.argmax(np.asarray(y_prob), axis=1)
+    return float(np.mean(predicted == np.eye(10)[np.asarray(y_true)]))
+
+
+def labels_first_in_the_comparison(y_true, y_prob):
+    return float(np.mean(np.asarray(y_true) == np.argmax(np.asarray(y_prob), axis=0)))
+
+
+def skipped_argmax_one_hot(y_true, y_prob):
+    return float(np.mean(np.asarray(y_prob) == np.eye(10)[np.asarray(y_true)]))
+
+
+def swapped(y_prob, y_true):
+    return float(np.mean(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+
+
+def argmax_of_labels(y_true, y_prob):
+    predicted = np.argmax(np.asarray(y_prob), axis=1)
+    return float(np.mean(predicted == np.argmax(np.asarray(y_true), axis=1)))
+
+
+# Each text match of KNOWN_ERRORS, with the mistakes that raise the same error text.
+CONFUSABLE = [
+    (skipped_argmax, "one_hot_comparison", "probabilities"),
+    (one_hot_labels, "one_hot_comparison", "one-hot"),
+    (labels_first_in_the_comparison, "argmax_axis_0", "axis 0"),
+    (skipped_argmax_one_hot, "no_match", "np.argmax"),
+    (swapped, "swapped_arguments", "argmax_accuracy(y_true, y_prob)"),
+    (argmax_of_labels, "argmax_of_labels", "arg-max of y_true"),
+]
+
+
+@pytest.mark.parametrize(
+    ("function", "mistake", "text"), CONFUSABLE, ids=[case[0].__name__ for case in CONFUSABLE]
+)
+def test_errors_with_the_same_text_name_their_own_cause(function, mistake, text):
+    failure = first_failure(function, "argmax_accuracy")
+    assert failure.mistake == mistake, failure.message
+    assert text in failure.message + failure.hint
+
+
+def test_swapped_arguments_are_not_called_an_arg_max_of_y_true():
+    failure = first_failure(swapped, "argmax_accuracy")
+    assert "arg-max of y_true" not in failure.message
+    assert "labels first" in failure.message
+
+
+# ---------------------------------------------------------------- build_model() / build_cnn()
+
+
+def test_cnn_without_a_channel_axis_names_the_reshape():
+    def build_cnn():
+        model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Conv2D(8, 3)])
+        return compiled(model)
+
+    failure = first_failure(build_cnn, "build_cnn")
+    assert failure.mistake == "no_channel_axis"
+    assert "Reshape((28, 28, 1))" in failure.message + failure.hint
+    assert "min_ndim" not in failure.message
+
+
+def test_a_model_without_an_input_shape_is_a_learner_mistake():
+    def build_model():
+        layers = [keras.layers.Flatten(), keras.layers.Dense(128, "relu")]
+        layers += [keras.layers.Dense(128, "relu"), keras.layers.Dense(10, "softmax")]
+        return compiled(keras.Sequential(layers))
+
+    failure = first_failure(build_model, "build_model")
+    assert failure.outcome == "failed" and failure.mistake == "no_input_shape"
+    assert "keras.Input(shape=(28, 28))" in failure.hint
+    assert "instructor" not in failure.hint
+
+
+class Subclassed(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.flatten = keras.layers.Flatten()
+        self.dense = keras.layers.Dense(10, activation="softmax")
+
+    def call(self, inputs):
+        return self.dense(self.flatten(inputs))
+
+
+def test_a_subclassed_model_gets_a_short_message():
+    def build_model():
+        model = compiled(Subclassed())
+        model(np.zeros((1, 28, 28)))
+        return model
+
+    failure = first_failure(build_model, "build_model")
+    assert failure.mistake == "subclassed_model"
+    assert len(failure.message) < 300 and "Subclassed" in failure.message
+
+
+def with_lambda_layer():
+    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Lambda(lambda x: x / 255)])
+    model.add(keras.layers.Flatten())
+    model.add(keras.layers.Dense(10, activation="softmax"))
+    return compiled(model)
+
+
+def test_tensorflow_tutorial_activations_get_full_marks():
+    import tensorflow as tf
+
+    def build_model():
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(28, 28)),
+                keras.layers.Flatten(),
+                keras.layers.Dense(128, activation=tf.nn.relu),
+                keras.layers.Dense(128, activation=tf.nn.relu),
+                keras.layers.Dense(10, activation=tf.nn.softmax),
+            ]
+        )
+        return compiled(model)
+
+    results = results_of(build_model, "build_model")
+    assert [result.outcome for result in results] == [PASSED] * 3, results[0].message
+
+
+# ---------------------------------------------------------------- the saved model files
+
+
+def test_a_pickle_named_handwritten_keras_is_not_called_missing(tmp_path):
+    (tmp_path / "handwritten.keras").write_bytes(pickle.dumps({"weights": [1, 2]}))
+    failure = first_failure(dense_model, "build_model", tmp_path)
+    assert failure.mistake == "model_file_invalid"
+    assert "File not found" not in failure.message and "a Python pickle" in failure.message
+
+
+def test_an_h5_file_with_a_lambda_layer_is_not_told_to_save_the_same_way(tmp_path):
+    dense_model().save(tmp_path / "handwritten.keras")
+    with_lambda_layer().save(tmp_path / "handwritten.h5")
+    failure = first_failure(dense_model, "build_model", tmp_path)
+    assert failure.check_id == "build_model.reload" and failure.mistake == "model_file_has_code"
+    assert "handwritten.h5 holds a Lambda layer" in failure.message
+    assert 'model.save("handwritten.h5")' not in failure.hint
+
+
+# ---------------------------------------------------------------- cells run as the grader runs them
+
+
+@pytest.fixture(scope="module")
+def grade_cell(tmp_path_factory):
+    """grade_cell(function, source): the results of grading a notebook whose graded cell is
+    `source`, in a worker process, as `python -m autograder --only function` does."""
+    folder = tmp_path_factory.mktemp("cells")
+    log = open(folder / "worker.log", "w+")
+    supply = WorkerSupply(log, str(folder), preload=False)
+
+    def grade_it(function: str, source: str):
+        exercise = EXERCISES_BY_FUNCTION[function]
+        submission = folder / function
+        submission.mkdir(exist_ok=True)
+        cell = {"cell_type": "code", "metadata": {"tags": ["graded"]}, "source": source}
+        notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        (submission / exercise.notebook).write_text(json.dumps(notebook))
+        return grade(submission, supply=supply, only=function, seed=1).results
+
+    yield grade_it
+    supply.close()
+    log.close()
+
+
+def test_a_syntax_error_names_its_line_once_and_not_imports(grade_cell):
+    source = "import numpy as np\n\ndef argmax_accuracy(y_true, y_prob)\n    return 1.0\n"
+    [first, *_] = grade_cell("argmax_accuracy", source)
+    assert first.mistake == "syntax_error"
+    assert first.message.count("line 3") == 1, first.message
+    assert "imports" not in first.hint
+
+
+def test_a_name_from_another_cell_is_named_as_such(grade_cell):
+    source = "def argmax_accuracy(y_true, y_prob):\n    return float(accuracy_from_notebook)\n"
+    [first, *_] = grade_cell("argmax_accuracy", source)
+    assert first.mistake == "name_from_outside_cell"
+    assert "uses the name accuracy_from_notebook, which its cell does not define" in first.message
+
+
+# ---------------------------------------------------------------- what the saved model shows
+
+
+def test_an_out_of_date_file_is_called_out_of_date_not_wrong(tmp_path):
+    old = compiled(
+        keras.Sequential(
+            [keras.Input(shape=(28, 28)), keras.layers.Flatten(), keras.layers.Dense(10, "softmax")]
+        )
+    )
+    old.save(tmp_path / "handwritten.keras")
+    failure = first_failure(dense_model, "build_model", tmp_path)
+    assert failure.mistake == "model_file_out_of_date", failure.message
+    assert "handwritten.keras holds an older model than the one build_model() builds now" in (
+        failure.message
+    )
+    assert "Run 01_build_model.ipynb again" in failure.hint
+
+
+def sample_with_source(source):
+    (x_train, y_train), (x_test, y_test) = load_mnist_sample()
+    arrays = dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    return MnistData(arrays, source, "test")
+
+
+@functools.cache  # the same training for the tests here and in test_autograder_catalogue.py
+def trained(optimizer="adam", scale=normalize, epochs=1):
+    (x_train, y_train), _ = load_mnist_sample()
+    model = dense_model()
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    keras.utils.set_random_seed(0)
+    history = model.fit(scale(x_train), y_train, epochs=epochs, verbose=0)
+    return model, history
+
+
+def accuracy_result(folder, model, data=None, history=None):
+    """The build_model.accuracy result for `model` saved as handwritten.keras, graded on `data`
+    (the sample by default), with a record of its training on the sample when `history` is given."""
+    model.save(folder / "handwritten.keras")
+    if history is not None:
+        record_training(folder / "handwritten.keras", load_mnist_sample(), history)
+    exercise = EXERCISES_BY_FUNCTION["build_model"]
+    load_data = (lambda: data) if data is not None else load_mnist_sample
+    context = Context(InProcessLearner({"build_model": dense_model}), folder, load_data)
+    return next(r for r in run_exercise(exercise, context) if r.check_id == "build_model.accuracy")
+
+
+def test_an_untrained_model_is_called_near_chance(tmp_path):
+    result = accuracy_result(tmp_path, dense_model())
+    assert result.mistake == "accuracy_near_chance", result.message
+    assert "about chance" in result.message and "after model.fit" in result.hint
+
+
+def tiny_learning_rate():
+    model = dense_model()
+    optimizer = keras.optimizers.Adam(1e-6)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def test_a_tiny_learning_rate_is_named_not_epochs(tmp_path):
+    result = accuracy_result(tmp_path, tiny_learning_rate())
+    assert result.mistake == "learning_rate_too_small", result.message
+    assert "learning rate is 1e-06" in result.message and "epochs" not in result.hint
+
+
+def test_a_model_trained_on_the_sample_and_graded_on_full_mnist_says_so(tmp_path):
+    model, history = trained()
+    full = sample_with_source("mnist")
+    result = accuracy_result(tmp_path, model, full)
+    assert result.mistake == "accuracy_too_low"  # no record: nothing to say about the data
+    result = accuracy_result(tmp_path, model, full, history)
+    assert result.mistake == "trained_on_other_data", result.message
+    assert "trained on the offline sample" in result.message
+    assert "graded on full MNIST" in result.message
+
+
+def keras_normalize(images):
+    return keras.utils.normalize(images.astype("float32"), axis=1)
+
+
+def test_a_model_trained_on_other_scaling_is_told_what_the_grader_feeds(tmp_path, monkeypatch):
+    model, history = trained(scale=keras_normalize, epochs=3)
+    monkeypatch.setattr(checks, "threshold_for", lambda source, kind: (0.9, ""))
+    result = accuracy_result(tmp_path, model)
+    assert result.mistake == "other_scaling", result.message
+    assert "divided by 255" in result.message and "keras.utils.normalize" in result.message
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "threshold"), [(0.9899, 0.99), (0.99499, 0.995), (0.9599, 0.96), (0.941, 0.94)]
+)
+def test_accuracy_and_its_mark_are_never_printed_alike(accuracy, threshold):
+    shown, mark = checks.percentages(accuracy, threshold)
+    assert shown != mark and (accuracy < threshold) == (float(shown[:-1]) < float(mark[:-1]))
+
+
+def test_each_mark_says_how_it_relates_to_the_sampling_noise():
+    assert "±0.8 points" in checks.noise(0.941, 0.94, 1000)
+    assert "within" in checks.noise(0.941, 0.94, 1000)
+    assert "within" not in checks.noise(0.99, 0.94, 1000)
+    assert "±0.2 points" in checks.noise(0.97, 0.96, 10_000)
+
+
+@pytest.mark.parametrize("exercise", ["build_model", "build_cnn"])
+def test_the_training_notebooks_record_their_data_beside_the_model(repo, exercise):
+    from autograder.submission import find_cell
+
+    exercise = EXERCISES_BY_FUNCTION[exercise]
+    for folder in ("solutions", "exercises"):
+        found = find_cell(repo / folder / exercise.notebook, "record_training(")
+        assert found and exercise.model_file in found[1], f"{folder}/{exercise.notebook}"
