@@ -191,9 +191,11 @@ def worker_supply():
 
 
 def _run_in_worker(exercise, cell: GradedCell) -> list:
-    from autograder.sandbox import SandboxLearner
+    from autograder.sandbox import FORKING, SandboxLearner
 
     supply = worker_supply()
+    if FORKING:
+        supply.next_notebook()  # a fresh fork for each check: nothing left from earlier runs
     learner = SandboxLearner({exercise.function: cell}, supply)
     try:
         return run_checks(exercise, learner, _WORKERS["folder"])
