@@ -9,7 +9,9 @@ the submission and the fingerprint of a submission only changes when the learner
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import stat
 from pathlib import Path
 
 GRADED_SUFFIXES = (".ipynb", ".keras", ".h5")  # .h5: the reload cross-check reads it
@@ -17,15 +19,18 @@ IGNORED_FOLDERS = {".ipynb_checkpoints", ".git", "__pycache__", "__MACOSX"}
 
 
 def submission_files(submission: Path) -> dict[str, Path]:
-    """The notebooks and model files of a submission, by file name; the shallowest copy wins."""
+    """The notebooks and model files of a submission, by file name; the shallowest copy wins.
+
+    Only regular files count: a symbolic link (to the grader's files, say) is never followed,
+    since the grader copies and reads these files with its own permissions."""
     found: dict[str, Path] = {}
-    candidates = [
-        path
-        for path in Path(submission).rglob("*")
-        if path.suffix in GRADED_SUFFIXES
-        and path.is_file()
-        and not IGNORED_FOLDERS.intersection(path.relative_to(submission).parts)
-    ]
+    candidates = []
+    for folder, folders, files in os.walk(submission):  # never follows a linked folder
+        folders[:] = [name for name in folders if name not in IGNORED_FOLDERS]
+        for name in files:
+            path = Path(folder) / name
+            if path.suffix in GRADED_SUFFIXES and stat.S_ISREG(path.lstat().st_mode):
+                candidates.append(path)
     for path in sorted(candidates, key=lambda path: (len(path.parts), str(path))):
         found.setdefault(path.name, path)
     return found
@@ -36,7 +41,7 @@ def collect_submission(submission: Path, destination: Path) -> list[str]:
     destination.mkdir(parents=True, exist_ok=True)
     files = submission_files(submission)
     for name, path in files.items():
-        shutil.copyfile(path, destination / name)
+        shutil.copyfile(path, destination / name, follow_symlinks=False)
     return sorted(files)
 
 

@@ -35,6 +35,8 @@ WORKER_USER_SETTING = "AUTOGRADER_WORKER_USER"
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "PYTHONPATH", "PYTHONHASHSEED", "SYSTEMROOT")
 KEPT_PREFIXES = ("LC_", "TF_", "OMP_", "MALLOC_", "KMP_", "CUDA_")
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+SHM_BYTES = 16 * 1024 * 1024  # the sandbox's /dev/shm: memory, so kept small
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -137,16 +139,22 @@ def worker_command(command: list[str], folder: Path, how: Confinement) -> list[s
     """`command` wrapped in bubblewrap when `how` says so: it may write `folder` only."""
     if not how.bubblewrap:
         return command
-    arguments = ["bwrap", *_namespace_arguments(), "--ro-bind", "/", "/", "--dev", "/dev"]
-    arguments += ["--proc", "/proc", "--tmpfs", "/dev/shm"]
-    for hidden in _hidden_folders(folder):
+    # No capabilities, even when the grader runs as root: learner code cannot unmount the empty
+    # folders laid over the hidden ones, nor remount anything.
+    arguments = ["bwrap", *_namespace_arguments(), "--cap-drop", "ALL"]
+    arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    arguments += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    emptied = _hidden_folders(folder) + [Path(path).resolve() for path in how.private]
+    for hidden in emptied:
         arguments += ["--tmpfs", str(hidden)]
     for path in _python_paths(folder):
-        if path.exists():
+        if path.exists() and not any(private in path.parents for private in how.private):
             arguments += ["--ro-bind", str(path), str(path)]
-    for private in how.private:
+    for private in how.private:  # again, in case a Python path above held it
         arguments += ["--tmpfs", str(Path(private).resolve())]
     arguments += ["--bind", str(folder), str(folder), "--chdir", str(folder)]
+    for hidden in [Path("/dev"), *emptied]:  # empty, and read-only: nothing to fill or share
+        arguments += ["--remount-ro", str(hidden)]
     # The worker is the sandbox's process 1: learner code cannot kill it, and every process left
     # in the sandbox ends with it.
     return [*arguments, "--as-pid-1", "--", *command]

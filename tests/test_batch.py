@@ -66,13 +66,20 @@ def make_class(root: Path, behaviours: dict[str, str]) -> Path:
     return submissions
 
 
-def is_running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")  # a killed orphan may linger as a zombie until reaped
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+def is_running(pid: int, grace_s: float = 2.0) -> bool:
+    """Still running after `grace_s` (a SIGKILL takes a moment to land on a busy machine)."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        stat = Path(f"/proc/{pid}/stat")  # a killed orphan may linger as a zombie until reaped
+        if stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z":
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
 
 
 def read_csv(path: Path) -> dict[str, dict[str, str]]:
@@ -256,3 +263,19 @@ def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions
 
     again = subprocess.run(command, check=True, capture_output=True, text=True)
     assert "4 unchanged since last graded, 0 to grade" in again.stdout
+
+
+def test_collect_never_follows_a_symbolic_link(tmp_path):
+    secret = tmp_path / "grader-only" / "checks.py"
+    secret.parent.mkdir()
+    secret.write_text("the instructor's hidden checks")
+    submission = tmp_path / "student"
+    (submission / "exercises").mkdir(parents=True)
+    (submission / "exercises" / "01_build_model.ipynb").write_text("mine")
+    (submission / "exercises" / "handwritten.h5").symlink_to(secret)
+    (submission / "linked").symlink_to(secret.parent, target_is_directory=True)
+    (secret.parent / "03_cnn.ipynb").write_text("not the learner's")
+
+    names = collect_submission(submission, tmp_path / "work")
+    assert names == ["01_build_model.ipynb"]
+    assert "instructor" not in " ".join(p.read_text() for p in (tmp_path / "work").iterdir())
