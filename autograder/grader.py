@@ -146,6 +146,8 @@ def grade(
     silence_tensorflow()
     how = replace(confinement(), private=(hidden,) if hidden else ())
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
+    own_files = workdir / "judge"  # the judge's copies of models: no worker can reach them
+    own_files.mkdir(mode=0o700)
     log = open(workdir / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
     workers = supply
     try:
@@ -158,7 +160,7 @@ def grade(
                 workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
                 cell = notebook_cell(submission, exercise)
                 learner = SandboxLearner({exercise.function: cell}, workers, limits)
-                context = Context(learner, submission, lambda: data, workdir=workdir)
+                context = Context(learner, submission, lambda: data, workdir=own_files)
                 context.state.update(seed=seed, train=train, data=data)
                 results += run_exercise(exercise, context)
                 notes += [note for note in context.notes if note not in notes]

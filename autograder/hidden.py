@@ -135,8 +135,14 @@ def _runner(check: HiddenCheck, folder: Path) -> Callable:
     def run(context: checks.Context, exercise: checks.Exercise) -> str:
         try:
             return str(check.run(LearnerView(context, exercise, folder)))
-        except (CheckFailed, LearnerFailure):
+        except CheckFailed:
             raise
+        except LearnerFailure as failure:  # its message could echo the hidden inputs back
+            raise HiddenCheckFailed(
+                f"your {exercise.function}() did not return on a hidden case ({failure.kind}: "
+                f"{failure.exc_type})",
+                hint="Make it work for any valid input; the public checks show how it is called.",
+            ) from None
         except Exception:  # the hidden code's own error: its traceback would reveal it
             raise HiddenCheckFailed(
                 "this hidden check could not run on your submission",

@@ -11,6 +11,7 @@ import json
 import os
 import queue
 import shutil
+import stat
 import sys
 import tempfile
 import threading
@@ -147,6 +148,25 @@ class WorkerSupply:
     close = discard
 
 
+MAX_MODEL_BYTES = 256 * 1024 * 1024
+
+
+def copy_out(source: Path, destination: Path) -> bool:
+    """Copy a file the worker wrote, as the judge: only a regular file (never through a link
+    that learner code may swap in at any moment), and only up to MAX_MODEL_BYTES."""
+    try:
+        descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_MODEL_BYTES:
+            return False
+        with open(destination, "wb") as copy:
+            shutil.copyfileobj(handle, copy)
+    return True
+
+
 class SandboxLearner(Learner):
     """The learner's graded cells, run in a worker process that is replaced when it dies."""
 
@@ -180,10 +200,7 @@ class SandboxLearner(Learner):
         description = {"type": str(result.get("type")), "saved": result.get("saved") is True}
         if isinstance(result.get("error"), str):
             description["error"] = result["error"]
-        saved = self.folder / name
-        if description["saved"] and saved.is_file() and not saved.is_symlink():
-            shutil.copyfile(saved, path)
-        else:
+        if not (description["saved"] and copy_out(self.folder / name, Path(path))):
             description["saved"] = False
         return description
 

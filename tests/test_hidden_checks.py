@@ -148,3 +148,33 @@ def test_the_sandbox_masks_the_hidden_checks_folder_wherever_it_is(tmp_path):
     masked = command.index("/srv/course/hidden")
     assert command[masked - 1] == "--tmpfs"
     assert masked < command.index("--chdir")  # after every read-only bind that could expose it
+
+
+ECHO = """
+import numpy as np
+from autograder.hidden import hidden_check
+
+
+@hidden_check("argmax_accuracy", "private", "private cases")
+def private(learner):
+    return learner.call(np.array([7, 3, 3, 1]), np.eye(10)[[7, 3, 3, 1]])
+"""
+
+
+def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(tmp_path):
+    from autograder.checks import EXERCISES_BY_FUNCTION, Context, Learner, run_check
+    from autograder.hidden import load_hidden_checks, with_hidden
+    from autograder.protocol import LearnerFailure
+
+    class Echoing(Learner):  # a function that raises with its inputs in the message
+        def call(self, function, arguments):
+            raise LearnerFailure("error", "ValueError", f"got {arguments[0]['data']}")
+
+    (tmp_path / "checks.py").write_text(ECHO)
+    exercise = with_hidden(
+        [EXERCISES_BY_FUNCTION["argmax_accuracy"]], load_hidden_checks(tmp_path), tmp_path
+    )[0]
+    result = run_check(exercise.checks[-1], exercise, Context(Echoing(), workdir=tmp_path))
+    assert result.outcome == "failed"
+    assert "did not return on a hidden case (error: ValueError)" in result.message
+    assert "7, 3, 3, 1" not in result.message + result.hint + result.details

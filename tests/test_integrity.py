@@ -476,3 +476,25 @@ def test_global_settings_of_one_notebook_do_not_leak_into_the_next(repo, tmp_pat
     outcomes = {result.check_id: result.outcome for result in report.results}
     assert outcomes["argmax_accuracy.values"] == "passed"
     assert outcomes["build_cnn.architecture"] == "passed", report.results
+
+
+# ---------------------------------------------------------------- what the judge copies out
+
+
+def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(tmp_path):
+    from autograder.sandbox import MAX_MODEL_BYTES, copy_out
+
+    secret = tmp_path / "hidden.py"
+    secret.write_text(SECRET)
+    worker = tmp_path / "worker"
+    worker.mkdir()
+    (worker / "link.keras").symlink_to(secret)
+    (worker / "huge.keras").write_bytes(b"")
+    os.truncate(worker / "huge.keras", MAX_MODEL_BYTES + 1)
+    (worker / "model.keras").write_bytes(b"a model")
+    copy = tmp_path / "judge-copy.keras"
+
+    assert not copy_out(worker / "link.keras", copy) and not copy.exists()
+    assert not copy_out(worker / "huge.keras", copy) and not copy.exists()
+    assert not copy_out(Path("/dev/zero"), copy) and not copy.exists()
+    assert copy_out(worker / "model.keras", copy) and copy.read_bytes() == b"a model"
