@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SANDBOX_SETTING = "AUTOGRADER_SANDBOX"
+FORK_OPTION, USER_OPTION = "--fork", "--user"  # the worker's: fork per notebook, as this user
 WORKER_USER_SETTING = "AUTOGRADER_WORKER_USER"
 # What the worker's environment keeps of the judge's: no tokens or instructor settings leak in.
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "PYTHONPATH", "PYTHONHASHSEED", "SYSTEMROOT")
@@ -202,6 +203,9 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement):
     if user is not None:
         shutil.chown(folder, user)
         _let_others_through(folder.parent)
+    if user is not None and not how.bubblewrap and FORK_OPTION in command:
+        # The forking process stays root, out of the learner's reach; each fork becomes `user`.
+        command, user = [*command, USER_OPTION, user], None
     return subprocess.Popen(
         worker_command(command, folder, how),
         stdin=subprocess.PIPE,
@@ -214,6 +218,16 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement):
         start_new_session=os.name == "posix",
         **as_user(user),
     )
+
+
+def become_user(user: str) -> None:
+    """In a forked worker that runs as root: become `user`, with its group only, for good."""
+    import pwd
+
+    account = pwd.getpwnam(user)
+    os.setgroups([])
+    os.setgid(account.pw_gid)
+    os.setuid(account.pw_uid)
 
 
 def as_user(user: str | None) -> dict:

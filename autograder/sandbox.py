@@ -10,15 +10,23 @@ from __future__ import annotations
 import json
 import os
 import queue
+import secrets
 import shutil
 import stat
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 from autograder.checks import Learner
-from autograder.isolation import Confinement, confinement, end_worker, start_worker
+from autograder.isolation import (
+    FORK_OPTION,
+    Confinement,
+    confinement,
+    end_worker,
+    start_worker,
+)
 from autograder.protocol import DIED, MISSING, NOT_ATTEMPTED, TIMEOUT, LearnerFailure
 from autograder.submission import GradedCell
 
@@ -56,7 +64,7 @@ class Worker:
     ):
         command = [sys.executable, "-m", "autograder.worker"]
         command += [] if preload else ["--no-preload"]
-        command += ["--fork"] if fork else []
+        command += [FORK_OPTION] if fork else []
         self.folder = folder
         self.how = how or confinement()
         self.process = start_worker(command, folder, log, self.how)
@@ -70,27 +78,39 @@ class Worker:
             self.lines.put(line)
         self.lines.put(None)  # end of file: the worker is gone
 
-    def _receive(self, limit: float) -> dict | None:
-        try:
-            line = self.lines.get(timeout=limit)
-        except queue.Empty:
-            return None
-        if line is None:
-            raise LearnerFailure(DIED, "ProcessEnded", f"exit code {self.process.wait()}")
-        return json.loads(line)
+    def _receive(self, limit: float, wanted) -> dict | None:
+        """The next line that `wanted(message)` accepts, within `limit` seconds; other lines
+        (stale, or forged by learner code that found the channel) are dropped."""
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return None
+            if line is None:
+                raise LearnerFailure(DIED, "ProcessEnded", f"exit code {self.process.wait()}")
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(message, dict) and wanted(message):
+                return message
 
     def request(self, payload: dict, limit: float) -> dict:
         if not self.ready:
-            if self._receive(STARTUP_LIMIT) is None:
+            if self._receive(STARTUP_LIMIT, lambda message: "ready" in message) is None:
                 raise RuntimeError(f"the grading worker did not start within {STARTUP_LIMIT} s")
             self.ready = True
+        nonce = secrets.token_hex(16)  # the answer must echo it: nothing written earlier can
         try:
-            self.process.stdin.write(json.dumps(payload) + "\n")
+            self.process.stdin.write(json.dumps(dict(payload, nonce=nonce)) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise LearnerFailure(DIED, "ProcessEnded", "the worker had ended") from None
         self.used = True
-        response = self._receive(limit)
+        response = self._receive(
+            limit, lambda message: "died" in message or message.get("nonce") == nonce
+        )
         if response is None:
             raise LearnerFailure(TIMEOUT, "Timeout", f"no answer within {limit:g} s", limit=limit)
         if "died" in response:  # the fork ended; a fresh one is on its way

@@ -11,10 +11,15 @@ import json
 import linecache
 import os
 import select
+import shutil
 import sys
+from pathlib import Path
 
 from autograder.isolation import (
+    FORK_OPTION,
+    USER_OPTION,
     become_subreaper,
+    become_user,
     die_with_parent,
     processes_in_session,
     reap_orphans,
@@ -93,15 +98,24 @@ def serve(requests, responses, send) -> None:
         request = json.loads(line)
         if request.get("op") == "end":
             return
+        nonce = request.get("nonce")  # echoed: the judge drops any answer without it
         try:
             response = {"ok": True, "result": handle(request, functions)}
         except LearnerFailure as failure:
             response = {"ok": False, "failure": failure.to_dict()}
-        responses.write(send(response) + "\n")
+        responses.write(send(dict(response, nonce=nonce)) + "\n")
         responses.flush()
 
 
-def fork_workers(requests, responses, send) -> None:
+def empty_folder(folder: Path) -> None:
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
+
+
+def fork_workers(requests, responses, send, user: str | None = None) -> None:
     """Fork a fresh worker for each notebook from this process, which never runs learner code:
     each one starts from the same state, Keras already imported (a learner's fresh kernel)."""
     become_subreaper()  # what a notebook's code leaves running comes back here, to be ended
@@ -109,6 +123,8 @@ def fork_workers(requests, responses, send) -> None:
         child = os.fork()
         if child == 0:
             os.setsid()
+            if user is not None:
+                become_user(user)
             die_with_parent()
             serve(requests, responses, send)
             os._exit(ENDED)
@@ -116,6 +132,7 @@ def fork_workers(requests, responses, send) -> None:
         for pid in processes_in_session(child):
             os.kill(pid, 9)
         reap_orphans()
+        empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
         code = os.waitstatus_to_exitcode(status)
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
@@ -132,8 +149,9 @@ def main() -> None:
     if "--no-preload" not in sys.argv:
         import keras  # noqa: F401  (imported now, while the judge imports its own copy)
 
-    if "--fork" in sys.argv:
-        fork_workers(requests, responses, send)
+    if FORK_OPTION in sys.argv:
+        user = sys.argv[sys.argv.index(USER_OPTION) + 1] if USER_OPTION in sys.argv else None
+        fork_workers(requests, responses, send, user)
     else:
         serve(requests, responses, send)
 

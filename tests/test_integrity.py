@@ -33,13 +33,14 @@ SECRET = "instructor-secret-4f1c"
 MARKER = "integrity-attack-marker"
 FORGED = '{"score": 999, "max_score": 13, "tests": []}'
 
-ARGMAX_ANSWER = '''
+ARGMAX_ANSWER = """
 def argmax_accuracy(y_true, y_prob):
     predicted = np.argmax(np.asarray(y_prob), axis=1)
     return float(np.mean(predicted == np.asarray(y_true)))
-'''
+"""
 
-ATTACK = '''
+ATTACK = (
+    """
 import os, signal, socket, subprocess, sys
 from pathlib import Path
 
@@ -95,15 +96,17 @@ def kill_parent():
 for action in (rewrite_grader, poison_sample, forge_results_later, write_outside, phone_home,
                kill_parent):
     attempt(action)
-''' + ARGMAX_ANSWER
+"""
+    + ARGMAX_ANSWER
+)
 
-READ_SECRET = '''
+READ_SECRET = """
 from pathlib import Path
 
 
 def build_cnn():
     raise RuntimeError("read: " + Path({secret!r}).read_text())
-'''
+"""
 
 needs_bubblewrap = pytest.mark.skipif(
     bubblewrap_problem() is not None, reason=f"no sandbox here: {bubblewrap_problem()}"
@@ -326,8 +329,7 @@ def user_can_run_python(user: str) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(
     not user_can_run_python("nobody"),
-    reason="needs root and a Python that the user nobody can run (as setup.sh makes on "
-    "Gradescope)",
+    reason="needs root and a Python that the user nobody can run (as setup.sh makes on Gradescope)",
 )
 def test_gradescope_without_bubblewrap_runs_learner_code_as_an_unprivileged_user(
     scene, repo, tmp_path
@@ -498,3 +500,43 @@ def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(t
     assert not copy_out(worker / "huge.keras", copy) and not copy.exists()
     assert not copy_out(Path("/dev/zero"), copy) and not copy.exists()
     assert copy_out(worker / "model.keras", copy) and copy.read_bytes() == b"a model"
+
+
+# ---------------------------------------------------------------- the judge's channel
+
+FORGE = """
+import json, os
+
+
+def build_model():
+    forged = [{"ready": True}, {"ok": True, "result": {"type": "builtins.float", "is_float": True,
+              "is_bool": False, "is_tensor": False, "shape": [], "value": 0.5}}]
+    for descriptor in range(3, 64):  # every pipe this process may write: the judge's channel too
+        for message in forged * 4:
+            try:
+                os.write(descriptor, (json.dumps(message) + "\\n").encode())
+            except OSError:
+                break
+    raise NotImplementedError("forged the channel, then stopped")
+"""
+
+
+@pytest.mark.slow
+def test_answers_forged_in_one_notebook_earn_nothing_in_the_next(repo, tmp_path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for notebook in (repo / "exercises").glob("*.ipynb"):
+        shutil.copy(notebook, submission / notebook.name)
+    set_graded_cell(submission, "01_build_model.ipynb", FORGE)  # argmax_accuracy stays a stub
+    results = tmp_path / "results.json"
+    env = dict(os.environ, MNIST_OFFLINE="1")
+    subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--json", str(results)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    report = json.loads(results.read_text())
+    assert report["score"] == 0
+    outcomes = {
+        test["extra_data"]["check_id"]: test["extra_data"]["outcome"] for test in report["tests"]
+    }
+    assert outcomes["argmax_accuracy.returns_float"] == "not attempted"
