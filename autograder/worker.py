@@ -107,6 +107,17 @@ def serve(requests, responses, send) -> None:
         responses.flush()
 
 
+MAX_FILE_BYTES = 512 * 1024 * 1024  # a model file is a few MB; no notebook fills the disk
+
+
+def limit_files() -> None:
+    """No file larger than MAX_FILE_BYTES, no core dumps (Linux and macOS)."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def empty_folder(folder: Path) -> None:
     for entry in folder.iterdir():
         if entry.is_dir() and not entry.is_symlink():
@@ -126,6 +137,7 @@ def fork_workers(requests, responses, send, user: str | None = None) -> None:
             if user is not None:
                 become_user(user)
             die_with_parent()
+            limit_files()
             serve(requests, responses, send)
             os._exit(ENDED)
         _, status = os.waitpid(child, 0)
