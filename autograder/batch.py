@@ -40,6 +40,7 @@ from pathlib import Path
 
 from autograder.canvas import DEFAULT_ASSIGNMENT, DEFAULT_ID_COLUMN, ID_CHOICES, write_canvas_csv
 from autograder.collect import collect_submission, fingerprint
+from autograder.hidden import hidden_files
 from autograder.isolation import SANDBOX_SETTING, SandboxUnavailable, confinement
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -91,9 +92,8 @@ def grader_fingerprint(hidden: Path | None = None) -> str:
         for path in sorted((PACKAGES / package).rglob("*.py")):
             if path.stem not in NOT_GRADING:
                 digest.update(path.name.encode() + path.read_bytes())
-    for path in sorted(Path(hidden).rglob("*")) if hidden else []:
-        if path.is_file():
-            digest.update(str(path.relative_to(hidden)).encode() + path.read_bytes())
+    for name, path in hidden_files(hidden):
+        digest.update(name.encode() + path.read_bytes())
     return digest.hexdigest()
 
 

@@ -23,6 +23,7 @@ from importlib import metadata, resources
 from pathlib import Path
 
 from autograder.collect import collect_submission
+from autograder.hidden import hidden_files
 from digits.data import MnistDataError, load_mnist_file
 
 # Package data of `autograder` (pyproject.toml declares it), wherever the package is installed.
@@ -78,9 +79,8 @@ def build_zip(out: Path, mnist: Path | None = None, hidden: Path | None = None) 
                     archive.write(path, f"{package}/{path.relative_to(root).as_posix()}")
         if mnist is not None:
             archive.write(mnist, MNIST_IN_ZIP)
-        for path in sorted(Path(hidden).rglob("*")) if hidden else []:
-            if path.is_file() and "__pycache__" not in path.parts:
-                archive.write(path, f"{HIDDEN_IN_ZIP}/{path.relative_to(hidden).as_posix()}")
+        for name, path in hidden_files(hidden):
+            archive.write(path, f"{HIDDEN_IN_ZIP}/{name}")
         return archive.namelist()
 
 

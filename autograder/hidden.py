@@ -95,12 +95,24 @@ class LearnerView:
         return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
+def hidden_files(folder: Path | None) -> list[tuple[str, Path]]:
+    """Every file of a hidden-checks folder (none when there is no folder), by relative name."""
+    if folder is None:
+        return []
+    return [
+        (path.relative_to(folder).as_posix(), path)
+        for path in sorted(Path(folder).rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    ]
+
+
 def load_hidden_checks(folder: Path) -> list[HiddenCheck]:
     """Import `folder/checks.py` and return the checks it declares."""
     path = Path(folder) / "checks.py"
     if not path.is_file():
         raise FileNotFoundError(f"no hidden checks: {path} does not exist")
     spec = importlib.util.spec_from_file_location("autograder_hidden_checks", path)
+    assert spec is not None and spec.loader is not None  # a .py file always has both
     module = importlib.util.module_from_spec(spec)
     _declared.clear()
     sys.modules[spec.name] = module

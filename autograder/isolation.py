@@ -188,7 +188,7 @@ def _python_paths(folder: Path) -> list[Path]:
     paths = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent}
     paths.update(Path(entry) for entry in sys.path[1:] if entry)  # [0]: the judge's own folder
     for package in (autograder, digits):
-        paths.add(Path(package.__file__).resolve().parent)
+        paths.add(Path(str(package.__file__)).resolve().parent)
     hidden = _hidden_folders(folder) + [folder]
     return sorted(
         path

@@ -49,7 +49,7 @@ def model_weights(path: Path) -> dict[str, np.ndarray] | None:
     try:
         with zipfile.ZipFile(path) as archive:
             data = archive.read("model.weights.h5")
-        arrays = {}
+        arrays: dict[str, np.ndarray] = {}
         with h5py.File(io.BytesIO(data), "r") as weights:
             weights.visititems(
                 lambda name, item: (
@@ -71,8 +71,8 @@ def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray])
         return float("inf")
     a = np.concatenate([first[name].ravel() for name in sorted(first)]).astype(np.float64)
     b = np.concatenate([second[name].ravel() for name in sorted(second)]).astype(np.float64)
-    scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-12)
-    return float(np.linalg.norm(a - b) / scale)
+    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-12)
+    return float(np.linalg.norm(a - b)) / scale
 
 
 def model_flags(

@@ -53,6 +53,9 @@ class MnistData(tuple):
     data it is.
     """
 
+    source: str
+    origin: str
+
     def __new__(cls, arrays: dict[str, np.ndarray], source: str, origin: str):
         self = super().__new__(
             cls, ((arrays["x_train"], arrays["y_train"]), (arrays["x_test"], arrays["y_test"]))
