@@ -15,6 +15,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from autograder import config
 from autograder.checks import EXERCISES, PASSED, CheckResult, Context, Exercise, run_exercise
 from autograder.submission import graded_cell
 
@@ -101,13 +102,15 @@ def grade(
     own_supply = supply is None
     if own_supply:
         supply = WorkerSupply(log, str(workdir))
-    exercises = select(only)
+    course, course_note = config.for_grading(submission)
+    exercises = config.with_points(select(only), course.points)
     cells = {
         exercise.function: graded_cell(submission / exercise.notebook, exercise.function)
         for exercise in exercises
     }
-    learner = SandboxLearner(cells, supply, limits)
+    learner = SandboxLearner(cells, supply, {**course.time_limits, **(limits or {})})
     context = Context(learner, submission, load_data_quietly, workdir=workdir)
+    context.notes += [course_note] if course_note else []
     context.state["seed"] = seed
     context.state["train"] = train
     try:
