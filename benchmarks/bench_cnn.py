@@ -26,10 +26,10 @@ from digits import models  # noqa: E402
 from digits.data import load_mnist, normalize  # noqa: E402
 
 
-def variant(augment=False, batchnorm=False, decay=False, hidden=128) -> keras.Model:
+def variant(augment=False, batchnorm=False, decay=0, hidden=128) -> keras.Model:
     """The exercise's CNN of before issue 10 (Conv 32, Conv 64, Dropout 0.5, Dense 128), with
     random shifts of up to 2 pixels (augment), BatchNormalization after each convolution, a
-    learning rate halved every 1,000 batches (decay); hidden=0 drops the Dense(128) layer (Keras'
+    learning rate halved every `decay` batches; hidden=0 drops the Dense(128) layer (Keras'
     "Simple MNIST convnet")."""
     stack = [keras.Input(shape=(28, 28)), layers.Reshape((28, 28, 1))]
     if augment:
@@ -46,7 +46,7 @@ def variant(augment=False, batchnorm=False, decay=False, hidden=128) -> keras.Mo
     model = keras.Sequential(stack)
     learning_rate = 1e-3
     if decay:
-        learning_rate = keras.optimizers.schedules.ExponentialDecay(1e-3, 1000, 0.5)
+        learning_rate = keras.optimizers.schedules.ExponentialDecay(1e-3, decay, 0.5)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -61,8 +61,9 @@ RECIPES = {
     "batchnorm": lambda: variant(batchnorm=True),
     "augmented": lambda: variant(augment=True),
     "batchnorm-augmented": lambda: variant(augment=True, batchnorm=True),
-    "augmented-decay": lambda: variant(augment=True, decay=True),
-    "batchnorm-augmented-decay": lambda: variant(augment=True, batchnorm=True, decay=True),
+    "augmented-decay": lambda: variant(augment=True, decay=1000),
+    "batchnorm-augmented-decay": lambda: variant(augment=True, batchnorm=True, decay=1000),
+    "batchnorm-augmented-decay500": lambda: variant(augment=True, batchnorm=True, decay=500),
     "reference": models.build_cnn_model,
 }
 
