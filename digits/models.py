@@ -46,7 +46,7 @@ def build_dropout_model(rate: float = 0.2) -> keras.Model:
 
 
 def build_cnn_model() -> keras.Model:
-    """The reference CNN, exercise 3's answer: at least 99% on real MNIST in 15 epochs.
+    """The reference CNN, exercise 3's answer: about 99% on real MNIST after 15 epochs.
 
     Two blocks of Conv2D, BatchNormalization (it keeps each layer's outputs on a steady scale,
     so training needs fewer epochs) and MaxPooling2D, then Dropout and two Dense layers. While

@@ -1,6 +1,8 @@
 """The reference CNN: one home (digits.models), shown by exercise 3's solution, accepted by the
 grader, and safe to save and reload."""
 
+import json
+
 import keras
 import numpy as np
 
@@ -52,3 +54,10 @@ def test_the_reference_cnn_reloads_safely_with_its_schedule_and_same_predictions
     channels = images[..., np.newaxis]  # it only moves training images:
     np.testing.assert_array_equal(shift(channels, training=False), channels)
     assert not np.array_equal(shift(channels, training=True), channels)
+
+
+def test_exercise_3_states_the_graders_full_mnist_mark(repo):
+    from autograder.thresholds import THRESHOLDS
+
+    intro = json.loads((repo / "solutions" / "03_cnn.ipynb").read_text())["cells"][0]
+    assert f"at least {THRESHOLDS['mnist']['cnn']:.1%} on full MNIST" in "".join(intro["source"])

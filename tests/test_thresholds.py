@@ -55,7 +55,7 @@ def test_marks_follow_the_calibration_rules():
 
 
 def test_thresholds_are_the_rules_applied_to_the_measured_worst_seeds():
-    for kind, worst in thresholds.WORST_SEEDS.get(thresholds.FULL, {}).items():
+    for kind, worst in thresholds.WORST_SEEDS[thresholds.FULL].items():
         mark = thresholds.THRESHOLDS[thresholds.FULL][kind]
         assert mark == thresholds.full_mnist_mark(worst, kind)
         assert worst - mark >= thresholds.FULL_MNIST_MARGINS[kind] - 1e-9
