@@ -52,10 +52,12 @@ def fit_settings(kind: str) -> dict:
     return settings
 
 
-def train_and_score(model, settings, data, seed, scale=True) -> tuple[float, bool]:
-    """Test accuracy on scaled pixels, and whether the grader says "trained on raw pixels"."""
+def train_and_score(build, settings, data, seed, scale=True) -> tuple[float, bool]:
+    """Build with this seed and train; test accuracy on scaled pixels, and whether the grader
+    says "trained on raw pixels"."""
     (x_train, y_train), (x_test, y_test) = data
-    keras.utils.set_random_seed(seed)
+    keras.utils.set_random_seed(seed)  # before build(): the seed sets the initial weights too
+    model = build()
     train_images = normalize(x_train) if scale else x_train.astype("float32")
     if settings.get("epochs", 0):
         model.fit(train_images, y_train, verbose=0, **settings)
@@ -106,7 +108,7 @@ def calibrate(kind: str, seeds: int, data, with_mistakes: bool) -> None:
     accuracies = []
     for seed in range(seeds):
         started = time.perf_counter()
-        accuracy, _ = train_and_score(build(), settings, data, seed)
+        accuracy, _ = train_and_score(build, settings, data, seed)
         accuracies.append(accuracy)
         seconds = time.perf_counter() - started
         print(f"seed {seed}: {accuracy:.4f} ({seconds:.0f} s, load {os.getloadavg()[0]:.1f})")
@@ -124,7 +126,7 @@ def calibrate(kind: str, seeds: int, data, with_mistakes: bool) -> None:
     print("\nmistake | test accuracy | below mark | caught by the raw-pixel rule")
     for name, (builder, scale, epochs) in mistakes(kind, build).items():
         mistake_settings = dict(settings, epochs=settings["epochs"] if epochs is None else epochs)
-        accuracy, flagged = train_and_score(builder(), mistake_settings, data, 0, scale)
+        accuracy, flagged = train_and_score(builder, mistake_settings, data, 0, scale)
         below = None if mark is None else accuracy < mark
         print(f"{name} | {accuracy:.4f} | {below} | {flagged}")
 

@@ -223,3 +223,25 @@ def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(
         + ", ".join(config._check_ids())
         + "."
     ]
+
+
+def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(
+    repo, mnist_sample
+):
+    import importlib.util
+
+    path = repo / "benchmarks" / "calibrate_thresholds.py"
+    spec = importlib.util.spec_from_file_location("calibrate_thresholds", path)
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    first_weights = []
+
+    def build():
+        model = calibrate.reference_builder("dense")()
+        first_weights.append(model.layers[1].get_weights()[0])
+        return model
+
+    for _ in range(2):
+        calibrate.train_and_score(build, {"epochs": 0}, mnist_sample, seed=3)
+        np.random.random(10)  # whatever ran in between
+    np.testing.assert_array_equal(first_weights[0], first_weights[1])
