@@ -225,9 +225,7 @@ def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(
     ]
 
 
-def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(
-    repo, mnist_sample
-):
+def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(repo, mnist_sample):
     import importlib.util
 
     path = repo / "benchmarks" / "calibrate_thresholds.py"
