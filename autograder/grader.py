@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from autograder import config
 from autograder.checks import EXERCISES, PASSED, CheckResult, Context, Exercise, run_exercise
 from autograder.submission import GradedCell, graded_cell
 
@@ -136,13 +137,15 @@ def grade(
     from autograder.isolation import confinement, reap_orphans
     from autograder.sandbox import SandboxLearner, WorkerSupply
 
-    exercises = select(only)
+    submission = Path(submission).resolve()
+    course, course_note = config.for_grading(submission)  # read before any learner code runs
+    exercises = config.with_points(select(only), course.points)
+    limits = {**course.time_limits, **(limits or {})}
     if hidden is not None:  # loaded, like every module of the judge, before learner code runs
         from autograder.hidden import load_hidden_checks, with_hidden
 
         hidden = Path(hidden).resolve()
         exercises = with_hidden(exercises, load_hidden_checks(hidden), hidden)
-    submission = Path(submission).resolve()
     silence_tensorflow()
     how = replace(confinement(), private=(hidden,) if hidden else ())
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
@@ -155,7 +158,10 @@ def grade(
             if workers is None:  # started now: it imports Keras while the judge does
                 workers = WorkerSupply(log, str(workdir), True, how)
             data = prepare_judge()
-            results, notes = [], [] if how.sandboxed else [how.description]
+            results = []
+            notes = [
+                note for note in (course_note, None if how.sandboxed else how.description) if note
+            ]
             for exercise in exercises:
                 workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
                 cell = notebook_cell(submission, exercise)

@@ -172,6 +172,13 @@ CATALOGUE: dict[str, Mistake] = {
         "Train for the number of epochs the notebook asks on scaled images, then save again; "
         "check that the model is saved after model.fit, not before.",
     ),
+    "marks_missing": Mistake(
+        "No accuracy mark for the {kind} model on MNIST_PATH={origin}: its test set is not "
+        "MNIST's, so the instructor sets the mark in course.toml ([marks] {kind} = ...; see the "
+        'README, "Course configuration").',
+        "",
+    ),
+    "course_config_invalid": Mistake("The course configuration is invalid: {error}", ""),
     # argmax_accuracy()
     "returns_tensor": Mistake(
         "argmax_accuracy() returned a TensorFlow tensor ({type}), not a Python float.",

@@ -46,32 +46,47 @@ def build_dropout_model(rate: float = 0.2) -> keras.Model:
 
 
 def build_cnn_model() -> keras.Model:
-    """A small convolutional network: it looks at neighbouring pixels together."""
+    """The reference CNN, exercise 3's answer: about 99% on real MNIST after 15 epochs.
+
+    Two blocks of Conv2D, BatchNormalization (it keeps each layer's outputs on a steady scale,
+    so training needs fewer epochs) and MaxPooling2D, then Dropout and two Dense layers. While
+    training only, `RandomTranslation` shifts each image by up to 2 pixels (more varied examples;
+    it does nothing when predicting), and the learning rate halves every 500 batches, for smaller
+    steps as the model settles. Exercise 3 trains it for 15 epochs in batches of 128
+    (``autograder.checks.TRAIN_SETTINGS["cnn"]``); what it reaches: benchmarks/RESULTS.md.
+    """
     model = keras.Sequential(
         [
             keras.Input(shape=IMAGE_SHAPE),
             layers.Reshape((*IMAGE_SHAPE, 1)),  # Conv2D wants a channel axis
-            layers.Conv2D(16, kernel_size=3, activation="relu"),
-            layers.MaxPooling2D(pool_size=2),
+            layers.RandomTranslation(0.08, 0.08, fill_mode="constant"),  # up to 2 of 28 pixels
             layers.Conv2D(32, kernel_size=3, activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(pool_size=2),
+            layers.Conv2D(64, kernel_size=3, activation="relu"),
+            layers.BatchNormalization(),
             layers.MaxPooling2D(pool_size=2),
             layers.Flatten(),
-            layers.Dropout(0.25),
+            layers.Dropout(0.5),
+            layers.Dense(128, activation="relu"),
             layers.Dense(NUM_CLASSES, activation="softmax"),
         ],
         name="cnn",
     )
-    return compile_for_digits(model)
+    learning_rate = keras.optimizers.schedules.ExponentialDecay(
+        0.001, decay_steps=500, decay_rate=0.5
+    )
+    return compile_for_digits(model, keras.optimizers.Adam(learning_rate))
 
 
-def compile_for_digits(model: keras.Model) -> keras.Model:
-    """Adam, sparse categorical cross-entropy (integer labels) and accuracy.
+def compile_for_digits(model: keras.Model, optimizer="adam") -> keras.Model:
+    """Adam (by default), sparse categorical cross-entropy (integer labels) and accuracy.
 
     The loss keeps its default ``from_logits=False`` because the last layer already applies
     softmax: the model outputs probabilities, not logits.
     """
     model.compile(
-        optimizer="adam",
+        optimizer=optimizer,
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )

@@ -1,0 +1,245 @@
+"""Which accuracy marks apply to which data, the calibration rules, and the course configuration."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograder import checks, config, thresholds
+from autograder.judges import CheckFailed
+from autograder.report import check_lines
+from digits.data import load_mnist_file, load_mnist_sample
+
+DENSE = checks.EXERCISES_BY_FUNCTION["build_model"]
+
+
+@pytest.fixture(autouse=True)
+def no_course_config(monkeypatch, tmp_path):
+    """Each test starts without a course configuration: no AUTOGRADER_CONFIG, an empty cwd."""
+    monkeypatch.delenv(config.ENVIRONMENT_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def write_mnist_file(path: Path, seed: int = 0) -> Path:
+    """A small MNIST-format .npz file (random digits): a custom MNIST_PATH file."""
+    generator = np.random.default_rng(seed)
+    arrays = {
+        "x_train": generator.integers(0, 256, (20, 28, 28), dtype=np.uint8),
+        "y_train": generator.integers(0, 10, 20, dtype=np.uint8),
+        "x_test": generator.integers(0, 256, (10, 28, 28), dtype=np.uint8),
+        "y_test": generator.integers(0, 10, 10, dtype=np.uint8),
+    }
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.fixture
+def custom_data(tmp_path):
+    return load_mnist_file(write_mnist_file(tmp_path / "custom.npz"))
+
+
+@pytest.fixture
+def submission(tmp_path):
+    folder = tmp_path / "course" / "exercises"
+    folder.mkdir(parents=True)
+    return folder
+
+
+def test_marks_follow_the_calibration_rules():
+    assert thresholds.full_mnist_mark(0.9650, "dense") == 0.960
+    assert thresholds.full_mnist_mark(0.9649, "dense") == 0.959
+    assert thresholds.full_mnist_mark(0.9920, "cnn") == 0.989
+    assert thresholds.full_mnist_mark(0.9919, "cnn") == 0.988
+    assert thresholds.sample_mark(0.961) == 0.94
+    assert thresholds.sample_mark(0.960) == 0.94
+
+
+def test_thresholds_are_the_rules_applied_to_the_measured_worst_seeds():
+    for kind, worst in thresholds.WORST_SEEDS[thresholds.FULL].items():
+        mark = thresholds.THRESHOLDS[thresholds.FULL][kind]
+        assert mark == thresholds.full_mnist_mark(worst, kind)
+        assert worst - mark >= thresholds.FULL_MNIST_MARGINS[kind] - 1e-9
+    for kind, worst in thresholds.WORST_SEEDS[thresholds.SAMPLE].items():
+        assert thresholds.THRESHOLDS[thresholds.SAMPLE][kind] == thresholds.sample_mark(worst)
+
+
+def test_the_canonical_mnist_test_set_gets_the_full_mnist_marks(custom_data, monkeypatch):
+    # The real file is not in the repository: recognize this one as if it were MNIST's test set.
+    _, (x_test, y_test) = custom_data
+    digest = thresholds.test_set_hash(x_test, y_test)
+    monkeypatch.setitem(thresholds.TEST_SET_HASHES, digest, thresholds.FULL)
+    for kind in ("dense", "cnn"):
+        assert thresholds.accuracy_mark(custom_data, kind) == (
+            thresholds.THRESHOLDS["mnist"][kind],
+            "",
+        )
+
+
+def test_the_sample_keeps_the_sample_marks_even_from_mnist_path(mnist_sample, tmp_path):
+    for kind in ("dense", "cnn"):
+        mark = thresholds.THRESHOLDS["mnist-sample"][kind]
+        assert thresholds.accuracy_mark(mnist_sample, kind) == (mark, "")
+    (x_train, y_train), (x_test, y_test) = load_mnist_sample()
+    copy = tmp_path / "sample.npz"
+    np.savez(copy, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+    assert thresholds.accuracy_mark(load_mnist_file(copy), "cnn")[0] == mark
+
+
+def test_the_test_set_is_recognized_by_content_not_by_label_dtype(mnist_sample):
+    _, (x_test, y_test) = mnist_sample
+    digest = thresholds.test_set_hash(x_test, y_test.astype(np.int64))
+    assert thresholds.TEST_SET_HASHES[digest] == "mnist-sample"
+    changed = y_test.copy()
+    changed[0] = (changed[0] + 1) % 10
+    assert thresholds.test_set_hash(x_test, changed) not in thresholds.TEST_SET_HASHES
+
+
+def test_another_file_without_marks_fails_the_accuracy_check_with_one_line(custom_data, submission):
+    context = checks.Context(learner=None, submission=submission, load_data=lambda: custom_data)
+    context.state[("saved", "build_model")] = "a model (never used: no mark to compare with)"
+    check = next(check for check in DENSE.checks if check.check_id == "build_model.accuracy")
+    result = checks.run_check(check, DENSE, context)
+    assert result.outcome == checks.FAILED and result.mistake == "marks_missing"
+    lines = list(check_lines([result]))
+    assert len(lines) == 1
+    assert "No accuracy mark for the dense model on MNIST_PATH=" in lines[0]
+    assert "course.toml ([marks] dense = ...;" in lines[0]
+
+
+def test_another_file_never_silently_gets_the_sample_marks(custom_data):
+    with pytest.raises(CheckFailed) as failure:
+        thresholds.accuracy_mark(custom_data, "cnn")
+    assert failure.value.mistake_id == "marks_missing"
+    assert str(custom_data.origin) in failure.value.message
+
+
+def test_another_file_gets_the_marks_of_course_toml_in_the_folder_above(custom_data, submission):
+    path = submission.parent / "course.toml"
+    path.write_text("[marks]\ndense = 0.5\ncnn = 0.75\n")
+    assert thresholds.accuracy_mark(custom_data, "dense", submission) == (
+        0.5,
+        f"accuracy mark for the dense model: 50.0%, from {path}",
+    )
+    assert thresholds.accuracy_mark(custom_data, "cnn", submission)[0] == 0.75
+
+
+def test_autograder_config_names_the_file_and_wins_over_the_current_folder(
+    custom_data, tmp_path, monkeypatch
+):
+    (tmp_path / "course.toml").write_text("[marks]\ndense = 0.5\n")
+    named = tmp_path / "elsewhere.toml"
+    named.write_text("[marks]\ndense = 0.25\n")
+    assert thresholds.accuracy_mark(custom_data, "dense")[0] == 0.5  # ./course.toml
+    monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(named))
+    assert thresholds.accuracy_mark(custom_data, "dense")[0] == 0.25
+    with pytest.raises(CheckFailed, match="no accuracy mark|No accuracy mark"):
+        thresholds.accuracy_mark(custom_data, "cnn")  # the file sets no CNN mark
+
+
+def test_a_course_toml_inside_the_graded_folder_is_ignored(custom_data, submission):
+    (submission / "course.toml").write_text("[marks]\ndense = 0.0\n")
+    with pytest.raises(CheckFailed, match="No accuracy mark"):
+        thresholds.accuracy_mark(custom_data, "dense", submission)
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("[marks]\ndense = 1.5\n", "[marks] dense = 1.5; expected a number from 0 to 1."),
+        ("[marks]\nmlp = 0.9\n", "unknown key 'mlp' in [marks]; use dense, cnn."),
+        ("[mark]\ndense = 0.9\n", "unknown section [mark]; use marks, points, time_limits."),
+        ('[points]\n"build_model.acuracy" = 3\n', "unknown key 'build_model.acuracy' in [points]"),
+        ("[time_limits]\ncall = 0\n", "[time_limits] call = 0; expected a number at least 0.1."),
+        ("[marks\n", "not a readable TOML file"),
+    ],
+)
+def test_a_bad_course_toml_is_named_in_one_line(custom_data, tmp_path, text, error):
+    (tmp_path / "course.toml").write_text(text)
+    with pytest.raises(CheckFailed) as failure:
+        thresholds.accuracy_mark(custom_data, "dense")
+    assert failure.value.mistake_id == "course_config_invalid"
+    assert error in failure.value.message and "\n" not in failure.value.message
+
+
+def test_a_missing_autograder_config_file_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(tmp_path / "absent.toml"))
+    with pytest.raises(config.ConfigError, match="absent.toml: no such file"):
+        config.load()
+
+
+def test_the_template_is_valid_and_every_key_has_help(tmp_path):
+    path = tmp_path / "course.toml"
+    path.write_text(config.TEMPLATE)
+    course = config.read(path)
+    assert course.marks == {"dense": 0.95, "cnn": 0.98}
+    assert course.points == {"build_model.accuracy": 2.0}
+    assert course.time_limits == {"save_model": 60.0, "call": 10.0}
+    assert set(config.HELP["marks"]) == set(config.MODEL_KINDS)
+    assert set(config.HELP["time_limits"]) == set(config.TIME_LIMITS)
+    assert all(text for section in config.HELP.values() for text in section.values())
+
+
+def test_without_a_file_the_defaults_apply():
+    assert config.load() == config.CourseConfig()
+
+
+def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, monkeypatch):
+    import shutil
+
+    from autograder import grader, sandbox
+
+    shutil.copy(repo / "solutions" / "02_argmax_accuracy.ipynb", submission)
+    (submission.parent / "course.toml").write_text(
+        '[points]\n"argmax_accuracy.values" = 7\n[time_limits]\ncall = 30\n'
+    )
+    seen = {}
+
+    class Recording(sandbox.SandboxLearner):
+        def __init__(self, cells, supply, limits=None):
+            super().__init__(cells, supply, limits)
+            seen.update(self.limits)
+
+    monkeypatch.setattr(sandbox, "SandboxLearner", Recording)
+    report = grader.grade(submission, only="argmax_accuracy")
+    values = next(r for r in report.results if r.check_id == "argmax_accuracy.values")
+    assert (values.points, values.score) == (7, 7)
+    assert report.max_score == 1 + 1 + 7 + 1
+    assert seen == dict(sandbox.LIMITS, call=30.0)
+    assert checks.EXERCISES_BY_FUNCTION["argmax_accuracy"].checks[2].points == 2  # unchanged
+
+
+def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(repo, submission):
+    import shutil
+
+    from autograder import grader
+
+    shutil.copy(repo / "solutions" / "02_argmax_accuracy.ipynb", submission)
+    (submission.parent / "course.toml").write_text("[points]\nall = 100\n")
+    report = grader.grade(submission, only="argmax_accuracy")
+    assert report.max_score == 5 and report.score == 5
+    assert report.notes == [
+        "course configuration ignored (the defaults apply): "
+        f"{submission.parent / 'course.toml'}: unknown key 'all' in [points]; use "
+        + ", ".join(config._check_ids())
+        + "."
+    ]
+
+
+def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(repo, mnist_sample):
+    import importlib.util
+
+    path = repo / "benchmarks" / "calibrate_thresholds.py"
+    spec = importlib.util.spec_from_file_location("calibrate_thresholds", path)
+    calibrate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(calibrate)
+    first_weights = []
+
+    def build():
+        model = calibrate.reference_builder("dense")()
+        first_weights.append(model.layers[1].get_weights()[0])
+        return model
+
+    for _ in range(2):
+        calibrate.train_and_score(build, {"epochs": 0}, mnist_sample, seed=3)
+        np.random.random(10)  # whatever ran in between
+    np.testing.assert_array_equal(first_weights[0], first_weights[1])
