@@ -16,6 +16,7 @@ from test_autograder_messages import (
     dense_model,
     first_failure,
     keras_normalize,
+    mark_of_90_percent,
     sample_with_source,
     tiny_learning_rate,
     trained,
@@ -134,12 +135,18 @@ def wrong_loss():
 def accuracy_with(**kwargs):
     def trigger(tmp_path, monkeypatch):
         if "threshold" in kwargs:
-            monkeypatch.setattr(checks, "threshold_for", lambda source, kind: (0.9, ""))
+            monkeypatch.setattr(checks, "accuracy_mark", mark_of_90_percent)
         model, history = trained(**kwargs.get("training", {}))
         data = sample_with_source("mnist") if kwargs.get("full") else None
         return accuracy_result(tmp_path, model, data, history if kwargs.get("record") else None)
 
     return trigger
+
+
+def invalid_course_config(tmp_path, monkeypatch):
+    (tmp_path / "course.toml").write_text("[marks]\ndense = 'high'\n")
+    monkeypatch.setenv("AUTOGRADER_CONFIG", str(tmp_path / "course.toml"))
+    return accuracy_result(tmp_path, dense_model(), sample_with_source("mnist-file"))
 
 
 def out_of_date(folder):
@@ -211,6 +218,10 @@ TRIGGERS = {
     "other_scaling": accuracy_with(threshold=0.9, training=dict(scale=keras_normalize, epochs=3)),
     "trained_on_other_data": accuracy_with(full=True, record=True),
     "accuracy_too_low": accuracy_with(full=True),
+    "marks_missing": lambda tmp_path, monkeypatch: accuracy_result(
+        tmp_path, dense_model(), sample_with_source("mnist-file")
+    ),
+    "course_config_invalid": invalid_course_config,
     "accuracy_near_chance": lambda tmp_path, monkeypatch: accuracy_result(tmp_path, dense_model()),
     "learning_rate_too_small": lambda tmp_path, monkeypatch: accuracy_result(
         tmp_path, tiny_learning_rate()
