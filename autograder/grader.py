@@ -151,12 +151,16 @@ def grade(
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     own_files = workdir / "judge"  # the judge's copies of models: no worker can reach them
     own_files.mkdir(mode=0o700)
-    log = open(workdir / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
+    # Two logs: the judge's own stderr stays in its private folder (a hidden check's output too);
+    # the workers get a write-only handle on theirs, shown to the learner with --verbose.
+    log = open(own_files / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
+    worker_log_path = workdir / "worker.log"
+    worker_log = open(worker_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     workers = supply
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
             if workers is None:  # started now: it imports Keras while the judge does
-                workers = WorkerSupply(log, str(workdir), True, how)
+                workers = WorkerSupply(worker_log, str(workdir), True, how)
             data = prepare_judge()
             results = []
             notes = [
@@ -174,11 +178,11 @@ def grade(
         if supply is None and workers is not None:
             workers.close()
         reap_orphans()
-        log.seek(0)
-        worker_log = log.read()
         log.close()
+        worker_log.close()
+        learner_output = worker_log_path.read_text(encoding="utf-8", errors="replace")
         shutil.rmtree(workdir, ignore_errors=True)
-    return Report(submission, results, data.source, data.description, notes, worker_log, only)
+    return Report(submission, results, data.source, data.description, notes, learner_output, only)
 
 
 def notebook_cell(submission: Path, exercise: Exercise) -> GradedCell | str:

@@ -37,7 +37,6 @@ KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "PYTHONPATH", "PYTHONHASHSEED", "S
 KEPT_PREFIXES = ("LC_", "TF_", "OMP_", "MALLOC_", "KMP_", "CUDA_")
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
-SHM_BYTES = 16 * 1024 * 1024  # the sandbox's /dev/shm: memory, so kept small
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
 
@@ -144,10 +143,11 @@ def worker_command(command: list[str], folder: Path, how: Confinement) -> list[s
     # folders laid over the hidden ones, nor remount anything.
     arguments = ["bwrap", *_namespace_arguments(), "--cap-drop", "ALL"]
     arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    arguments += ["--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
+    arguments += ["--tmpfs", "/dev/shm"]
     emptied = _hidden_folders(folder) + [Path(path).resolve() for path in how.private]
     for hidden in emptied:
         arguments += ["--tmpfs", str(hidden)]
+    emptied.append(Path("/dev/shm"))  # read-only too: nothing carried from one notebook on
     for path in _python_paths(folder):
         if path.exists() and not any(private in path.parents for private in how.private):
             arguments += ["--ro-bind", str(path), str(path)]
@@ -359,6 +359,16 @@ def reap_orphans() -> None:
             except ChildProcessError:
                 pass
         time.sleep(0.01)
+
+
+def never_dumpable() -> None:
+    """Linux: other processes of this user (learner code) cannot ptrace this one or open its
+    /proc memory and file descriptors; forks inherit it."""
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        except (OSError, AttributeError):
+            pass
 
 
 def die_with_parent() -> None:

@@ -175,7 +175,8 @@ def copy_out(source: Path, destination: Path) -> bool:
     """Copy a file the worker wrote, as the judge: only a regular file (never through a link
     that learner code may swap in at any moment), and only up to MAX_MODEL_BYTES."""
     try:
-        descriptor = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(source, flags)  # O_NONBLOCK: a FIFO put there cannot hang us
     except OSError:
         return False
     with os.fdopen(descriptor, "rb") as handle:

@@ -21,6 +21,7 @@ from autograder.isolation import (
     become_subreaper,
     become_user,
     die_with_parent,
+    never_dumpable,
     processes_in_session,
     reap_orphans,
 )
@@ -130,6 +131,7 @@ def fork_workers(requests, responses, send, user: str | None = None) -> None:
     """Fork a fresh worker for each notebook from this process, which never runs learner code:
     each one starts from the same state, Keras already imported (a learner's fresh kernel)."""
     become_subreaper()  # what a notebook's code leaves running comes back here, to be ended
+    never_dumpable()  # no notebook's code can rewrite this process, and so the next notebook
     while True:
         child = os.fork()
         if child == 0:

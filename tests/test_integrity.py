@@ -540,3 +540,73 @@ def test_answers_forged_in_one_notebook_earn_nothing_in_the_next(repo, tmp_path)
         test["extra_data"]["check_id"]: test["extra_data"]["outcome"] for test in report["tests"]
     }
     assert outcomes["argmax_accuracy.returns_float"] == "not attempted"
+
+
+# ---------------------------------------------------------------- one notebook to the next
+
+PLANT = '''
+import os
+from pathlib import Path
+
+
+def build_model():
+    for place in ("/dev/shm", "/tmp", "/var/tmp", ".", os.environ.get("HOME", ".")):
+        try:
+            Path(place, "carried.txt").write_text("CARRIED-4e2a")
+        except OSError:
+            pass
+    try:
+        with open(f"/proc/{os.getppid()}/mem", "r+b"):  # the process that forks every notebook
+            pass
+        verdict = "PARENT-MEMORY-OPEN"
+    except OSError as error:
+        verdict = f"parent memory refused: {type(error).__name__}"
+    raise RuntimeError(verdict)
+'''
+LOOK = '''
+import glob
+
+
+def build_cnn():
+    found = []
+    for pattern in ("/dev/shm/*", "/tmp/*", "/var/tmp/*", "./*", "../*", "../*/*", "~/*"):
+        for path in glob.glob(os.path.expanduser(pattern)):
+            try:
+                found.append(open(path, errors="replace").read(200))
+            except OSError:
+                pass
+    raise RuntimeError("found: " + " | ".join(found)[:400])
+
+
+import os
+'''
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+def test_nothing_carries_from_one_notebook_to_the_next(repo, tmp_path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    for notebook in (repo / "exercises").glob("*.ipynb"):
+        shutil.copy(notebook, submission / notebook.name)
+    set_graded_cell(submission, "01_build_model.ipynb", PLANT)
+    set_graded_cell(submission, "03_cnn.ipynb", LOOK)
+    env = dict(os.environ, MNIST_OFFLINE="1")
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission)],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    report = completed.stdout
+    assert "parent memory refused: PermissionError" in report, report
+    assert "PARENT-MEMORY-OPEN" not in report
+    assert "found: " in report and "CARRIED-4e2a" not in report
+    assert "cudart" not in report.split("found: ")[1][:400]  # nor the grader's own logs
+
+
+def test_the_judge_never_blocks_on_a_fifo_the_worker_left(tmp_path):
+    from autograder.sandbox import copy_out
+
+    os.mkfifo(tmp_path / "returned_build_model.keras")
+    started = time.monotonic()
+    assert not copy_out(tmp_path / "returned_build_model.keras", tmp_path / "copy.keras")
+    assert time.monotonic() - started < 1
