@@ -61,3 +61,34 @@ def executed_solutions(tmp_path_factory) -> Path:
     for notebook in sorted(folder.glob("*.ipynb")):
         execute_notebook(notebook)
     return folder
+
+
+def set_graded_cell(folder: Path, notebook: str, source: str) -> None:
+    """Replace the source of the notebook's cell tagged `graded`, as a learner would."""
+    import json
+
+    from autograder.submission import GRADED_TAG
+
+    path = folder / notebook
+    content = json.loads(path.read_text())
+    cell = next(c for c in content["cells"] if GRADED_TAG in c["metadata"].get("tags", []))
+    cell["source"] = source
+    path.write_text(json.dumps(content))
+
+
+@pytest.fixture
+def submission_with(tmp_path):
+    """``submission_with({notebook: source})``: a copy of exercises/ with those graded cells."""
+
+    def make(cells: dict[str, str], folder: Path | None = None) -> Path:
+        import shutil
+
+        folder = folder or tmp_path / "submission"
+        folder.mkdir(parents=True)
+        for notebook in (REPO / "exercises").glob("*.ipynb"):
+            shutil.copy(notebook, folder / notebook.name)
+        for notebook, source in cells.items():
+            set_graded_cell(folder, notebook, source)
+        return folder
+
+    return make

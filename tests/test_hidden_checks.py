@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,10 +14,9 @@ import pytest
 
 from autograder.gradescope import build_zip
 from autograder.isolation import bubblewrap_problem
-from autograder.submission import GRADED_TAG
 
 SECRET_CODE = "HIDDEN-CODE-7c1e"
-HIDDEN_CHECKS = f'''
+HIDDEN_CHECKS = f"""
 # {SECRET_CODE}: nothing of this file may reach a learner
 from pathlib import Path
 
@@ -42,7 +40,7 @@ def private_cases(learner):
 def stricter_mark(learner):
     raise HiddenCheckFailed("the stricter mark is not met", hint="Ask in office hours.")
 
-'''
+"""
 ANSWER = """import numpy as np
 
 
@@ -57,14 +55,6 @@ def build_cnn():
 """
 
 
-def set_graded_cell(folder: Path, notebook: str, source: str) -> None:
-    path = folder / notebook
-    content = json.loads(path.read_text())
-    cell = next(c for c in content["cells"] if GRADED_TAG in c["metadata"].get("tags", []))
-    cell["source"] = source
-    path.write_text(json.dumps(content))
-
-
 @pytest.fixture
 def hidden(tmp_path) -> Path:
     folder = tmp_path / "hidden"
@@ -77,13 +67,11 @@ def hidden(tmp_path) -> Path:
 
 @pytest.mark.slow
 @pytest.mark.skipif(bubblewrap_problem() is not None, reason=f"no sandbox: {bubblewrap_problem()}")
-def test_hidden_checks_are_graded_and_show_names_points_and_messages_only(repo, hidden, tmp_path):
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, submission / notebook.name)
-    set_graded_cell(submission, "02_argmax_accuracy.ipynb", ANSWER)
-    set_graded_cell(submission, "03_cnn.ipynb", PEEK.format(path=str(hidden / "checks.py")))
+def test_hidden_checks_are_graded_and_show_names_points_and_messages_only(
+    submission_with, hidden, tmp_path
+):
+    peek = PEEK.format(path=str(hidden / "checks.py"))
+    submission = submission_with({"02_argmax_accuracy.ipynb": ANSWER, "03_cnn.ipynb": peek})
     results = tmp_path / "results.json"
     command = [sys.executable, "-m", "autograder", str(submission), "--hidden", str(hidden),
                "--json", str(results), "--verbose"]  # fmt: skip

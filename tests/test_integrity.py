@@ -22,10 +22,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import set_graded_cell
 
 from autograder.gradescope import build_zip
 from autograder.isolation import as_user, bubblewrap_problem
-from autograder.submission import GRADED_TAG, graded_cell
+from autograder.submission import graded_cell
 
 PACKAGES = ("autograder", "digits")
 HONEST_SCORE = 5.0  # argmax_accuracy right, the rest not attempted
@@ -111,14 +112,6 @@ def build_cnn():
 needs_bubblewrap = pytest.mark.skipif(
     bubblewrap_problem() is not None, reason=f"no sandbox here: {bubblewrap_problem()}"
 )
-
-
-def set_graded_cell(folder: Path, notebook: str, source: str) -> None:
-    path = folder / notebook
-    content = json.loads(path.read_text())
-    cell = next(c for c in content["cells"] if GRADED_TAG in c["metadata"].get("tags", []))
-    cell["source"] = source
-    path.write_text(json.dumps(content))
 
 
 def tree_hash(root: Path) -> str:
@@ -254,15 +247,14 @@ def test_attacks_fail_in_local_mode(scene, repo, tmp_path):
 
 @pytest.mark.slow
 @needs_bubblewrap
-def test_attacks_fail_in_batch_mode_and_spare_the_next_student(scene, repo, tmp_path):
+def test_attacks_fail_in_batch_mode_and_spare_the_next_student(
+    scene, repo, tmp_path, submission_with
+):
     grades = tmp_path / "out" / "grades.csv"
     scene.results.append(grades)
     scene.submission(tmp_path / "class" / "a_attacker", repo)
-    honest = tmp_path / "class" / "b_honest"
-    honest.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, honest / notebook.name)
-    set_graded_cell(honest, "02_argmax_accuracy.ipynb", "import numpy as np\n" + ARGMAX_ANSWER)
+    answer = {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
+    submission_with(answer, tmp_path / "class" / "b_honest")
     before = tree_hash(scene.install)
     command = [sys.executable, "-m", "autograder.batch", str(tmp_path / "class"),
                "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
@@ -366,13 +358,10 @@ os.kill(grader, signal.SIGKILL)
 
 
 @pytest.mark.slow
-def test_a_cell_that_kills_the_grader_leaves_a_readable_line_and_no_files(repo, tmp_path):
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, submission / notebook.name)
-    kill = KILL_THE_GRADER
-    set_graded_cell(submission, "02_argmax_accuracy.ipynb", kill + ARGMAX_ANSWER)
+def test_a_cell_that_kills_the_grader_leaves_a_readable_line_and_no_files(
+    submission_with, tmp_path
+):
+    submission = submission_with({"02_argmax_accuracy.ipynb": KILL_THE_GRADER + ARGMAX_ANSWER})
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = dict(os.environ, AUTOGRADER_SANDBOX="off", TMPDIR=str(scratch), MNIST_OFFLINE="1")
@@ -396,12 +385,8 @@ subprocess.run([sys.executable, "-c", daemon])  # its child escapes into a sessi
 
 
 @pytest.mark.slow
-def test_without_a_sandbox_no_process_of_learner_code_outlives_the_grader(repo, tmp_path):
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, submission / notebook.name)
-    set_graded_cell(submission, "02_argmax_accuracy.ipynb", DAEMON + ARGMAX_ANSWER)
+def test_without_a_sandbox_no_process_of_learner_code_outlives_the_grader(submission_with):
+    submission = submission_with({"02_argmax_accuracy.ipynb": DAEMON + ARGMAX_ANSWER})
     env = dict(os.environ, AUTOGRADER_SANDBOX="off", MNIST_OFFLINE="1")
     try:
         completed = subprocess.run(
@@ -440,13 +425,13 @@ def test_a_broken_notebook_gets_a_readable_verdict(broken, tmp_path):
 
 
 @pytest.mark.slow
-def test_a_broken_notebook_fails_its_exercise_only_and_leaves_nothing_behind(repo, tmp_path):
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, submission / notebook.name)
+def test_a_broken_notebook_fails_its_exercise_only_and_leaves_nothing_behind(
+    submission_with, tmp_path
+):
+    submission = submission_with(
+        {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
+    )
     (submission / "01_build_model.ipynb").write_text(json.dumps({"cells": None}))
-    set_graded_cell(submission, "02_argmax_accuracy.ipynb", "import numpy as np\n" + ARGMAX_ANSWER)
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = dict(os.environ, TMPDIR=str(scratch), MNIST_OFFLINE="1")
@@ -522,12 +507,8 @@ def build_model():
 
 
 @pytest.mark.slow
-def test_answers_forged_in_one_notebook_earn_nothing_in_the_next(repo, tmp_path):
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, submission / notebook.name)
-    set_graded_cell(submission, "01_build_model.ipynb", FORGE)  # argmax_accuracy stays a stub
+def test_answers_forged_in_one_notebook_earn_nothing_in_the_next(submission_with, tmp_path):
+    submission = submission_with({"01_build_model.ipynb": FORGE})  # argmax_accuracy: a stub
     results = tmp_path / "results.json"
     env = dict(os.environ, MNIST_OFFLINE="1")
     subprocess.run(
@@ -544,7 +525,7 @@ def test_answers_forged_in_one_notebook_earn_nothing_in_the_next(repo, tmp_path)
 
 # ---------------------------------------------------------------- one notebook to the next
 
-PLANT = '''
+PLANT = """
 import os
 from pathlib import Path
 
@@ -562,8 +543,8 @@ def build_model():
     except OSError as error:
         verdict = f"parent memory refused: {type(error).__name__}"
     raise RuntimeError(verdict)
-'''
-LOOK = '''
+"""
+LOOK = """
 import glob
 
 
@@ -579,18 +560,13 @@ def build_cnn():
 
 
 import os
-'''
+"""
 
 
 @pytest.mark.slow
 @needs_bubblewrap
-def test_nothing_carries_from_one_notebook_to_the_next(repo, tmp_path):
-    submission = tmp_path / "submission"
-    submission.mkdir()
-    for notebook in (repo / "exercises").glob("*.ipynb"):
-        shutil.copy(notebook, submission / notebook.name)
-    set_graded_cell(submission, "01_build_model.ipynb", PLANT)
-    set_graded_cell(submission, "03_cnn.ipynb", LOOK)
+def test_nothing_carries_from_one_notebook_to_the_next(submission_with):
+    submission = submission_with({"01_build_model.ipynb": PLANT, "03_cnn.ipynb": LOOK})
     env = dict(os.environ, MNIST_OFFLINE="1")
     completed = subprocess.run(
         [sys.executable, "-m", "autograder", str(submission)],
