@@ -104,8 +104,15 @@ class Context:
 
     def data(self):
         if "data" not in self.state:
+            assert self.load_data is not None, "no data to grade on"
             self.state["data"] = self.load_data()
         return self.state["data"]
+
+    @property
+    def folder(self) -> Path:
+        """The submission's folder, for the checks that read its files."""
+        assert self.submission is not None, "no submission folder: these checks need files"
+        return self.submission
 
 
 @dataclass
@@ -125,6 +132,18 @@ class Exercise:
     model_file: str | None = None
     model_kind: str | None = None  # "dense" or "cnn": which threshold applies
     bonus: bool = False
+
+    @property
+    def file(self) -> str:
+        """The model file, for the checks of an exercise that saves one."""
+        assert self.model_file is not None, f"{self.function}() saves no model file"
+        return self.model_file
+
+    @property
+    def kind(self) -> str:
+        """The model kind, for the checks of an exercise that builds a model."""
+        assert self.model_kind is not None, f"{self.function}() builds no model"
+        return self.model_kind
 
 
 # ---------------------------------------------------------------- build_model() / build_cnn()
@@ -213,12 +232,12 @@ ARCHITECTURE_JUDGES = {
 
 
 def check_architecture(context: Context, exercise: Exercise) -> str:
-    return ARCHITECTURE_JUDGES[exercise.model_kind](returned_model(context, exercise))
+    return ARCHITECTURE_JUDGES[exercise.kind](returned_model(context, exercise))
 
 
 def check_compile(context: Context, exercise: Exercise) -> str:
     model = returned_model(context, exercise)
-    return judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+    return judges.judge_compile(model, require_adam=exercise.kind == "dense")
 
 
 # ---------------------------------------------------------------- the saved model file
@@ -227,18 +246,18 @@ def check_compile(context: Context, exercise: Exercise) -> str:
 def saved_model(context: Context, exercise: Exercise):
     key = ("saved", exercise.function)
     if key not in context.state:
-        path = context.submission / exercise.model_file
+        path = context.folder / exercise.file
         if not path.is_file() and context.state.get("train"):
             context.state[key] = train_from_function(context, exercise)
             return context.state[key]
         if not path.is_file():
             raise CheckFailed(
                 "model_file_missing",
-                file=exercise.model_file,
+                file=exercise.file,
                 notebook=exercise.notebook,
-                writer=_writer_cell(context.submission / exercise.notebook, exercise.model_file),
+                writer=_writer_cell(context.folder / exercise.notebook, exercise.file),
             )
-        context.state[key] = load_or_fail(path, "model_file_invalid", file=exercise.model_file)
+        context.state[key] = load_or_fail(path, "model_file_invalid", file=exercise.file)
     return context.state[key]
 
 
@@ -248,10 +267,10 @@ def train_from_function(context: Context, exercise: Exercise):
 
     model = returned_model(context, exercise)
     (x_train, y_train), _ = context.data()
-    settings = TRAIN_SETTINGS[exercise.model_kind]
+    settings = TRAIN_SETTINGS[exercise.kind]
     model.fit(model_inputs(model, normalize(x_train)), y_train, verbose=0, **settings)
     context.notes.append(
-        f"{exercise.model_file} not found: trained {exercise.function}() for "
+        f"{exercise.file} not found: trained {exercise.function}() for "
         f"{settings['epochs']} epochs (--train) and graded that model instead."
     )
     return model
@@ -299,13 +318,13 @@ def check_saved_model(context: Context, exercise: Exercise) -> str:
         _judge_out_of_date(context, exercise, failure)
         raise
     images, _ = test_images(context, 64)
-    judges.judge_probabilities(predict(model, images), exercise.model_file)
-    return f"{exercise.model_file} loads, keeps its compile configuration, outputs probabilities"
+    judges.judge_probabilities(predict(model, images), exercise.file)
+    return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities"
 
 
 def _judge_model(model, exercise: Exercise) -> None:
-    ARCHITECTURE_JUDGES[exercise.model_kind](model)
-    judges.judge_compile(model, require_adam=exercise.model_kind == "dense")
+    ARCHITECTURE_JUDGES[exercise.kind](model)
+    judges.judge_compile(model, require_adam=exercise.kind == "dense")
 
 
 def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFailed) -> None:
@@ -316,7 +335,7 @@ def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFaile
         return  # the function is wrong too: the saved model's own message says what to fix
     raise CheckFailed(
         "model_file_out_of_date",
-        file=exercise.model_file,
+        file=exercise.file,
         function=exercise.function,
         notebook=exercise.notebook,
         problem="in the file: " + failure.message.rstrip("."),
@@ -327,14 +346,14 @@ def check_reload(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
     images, _ = test_images(context, 200)
     first = predict(model, images)
-    copy = context.workdir / f"resaved_{exercise.model_file}"
+    copy = context.workdir / f"resaved_{exercise.file}"
     model.save(copy)
-    _judge_same(first, predict(load_keras_file(copy), images), exercise.model_file, "a re-save")
-    legacy = (context.submission / exercise.model_file).with_suffix(".h5")
+    _judge_same(first, predict(load_keras_file(copy), images), exercise.file, "a re-save")
+    legacy = (context.folder / exercise.file).with_suffix(".h5")
     if not legacy.is_file():
         return "identical predictions after save and reload"
     legacy_model = load_or_fail(legacy, "model_file_invalid", file=legacy.name)
-    _judge_same(first, predict(legacy_model, images), exercise.model_file, legacy.name)
+    _judge_same(first, predict(legacy_model, images), exercise.file, legacy.name)
     return f"identical predictions after reload, and from {legacy.name}"
 
 
@@ -349,7 +368,7 @@ def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) ->
 def check_accuracy(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
     data = context.data()
-    threshold, note = accuracy_mark(data, exercise.model_kind, context.submission)
+    threshold, note = accuracy_mark(data, exercise.kind, context.submission)
     if note and note not in context.notes:
         context.notes.append(note)
     images, labels = test_images(context)
@@ -358,7 +377,7 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     if judges.trained_on_raw_pixels(scaled, raw, labels):
         raise CheckFailed(
             "pixels_not_scaled",
-            file=exercise.model_file,
+            file=exercise.file,
             confidence=judges.confidence(scaled),
             scaled=judges.accuracy(scaled, labels),
             raw=judges.accuracy(raw, labels),
@@ -368,7 +387,7 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     where = f"{len(labels):,} test digits of {data.source}"
     spread = noise(accuracy, threshold, len(labels))
     if accuracy < threshold:
-        facts = dict(file=exercise.model_file, accuracy=shown, threshold=mark, data=where)
+        facts = dict(file=exercise.file, accuracy=shown, threshold=mark, data=where)
         _judge_low_accuracy(context, exercise, model, accuracy, facts, spread)
     return f"{shown} on the {where} (mark {mark}; {spread})"
 
@@ -391,7 +410,7 @@ def _judge_low_accuracy(
     context: Context, exercise: Exercise, model, accuracy: float, facts: dict, spread: str
 ) -> None:
     """Name what the evidence shows about a model below the mark, most specific cause first."""
-    record = training_record(context.submission / exercise.model_file)
+    record = training_record(context.folder / exercise.file)
     rate = learning_rate(model)
     if rate is not None and rate < SMALL_LEARNING_RATE:
         raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
@@ -453,7 +472,7 @@ def training_record(path: Path) -> dict | None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("data_source"), str):
         return None
-    history = data.get("history") if isinstance(data.get("history"), dict) else {}
+    history = data["history"] if isinstance(data.get("history"), dict) else {}
     curves = {
         name: [float(value) for value in values]
         for name, values in history.items()

@@ -44,7 +44,7 @@ def input_shape_of(model) -> tuple:
 
 def _layers(model) -> list:
     """The layers that matter for the contract: activation layers folded into the previous one."""
-    layers = []
+    layers: list = []
     for layer in model.layers:
         name = type(layer).__name__
         if name in SHAPE_ONLY_LAYERS:

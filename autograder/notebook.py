@@ -174,7 +174,7 @@ def _inside_worker() -> bool:
     return getattr(getattr(main, "__spec__", None), "name", "") == "autograder.worker"
 
 
-_WORKERS = {}  # the worker supply of this kernel, started once
+_WORKERS: dict = {}  # the worker supply of this kernel, started once
 
 
 def worker_supply():

@@ -130,7 +130,7 @@ def _font_mask(label: int, font_file: str, rng: np.random.Generator) -> Image.Im
     """White digit on black ("L" mode) at a random size, position, thickness and slant."""
     width, height = _canvas_size(rng)
     font = ImageFont.truetype(str(FONT_DIR / font_file), size=int(height * rng.uniform(0.4, 0.9)))
-    thickness = int(rng.integers(0, max(1, font.size // 14) + 1))
+    thickness = int(rng.integers(0, max(1, int(font.size) // 14) + 1))
     mask = Image.new("L", (width, height), 0)
     draw = ImageDraw.Draw(mask)
     left, top, right, bottom = draw.textbbox((0, 0), str(label), font=font, stroke_width=thickness)

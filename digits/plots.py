@@ -17,10 +17,13 @@ from matplotlib.figure import Figure
 DIGITS = list(range(10))
 
 
+Labels = Sequence | np.ndarray | None  # digit labels, one per image
+
+
 def show_digits(
     images: np.ndarray,
-    labels: Sequence | None = None,
-    predictions: Sequence | None = None,
+    labels: Labels = None,
+    predictions: Labels = None,
     columns: int = 10,
     title: str | None = None,
 ) -> Figure:
@@ -77,7 +80,7 @@ def plot_history(history: dict) -> Figure:
 
 
 def plot_probabilities(
-    images: np.ndarray, probabilities: np.ndarray, labels: Sequence | None = None
+    images: np.ndarray, probabilities: np.ndarray, labels: Labels = None
 ) -> Figure:
     """Each image beside a bar chart of the model's 10 probabilities; the top bar is coloured
     green when it matches the label, red when it does not."""
@@ -133,7 +136,7 @@ def save_figure(fig: Figure, path: str | Path, dpi: int = 150) -> Path:
     return path
 
 
-def _caption(index: int, labels: Sequence | None, predictions: Sequence | None) -> str:
+def _caption(index: int, labels: Labels, predictions: Labels) -> str:
     parts = []
     if labels is not None:
         parts.append(str(int(labels[index])))
@@ -142,7 +145,7 @@ def _caption(index: int, labels: Sequence | None, predictions: Sequence | None) 
     return " / ".join(parts)
 
 
-def _color(index: int, labels: Sequence | None, predictions: Sequence | None) -> str:
+def _color(index: int, labels: Labels, predictions: Labels) -> str:
     if labels is None or predictions is None:
         return "black"
     return "black" if int(labels[index]) == int(predictions[index]) else "tab:red"

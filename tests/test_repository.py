@@ -24,6 +24,13 @@ def test_ruff_is_clean(repo):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_mypy_is_clean(repo):
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], capture_output=True, text=True, cwd=repo
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_requirements_install_this_repo_and_jupyter_book_1(repo):
     text = (repo / "requirements.txt").read_text()
     lines = [line.split("#")[0].strip() for line in text.splitlines()]
