@@ -48,7 +48,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 def default_submission() -> Path:
     """exercises/ when run from the repository, or the current folder when run inside it."""
-    from autograder.checks import EXERCISES
+    from autograder.exercises import EXERCISES
 
     here = Path.cwd()
     if not (here / "exercises").is_dir() and (here / EXERCISES[0].notebook).is_file():
@@ -95,7 +95,8 @@ def judge(argv) -> int:
         print(f"{submission} is not a folder: pass the folder that holds your exercise notebooks.")
         return 2
     from autograder.grader import GradingDataError, grade, select
-    from autograder.isolation import SandboxUnavailable, become_subreaper
+    from autograder.isolation.confinement import SandboxUnavailable
+    from autograder.isolation.processes import become_subreaper
     from autograder.report import format_report, results_json
 
     try:

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder import config
-from autograder.checks import EXERCISES, PASSED, CheckResult, Context, Exercise, run_exercise
+from autograder.exercises import EXERCISES
+from autograder.results import CheckResult, Outcome, counted
+from autograder.runner import Context, Exercise, run_exercise
 from autograder.submission import GradedCell, graded_cell
 
 
@@ -39,13 +41,12 @@ class Report:
     def max_score(self) -> float:
         """Full marks: the required checks; the bonus adds to the score on top (with --only,
         every check graded counts)."""
-        return sum(result.points for result in self.results if self.only or not result.bonus)
+        return sum(result.points for result in counted(self.results, self.only))
 
     @property
     def full_marks(self) -> bool:
         """Every required check passes; with --only, every check of the selection."""
-        counted = [result for result in self.results if self.only or not result.bonus]
-        return all(result.outcome == PASSED for result in counted)
+        return all(result.outcome == Outcome.PASSED for result in counted(self.results, self.only))
 
 
 def silence_tensorflow() -> None:
@@ -108,8 +109,7 @@ def prepare_judge():
     judge then never imports a module that a learner's cell could have rewritten."""
     import keras  # noqa: F401
 
-    import autograder.judges  # noqa: F401
-    import autograder.mistakes  # noqa: F401
+    import autograder.exercises  # noqa: F401
     import autograder.report  # noqa: F401
     import autograder.thresholds  # noqa: F401
 
@@ -131,18 +131,19 @@ def grade(
     `supply` (a sandbox.WorkerSupply) lets several gradings share one worker process (tests
     do, for speed); `limits` overrides sandbox.LIMITS; `seed` fixes the random inputs;
     `only` (an exercise's function name or a check id, see `select()`) grades a part only;
-    `hidden`: an instructor's hidden-checks folder (see `autograder.hidden`).
+    `hidden`: an instructor's hidden-checks folder (see `autograder.instructor.hidden`).
     Raises ValueError for an unknown `only`, before anything starts.
     """
-    from autograder.isolation import confinement, reap_orphans
-    from autograder.sandbox import SandboxLearner, WorkerSupply
+    from autograder.isolation.confinement import confinement
+    from autograder.isolation.processes import reap_orphans
+    from autograder.isolation.sandbox import SandboxLearner, WorkerSupply
 
     submission = Path(submission).resolve()
     course, course_note = config.for_grading(submission)  # read before any learner code runs
     exercises = config.with_points(select(only), course.points)
     limits = {**course.time_limits, **(limits or {})}
     if hidden is not None:  # loaded, like every module of the judge, before learner code runs
-        from autograder.hidden import load_hidden_checks, with_hidden
+        from autograder.instructor.hidden import load_hidden_checks, with_hidden
 
         hidden = Path(hidden).resolve()
         exercises = with_hidden(exercises, load_hidden_checks(hidden), hidden)
@@ -170,8 +171,9 @@ def grade(
                 workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
                 cell = notebook_cell(submission, exercise)
                 learner = SandboxLearner({exercise.function: cell}, workers, limits)
-                context = Context(learner, submission, lambda: data, workdir=own_files)
-                context.state.update(seed=seed, train=train, data=data)
+                context = Context(
+                    learner, submission, workdir=own_files, seed=seed, train=train, loaded_data=data
+                )
                 results += run_exercise(exercise, context)
                 notes += [note for note in context.notes if note not in notes]
     finally:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.checks import EXERCISES
+from autograder.exercises import EXERCISES
 
 MODEL_SUFFIXES = (".keras", ".h5")
 

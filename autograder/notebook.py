@@ -22,23 +22,17 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from autograder.checks import (
-    ERROR,
-    EXERCISES,
-    EXERCISES_BY_FUNCTION,
-    FAILED,
-    PASSED,
-    Context,
+from autograder.exercises import EXERCISES, EXERCISES_BY_FUNCTION
+from autograder.isolation.protocol import (
     Learner,
-    run_exercise,
-)
-from autograder.protocol import (
     describe_value,
     failure_from_exception,
     make_argument,
     save_returned_model,
 )
 from autograder.report import check_lines
+from autograder.results import Outcome
+from autograder.runner import Context, run_exercise
 from autograder.submission import GradedCell
 
 
@@ -117,9 +111,9 @@ def show(results: list, exercise) -> None:
         if result.mistake in LOOK_AT_THE_ERROR and result.details:
             result.hint = ""  # "run the cell to see the full error": it is shown right here
         print("\n".join(check_lines([result], symbols=True)))
-        if result.outcome == ERROR and result.details:
+        if result.outcome == Outcome.ERROR and result.details:
             print(short_traceback(result.details))
-    passed = sum(result.outcome == PASSED for result in results)
+    passed = sum(result.outcome == Outcome.PASSED for result in results)
     name = f"{exercise.function}()"
     if passed == len(results):
         summary = f"All {len(results)} checks of {name} pass."
@@ -128,7 +122,7 @@ def show(results: list, exercise) -> None:
         print(summary)
         return
     summary = f"{passed} of {len(results)} checks of {name} pass: fix the first one above"
-    if not any(result.outcome in (FAILED, ERROR) for result in results):
+    if not any(result.outcome in (Outcome.FAILED, Outcome.ERROR) for result in results):
         print(summary + ".")  # an unfinished stub: the next cell that calls it stops Run all
         return
     raise CheckNotPassed(  # its one line ends the output: no summary printed twice
@@ -171,7 +165,7 @@ def _is_cell_file(filename: str) -> bool:
 
 def _inside_worker() -> bool:
     main = sys.modules.get("__main__")
-    return getattr(getattr(main, "__spec__", None), "name", "") == "autograder.worker"
+    return getattr(getattr(main, "__spec__", None), "name", "") == "autograder.isolation.worker"
 
 
 _WORKERS: dict = {}  # the worker supply of this kernel, started once
@@ -180,7 +174,7 @@ _WORKERS: dict = {}  # the worker supply of this kernel, started once
 def worker_supply():
     """This kernel's worker (the grader's WorkerSupply), started on first use."""
     if "supply" not in _WORKERS:
-        from autograder.sandbox import WorkerSupply
+        from autograder.isolation.sandbox import WorkerSupply
 
         folder = tempfile.mkdtemp(prefix="autograder-check-")
         log = open(Path(folder) / "worker.log", "w+", encoding="utf-8")  # noqa: SIM115
@@ -191,7 +185,7 @@ def worker_supply():
 
 
 def _run_in_worker(exercise, cell: GradedCell) -> list:
-    from autograder.sandbox import FORKING, SandboxLearner
+    from autograder.isolation.sandbox import FORKING, SandboxLearner
 
     supply = worker_supply()
     if FORKING:

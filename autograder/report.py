@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from autograder.checks import ERROR, FAILED, NOT_ATTEMPTED, PASSED, SKIPPED, CheckResult
+from autograder.results import CheckResult, Outcome, bonus
 
 TEXT_MARKS = {
-    PASSED: "PASS",
-    FAILED: "FAIL",
-    NOT_ATTEMPTED: "TODO",
-    ERROR: "ERROR",
-    SKIPPED: "SKIP",
+    Outcome.PASSED: "PASS",
+    Outcome.FAILED: "FAIL",
+    Outcome.NOT_ATTEMPTED: "TODO",
+    Outcome.ERROR: "ERROR",
+    Outcome.SKIPPED: "SKIP",
 }
-SYMBOLS = {PASSED: "✅", FAILED: "❌", NOT_ATTEMPTED: "📝", ERROR: "💥", SKIPPED: "⏭️"}
+SYMBOLS = {
+    Outcome.PASSED: "✅",
+    Outcome.FAILED: "❌",
+    Outcome.NOT_ATTEMPTED: "📝",
+    Outcome.ERROR: "💥",
+    Outcome.SKIPPED: "⏭️",
+}
 
 
 def check_lines(results: list[CheckResult], symbols: bool = False, verbose: bool = False):
@@ -19,7 +25,7 @@ def check_lines(results: list[CheckResult], symbols: bool = False, verbose: bool
     marks = SYMBOLS if symbols else TEXT_MARKS
     for result in results:
         yield f"{marks[result.outcome]} {result.check_id}: {result.message}"
-        if result.hint and result.outcome in (FAILED, ERROR, NOT_ATTEMPTED):
+        if result.hint and result.outcome in (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_ATTEMPTED):
             yield f"    Hint: {result.hint}"
         if verbose and result.details:
             yield from ("    " + line for line in result.details.rstrip().splitlines())
@@ -34,11 +40,11 @@ def summary_rows(report) -> list[tuple[str, str, str, str]]:
 
 
 def score_line(report) -> str:
-    counted_as_bonus = [result for result in report.results if result.bonus and not report.only]
-    bonus = sum(result.score for result in counted_as_bonus)
-    line = f"Score: {report.score - bonus:g}/{report.max_score:g}"
+    counted_as_bonus = bonus(report.results, report.only)
+    extra = sum(result.score for result in counted_as_bonus)
+    line = f"Score: {report.score - extra:g}/{report.max_score:g}"
     if counted_as_bonus:
-        line += f" (+{bonus:g} bonus)"
+        line += f" (+{extra:g} bonus)"
     return line
 
 
@@ -91,7 +97,7 @@ def results_json(report) -> dict:
                 "name": f"{result.check_id}: {result.title}" + (" (bonus)" if result.bonus else ""),
                 "score": result.score,
                 "max_score": 0.0 if result.bonus else result.points,
-                "status": "passed" if result.outcome == PASSED else "failed",
+                "status": "passed" if result.outcome == Outcome.PASSED else "failed",
                 "output": output,
                 "visibility": "visible",
                 "extra_data": {

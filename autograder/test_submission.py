@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.checks import EXERCISES, NOT_ATTEMPTED, PASSED, SKIPPED
+from autograder.exercises import EXERCISES
+from autograder.results import Outcome
 
 DEFAULT_SUBMISSION = Path(__file__).resolve().parent.parent / "exercises"
 CHECKS = [(exercise, check) for exercise in EXERCISES for check in exercise.checks]
@@ -25,7 +26,9 @@ def report():
 @pytest.mark.parametrize(("exercise", "check"), CHECKS, ids=[check.check_id for _, check in CHECKS])
 def test_check(report, exercise, check):
     result = next(result for result in report.results if result.check_id == check.check_id)
-    if result.outcome == SKIPPED or (exercise.bonus and result.outcome == NOT_ATTEMPTED):
+    if result.outcome == Outcome.SKIPPED or (
+        exercise.bonus and result.outcome == Outcome.NOT_ATTEMPTED
+    ):
         pytest.skip(result.message)
     hint = f"\nHint: {result.hint}" if result.hint else ""
-    assert result.outcome == PASSED, f"{result.outcome}: {result.message}{hint}"
+    assert result.outcome == Outcome.PASSED, f"{result.outcome}: {result.message}{hint}"

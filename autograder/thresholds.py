@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from autograder import config
-from autograder.judges import CheckFailed
+from autograder.mistakes import CheckFailed
 
 FULL = "mnist"
 SAMPLE = "mnist-sample"

@@ -3,9 +3,9 @@
     python benchmarks/bench_batch.py [--size 33] [--workers N] [--executed DIR]
 
 Generates the class with make_class.py (in a temporary folder), grades it with
-``python -m autograder.batch`` as an instructor would, then grades it again to time a resume that
-has nothing to do. Prints the figures recorded in benchmarks/RESULTS.md. Set MNIST_OFFLINE=1 to
-grade on the offline sample, as the recorded figures do.
+``python -m autograder.instructor.batch`` as an instructor would, then grades it again to time a
+resume that has nothing to do. Prints the figures recorded in benchmarks/RESULTS.md. Set
+MNIST_OFFLINE=1 to grade on the offline sample, as the recorded figures do.
 """
 
 from __future__ import annotations
@@ -24,7 +24,14 @@ from make_class import execute_solutions, make_class
 
 
 def grade(submissions: Path, out: Path, workers: int, timeout: float) -> float:
-    command = [sys.executable, "-m", "autograder.batch", str(submissions), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder.instructor.batch",
+        str(submissions),
+        "--out",
+        str(out),
+    ]
     command += ["--workers", str(workers), "--timeout", str(timeout)]
     start = time.monotonic()
     subprocess.run(command, check=True)

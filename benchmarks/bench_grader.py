@@ -26,8 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.exercises import EXERCISES, MODEL_FILES
+
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ["01_build_model.ipynb", "02_argmax_accuracy.ipynb", "03_cnn.ipynb"]
+NOTEBOOKS = [exercise.notebook for exercise in EXERCISES]
 FLOOR = """
 import sys
 import keras
@@ -70,7 +72,7 @@ def main() -> None:
         folder = Path(temporary) / "submission"
         shutil.copytree(REPO / "solutions", folder)
         reexecution = execute_notebooks(folder)
-        dense, cnn = str(folder / "handwritten.keras"), str(folder / "handwritten_cnn.keras")
+        dense, cnn = (str(folder / name) for name in MODEL_FILES)
         floors, floors_both, grades, spawned, imports = [], [], [], [], []
         grader = [sys.executable, "-m", "autograder", str(folder)]
         for _ in range(arguments.repeats):

@@ -2,7 +2,7 @@
 
 Trains the reference solutions' build_model() and build_cnn(), read from solutions/, with the
 notebooks' own model.fit settings (read from the notebooks: the same literals as
-autograder.checks.TRAIN_SETTINGS, a test checks it), over several seeds; prints the worst, mean
+each exercise's train_settings, a test checks it), over several seeds; prints the worst, mean
 and best test accuracy and the mark that the rule of autograder.thresholds recommends for the
 data's test set (`full_mnist_mark` for MNIST's canonical test set, `sample_mark` for the
 sample's). On the sample it then trains the catalogued mistakes that still produce a model file
@@ -27,12 +27,17 @@ os.environ.setdefault("MNIST_OFFLINE", "1")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from autograder import judges, thresholds  # noqa: E402
+from autograder import thresholds  # noqa: E402
+from autograder.exercises import EXERCISES, models  # noqa: E402
 from autograder.submission import fit_arguments, graded_cell  # noqa: E402
 from digits.data import load_mnist, normalize  # noqa: E402
 
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
-NOTEBOOKS = {"dense": ("01_build_model.ipynb", "build_model"), "cnn": ("03_cnn.ipynb", "build_cnn")}
+NOTEBOOKS = {  # model kind -> (notebook, function), from the registry
+    exercise.kind: (exercise.notebook, exercise.function)
+    for exercise in EXERCISES
+    if exercise.model_kind
+}
 
 
 def reference_builder(kind: str):
@@ -63,7 +68,7 @@ def train_and_score(build, settings, data, seed, scale=True) -> tuple[float, boo
         model.fit(train_images, y_train, verbose=0, **settings)
     scaled = model.predict(normalize(x_test), verbose=0, batch_size=1000)
     raw = model.predict(x_test.astype("float32"), verbose=0, batch_size=1000)
-    return judges.accuracy(scaled, y_test), judges.trained_on_raw_pixels(scaled, raw, y_test)
+    return models.accuracy_of(scaled, y_test), models.trained_on_raw_pixels(scaled, raw, y_test)
 
 
 def mistakes(kind: str, build) -> dict:
@@ -80,7 +85,7 @@ def mistakes(kind: str, build) -> dict:
     def without_softmax():
         model = build()
         model.layers[-1].activation = keras.activations.linear
-        model.compile(optimizer="adam", loss=judges.SPARSE_LOSS, metrics=["accuracy"])
+        model.compile(optimizer="adam", loss=models.SPARSE_LOSS, metrics=["accuracy"])
         return model
 
     logits = keras.losses.SparseCategoricalCrossentropy(from_logits=True)

@@ -20,9 +20,11 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.exercises import EXERCISES, MODEL_FILES
+
 REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ("01_build_model.ipynb", "02_argmax_accuracy.ipynb", "03_cnn.ipynb")
-MODELS = ("handwritten.keras", "handwritten_cnn.keras")
+NOTEBOOKS = tuple(exercise.notebook for exercise in EXERCISES)
+MODELS = tuple(MODEL_FILES)
 BUILD, ARGMAX, CNN = NOTEBOOKS
 
 # Small edits to a graded cell: (notebook, text in the reference solution, replacement).

@@ -52,8 +52,9 @@ def build_cnn_model() -> keras.Model:
     so training needs fewer epochs) and MaxPooling2D, then Dropout and two Dense layers. While
     training only, `RandomTranslation` shifts each image by up to 2 pixels (more varied examples;
     it does nothing when predicting), and the learning rate halves every 500 batches, for smaller
-    steps as the model settles. Exercise 3 trains it for 15 epochs in batches of 128
-    (``autograder.checks.TRAIN_SETTINGS["cnn"]``); what it reaches: benchmarks/RESULTS.md.
+    steps as the model settles. Exercise 3 trains it for 15 epochs in batches of 128 (the
+    ``train_settings`` of ``autograder.exercises.build_cnn``); what it reaches:
+    benchmarks/RESULTS.md.
     """
     model = keras.Sequential(
         [

@@ -7,7 +7,7 @@ The cell installs the course package (the `digits` helpers and the grader) from 
 that `_config.yml` names (`repository.url`, `repository.branch`) when the kernel lacks it, as on
 Colab, Kaggle or Binder, and does nothing in a clone where `pip install -r requirements.txt`
 installed it. It is tagged `remove-cell`: the course site does not show it. Then run
-`python -m autograder.generate` to copy it into exercises/.
+`python -m autograder.instructor.generate` to copy it into exercises/.
 """
 
 from __future__ import annotations

@@ -23,10 +23,9 @@ from test_autograder_messages import (
     with_lambda_layer,
 )
 
-from autograder import checks
-from autograder.checks import EXERCISES_BY_FUNCTION, Context, Learner, run_exercise
-from autograder.mistakes import CATALOGUE
-from autograder.protocol import DIED, EXITED, MISSING, NOT_ATTEMPTED, TIMEOUT, LearnerFailure
+from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
+from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
+from autograder.runner import Context, run_exercise
 from digits.data import load_mnist_sample
 
 
@@ -135,7 +134,7 @@ def wrong_loss():
 def accuracy_with(**kwargs):
     def trigger(tmp_path, monkeypatch):
         if "threshold" in kwargs:
-            monkeypatch.setattr(checks, "accuracy_mark", mark_of_90_percent)
+            monkeypatch.setattr(models, "accuracy_mark", mark_of_90_percent)
         model, history = trained(**kwargs.get("training", {}))
         data = sample_with_source("mnist") if kwargs.get("full") else None
         return accuracy_result(tmp_path, model, data, history if kwargs.get("record") else None)
@@ -226,17 +225,21 @@ TRIGGERS = {
     "learning_rate_too_small": lambda tmp_path, monkeypatch: accuracy_result(
         tmp_path, tiny_learning_rate()
     ),
-    "raised": failing(kind="error", exc_type="KeyError", message="'x'", line=3),
-    "cell_raised": failing(kind="error", exc_type="ImportError", message="no", stage="cell"),
-    "syntax_error": failing(kind="error", exc_type="SyntaxError", message="invalid syntax"),
-    "name_from_outside_cell": failing(
-        kind="error", exc_type="NameError", message="name 'x_train' is not defined"
+    "raised": failing(kind=FailureKind.ERROR, exc_type="KeyError", message="'x'", line=3),
+    "cell_raised": failing(
+        kind=FailureKind.ERROR, exc_type="ImportError", message="no", stage="cell"
     ),
-    "not_attempted": failing(kind=NOT_ATTEMPTED, exc_type="NotImplementedError"),
-    "not_found": failing(kind=NOT_ATTEMPTED, exc_type=MISSING, message="no cell"),
-    "timeout": failing(kind=TIMEOUT, exc_type="Timeout", limit=10.0),
-    "exited": failing(kind=EXITED, exc_type="SystemExit"),
-    "died": failing(kind=DIED, exc_type="ProcessEnded"),
+    "syntax_error": failing(
+        kind=FailureKind.ERROR, exc_type="SyntaxError", message="invalid syntax"
+    ),
+    "name_from_outside_cell": failing(
+        kind=FailureKind.ERROR, exc_type="NameError", message="name 'x_train' is not defined"
+    ),
+    "not_attempted": failing(kind=FailureKind.NOT_ATTEMPTED, exc_type="NotImplementedError"),
+    "not_found": failing(kind=FailureKind.NOT_ATTEMPTED, exc_type=MISSING, message="no cell"),
+    "timeout": failing(kind=FailureKind.TIMEOUT, exc_type="Timeout", limit=10.0),
+    "exited": failing(kind=FailureKind.EXITED, exc_type="SystemExit"),
+    "died": failing(kind=FailureKind.DIED, exc_type="ProcessEnded"),
 }
 
 

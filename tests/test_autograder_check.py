@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from autograder import sandbox
+from autograder.exercises import EXERCISES_BY_FUNCTION
 from autograder.grader import grade
+from autograder.isolation import sandbox
 from autograder.notebook import CheckNotPassed, check, install_stub_handler, worker_supply
 
 USES_A_NOTEBOOK_NAME = """import keras
@@ -33,8 +34,7 @@ def cell_function(source: str, name: str, namespace: dict | None = None):
 def graded_as_a_notebook(tmp_path, function: str, source: str):
     cell = {"cell_type": "code", "metadata": {"tags": ["graded"]}, "source": source}
     notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
-    name = {"build_model": "01_build_model.ipynb", "argmax_accuracy": "02_argmax_accuracy.ipynb"}
-    (tmp_path / name[function]).write_text(json.dumps(notebook))
+    (tmp_path / EXERCISES_BY_FUNCTION[function].notebook).write_text(json.dumps(notebook))
     return grade(tmp_path, supply=worker_supply(), only=function).results
 
 

@@ -10,14 +10,13 @@ import keras
 import numpy as np
 import pytest
 
-from autograder import judges
-from autograder.argmax_cases import make_cases
-from autograder.checks import EXERCISES, TRAIN_SETTINGS
+from autograder.exercises import CATALOGUE, EXERCISES, build_cnn, models
+from autograder.exercises.argmax_accuracy import make_cases
 from autograder.grader import select
-from autograder.mistakes import CATALOGUE
+from autograder.isolation.protocol import LearnerFailure
+from autograder.isolation.sandbox import LIMITS, SandboxLearner, WorkerSupply
+from autograder.mistakes import CheckFailed
 from autograder.notebook import CheckNotPassed, check
-from autograder.protocol import LearnerFailure
-from autograder.sandbox import LIMITS, SandboxLearner, WorkerSupply
 from autograder.submission import GradedCell, fit_arguments, graded_cell
 from autograder.thresholds import THRESHOLDS, threshold_for
 
@@ -194,8 +193,8 @@ def test_random_cases_differ_between_runs_and_cover_edge_cases():
 
 
 def test_cnn_architecture_needs_a_convolution():
-    with pytest.raises(judges.CheckFailed) as failure:
-        judges.judge_cnn_architecture(compiled(dense_layers()))
+    with pytest.raises(CheckFailed) as failure:
+        build_cnn.judge_cnn_architecture(compiled(dense_layers()))
     assert failure.value.mistake_id == "no_convolution"
 
 
@@ -209,8 +208,8 @@ def test_cnn_architecture_needs_a_convolution():
     ],
 )
 def test_invalid_probabilities_are_named(probabilities, problem):
-    with pytest.raises(judges.CheckFailed, match="does not output probabilities") as failure:
-        judges.judge_probabilities(probabilities, "handwritten.keras")
+    with pytest.raises(CheckFailed, match="does not output probabilities") as failure:
+        models.judge_probabilities(probabilities, "handwritten.keras")
     assert problem in failure.value.message
 
 
@@ -321,7 +320,7 @@ def test_thresholds_follow_the_data_source():  # other files: tests/test_thresho
 def test_train_option_trains_as_the_solution_notebook_does(repo, exercise):
     settings = fit_arguments(repo / "solutions" / exercise.notebook)
     expected = {key: settings[key] for key in ("epochs", "batch_size") if key in settings}
-    assert TRAIN_SETTINGS[exercise.model_kind] == expected
+    assert exercise.train_settings == expected
 
 
 def test_default_folder_is_exercises_or_the_folder_you_are_in(tmp_path, monkeypatch):

@@ -14,11 +14,11 @@ import sys
 import numpy as np
 import pytest
 
-from autograder.checks import EXERCISES, FAILED, NOT_ATTEMPTED, PASSED
+from autograder.exercises import CATALOGUE, EXERCISES
 from autograder.grader import grade
-from autograder.mistakes import CATALOGUE
+from autograder.isolation.sandbox import WorkerSupply
 from autograder.report import results_json
-from autograder.sandbox import WorkerSupply
+from autograder.results import Outcome
 from autograder.submission import GRADED_TAG
 
 GOLDEN = "tests/golden/autograder_results.json"
@@ -60,7 +60,9 @@ def fixed_start(mistake_id):
 @pytest.mark.slow
 def test_reference_solutions_get_full_marks(executed_solutions, supply):
     report = grade(executed_solutions, supply=supply)
-    failing = [(r.check_id, r.outcome, r.message) for r in report.results if r.outcome != PASSED]
+    failing = [
+        (r.check_id, r.outcome, r.message) for r in report.results if r.outcome != Outcome.PASSED
+    ]
     assert failing == []
     assert report.full_marks and report.score == report.max_score + 5
     assert report.data_source == "mnist-sample"
@@ -84,7 +86,7 @@ def test_results_json_matches_the_golden_file_structurally(executed_solutions, s
 def test_untouched_exercises_get_zero_all_not_attempted(repo):
     report = grade(repo / "exercises")
     assert report.score == 0
-    assert {result.outcome for result in report.results} == {NOT_ATTEMPTED}
+    assert {result.outcome for result in report.results} == {Outcome.NOT_ATTEMPTED}
     assert all("is not written yet" in result.message for result in report.results)
 
 
@@ -181,7 +183,9 @@ def test_cell_mistake_fails_its_check_with_its_message(
     edit_graded_cell(submission, notebook, old, new)
     report = grade(submission, supply=supply)
     result = result_of(report, check_id)
-    assert result.outcome in (FAILED, "error") and result.mistake == mistake, result.message
+    assert result.outcome in (Outcome.FAILED, Outcome.ERROR) and result.mistake == mistake, (
+        result.message
+    )
     assert fixed_start(mistake) in result.message
     results = [r for r in report.results if r.exercise == result.exercise]
     later = results[results.index(result) + 1 :]
@@ -226,7 +230,7 @@ def h5_from_another_model(folder, data):
 
 
 def nan_weights(folder, data):
-    from autograder.checks import load_keras_file
+    from autograder.exercises.models import load_keras_file
 
     model = load_keras_file(folder / "handwritten.keras")
     last = model.layers[-1]
@@ -264,7 +268,7 @@ def test_model_file_mistake_fails_its_check_with_its_message(
 ):
     inject(submission, mnist_sample)
     result = result_of(grade(submission, supply=supply), check_id)
-    assert result.outcome == FAILED and result.mistake == mistake, result.message
+    assert result.outcome == Outcome.FAILED and result.mistake == mistake, result.message
     assert fixed_start(mistake) in result.message
 
 
@@ -283,7 +287,7 @@ def test_missing_model_file_names_the_cell_that_writes_it(submission, supply):
 def test_train_option_grades_a_model_trained_from_build_model(submission, supply):
     missing_file(submission, None)
     report = grade(submission, train=True, supply=supply)
-    assert result_of(report, "build_model.accuracy").outcome == PASSED
+    assert result_of(report, "build_model.accuracy").outcome == Outcome.PASSED
     assert any("--train" in note for note in report.notes)
 
 
@@ -303,18 +307,18 @@ def test_exits_and_hangs_earn_nothing_and_grading_goes_on(submission, cheat):
     edit_graded_cell(submission, notebook, old, new)
     report = grade(submission, limits={"call": 3.0})
     results = [result for result in report.results if result.exercise == "argmax_accuracy"]
-    assert results[0].outcome == "error" and results[0].mistake == mistake
+    assert results[0].outcome == Outcome.ERROR and results[0].mistake == mistake
     assert sum(result.score for result in results) == 0
-    assert result_of(report, "build_cnn.accuracy").outcome == PASSED  # the run went on
+    assert result_of(report, "build_cnn.accuracy").outcome == Outcome.PASSED  # the run went on
 
 
 TAMPERING = """
 import numpy as np
-import autograder.checks
+import autograder.exercises.argmax_accuracy
 import autograder.thresholds
 for kind in autograder.thresholds.THRESHOLDS.values():
     kind.update(dense=0.0, cnn=0.0)
-autograder.checks.check_values = lambda *args: "right"
+autograder.exercises.argmax_accuracy.check_values = lambda *args: "right"
 np.isclose = lambda *args, **kwargs: True
 np.mean = lambda *args, **kwargs: 0.9
 """

@@ -13,11 +13,13 @@ import keras
 import numpy as np
 import pytest
 
-from autograder import checks, thresholds
-from autograder.checks import EXERCISES_BY_FUNCTION, PASSED, Context, run_exercise
+from autograder import thresholds
+from autograder.exercises import EXERCISES_BY_FUNCTION, models
 from autograder.grader import grade
+from autograder.isolation.sandbox import WorkerSupply
 from autograder.notebook import InProcessLearner
-from autograder.sandbox import WorkerSupply
+from autograder.results import Outcome
+from autograder.runner import Context, run_exercise
 from digits.data import MnistData, load_mnist_sample, normalize
 from digits.record import record_training
 
@@ -44,14 +46,13 @@ def dense_model():
 def results_of(function, name: str, submission=None):
     """The check results of `function` graded as `name`, in this process."""
     exercise = EXERCISES_BY_FUNCTION[name]
-    context = Context(InProcessLearner({name: function}), submission, load_mnist_sample)
-    context.state["seed"] = 1
+    context = Context(InProcessLearner({name: function}), submission, load_mnist_sample, seed=1)
     return run_exercise(exercise, context, functions_only=submission is None)
 
 
 def first_failure(function, name: str, submission=None):
     results = results_of(function, name, submission)
-    return next(result for result in results if result.outcome != PASSED)
+    return next(result for result in results if result.outcome != Outcome.PASSED)
 
 
 # ---------------------------------------------------------------- argmax_accuracy()
@@ -195,7 +196,7 @@ def test_tensorflow_tutorial_activations_get_full_marks():
         return compiled(model)
 
     results = results_of(build_model, "build_model")
-    assert [result.outcome for result in results] == [PASSED] * 3, results[0].message
+    assert [result.outcome for result in results] == [Outcome.PASSED] * 3, results[0].message
 
 
 # ---------------------------------------------------------------- the saved model files
@@ -350,7 +351,7 @@ def keras_normalize(images):
 
 def test_a_model_trained_on_other_scaling_is_told_what_the_grader_feeds(tmp_path, monkeypatch):
     model, history = trained(scale=keras_normalize, epochs=3)
-    monkeypatch.setattr(checks, "accuracy_mark", mark_of_90_percent)
+    monkeypatch.setattr(models, "accuracy_mark", mark_of_90_percent)
     result = accuracy_result(tmp_path, model)
     assert result.mistake == "other_scaling", result.message
     assert "divided by 255" in result.message and "keras.utils.normalize" in result.message
@@ -360,15 +361,15 @@ def test_a_model_trained_on_other_scaling_is_told_what_the_grader_feeds(tmp_path
     ("accuracy", "threshold"), [(0.9899, 0.99), (0.99499, 0.995), (0.9599, 0.96), (0.941, 0.94)]
 )
 def test_accuracy_and_its_mark_are_never_printed_alike(accuracy, threshold):
-    shown, mark = checks.percentages(accuracy, threshold)
+    shown, mark = models.percentages(accuracy, threshold)
     assert shown != mark and (accuracy < threshold) == (float(shown[:-1]) < float(mark[:-1]))
 
 
 def test_each_mark_says_how_it_relates_to_the_sampling_noise():
-    assert "±0.8 points" in checks.noise(0.941, 0.94, 1000)
-    assert "within" in checks.noise(0.941, 0.94, 1000)
-    assert "within" not in checks.noise(0.99, 0.94, 1000)
-    assert "±0.2 points" in checks.noise(0.97, 0.96, 10_000)
+    assert "±0.8 points" in models.noise(0.941, 0.94, 1000)
+    assert "within" in models.noise(0.941, 0.94, 1000)
+    assert "within" not in models.noise(0.99, 0.94, 1000)
+    assert "±0.2 points" in models.noise(0.97, 0.96, 10_000)
 
 
 @pytest.mark.parametrize("exercise", ["build_model", "build_cnn"])

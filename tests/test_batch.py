@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import batch
-from autograder.batch import Limits, grade_class
-from autograder.collect import collect_submission, fingerprint
+from autograder.instructor import batch
+from autograder.instructor.batch import Limits, grade_class
+from autograder.instructor.collect import collect_submission, fingerprint
 
 LINUX = sys.platform.startswith("linux")
 
@@ -189,7 +189,7 @@ def test_require_sandbox_refuses_to_grade_without_one(tmp_path):
     (tmp_path / "class" / "ada").mkdir(parents=True)
     env = dict(os.environ, PATH="/nonexistent")  # no bwrap on the PATH
     result = subprocess.run(
-        [sys.executable, "-m", "autograder.batch", str(tmp_path / "class"),
+        [sys.executable, "-m", "autograder.instructor.batch", str(tmp_path / "class"),
          "--out", str(tmp_path / "g.csv"), "--require-sandbox"],
         capture_output=True, text=True, env=env,
     )  # fmt: skip
@@ -227,7 +227,14 @@ def test_fingerprint_changes_with_graded_files_only(tmp_path):
 
 def test_command_line_rejects_a_missing_folder(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "autograder.batch", str(tmp_path / "nope"), "--out", "g.csv"],
+        [
+            sys.executable,
+            "-m",
+            "autograder.instructor.batch",
+            str(tmp_path / "nope"),
+            "--out",
+            "g.csv",
+        ],
         capture_output=True,
         text=True,
     )
@@ -236,14 +243,21 @@ def test_command_line_rejects_a_missing_folder(tmp_path):
 
 @pytest.mark.slow
 def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions):
-    from autograder.checks import EXERCISES
+    from autograder.exercises import EXERCISES
 
     points = {e.function: sum(check.points for check in e.checks) for e in EXERCISES}
     submissions = tmp_path / "class"
     make = [sys.executable, str(repo / "benchmarks" / "make_class.py"), str(submissions)]
     subprocess.run([*make, "--size", "4", "--executed", str(executed_solutions)], check=True)
     out = tmp_path / "grades.csv"
-    command = [sys.executable, "-m", "autograder.batch", str(submissions), "--out", str(out)]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder.instructor.batch",
+        str(submissions),
+        "--out",
+        str(out),
+    ]
     report, canvas = tmp_path / "class.html", tmp_path / "canvas.csv"
     extras = ["--report", str(report), "--canvas", str(canvas)]
     extras += ["--reference", str(executed_solutions)]

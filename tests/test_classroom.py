@@ -6,7 +6,7 @@ import sys
 import pytest
 import yaml
 
-from autograder.checks import EXERCISES
+from autograder.exercises import EXERCISES
 
 WORKFLOW = ".github/workflows/classroom.yml"
 COMMAND_GRADER = "classroom-resources/autograding-command-grader@v1"
@@ -106,14 +106,21 @@ def test_workflow_commands_pass_on_solutions_and_fail_on_stubs(repo, steps, exec
 def test_an_edited_grader_is_reported_instead_of_a_score(repo, tmp_path, steps):
     import shutil
 
-    from autograder.tamper import grader_fingerprint
+    from autograder.instructor.tamper import grader_fingerprint
 
     learner = tmp_path / "learner-repository"
     caches = shutil.ignore_patterns("__pycache__")
     for folder in ("autograder", ".github"):
         shutil.copytree(repo / folder, learner / folder, ignore=caches)
     recorded = grader_fingerprint(learner)
-    check = [sys.executable, "-m", "autograder.tamper", str(learner), "--expect", recorded]
+    check = [
+        sys.executable,
+        "-m",
+        "autograder.instructor.tamper",
+        str(learner),
+        "--expect",
+        recorded,
+    ]
     assert subprocess.run(check, capture_output=True).returncode == 0
 
     with open(learner / "autograder" / "thresholds.py", "a") as module:
@@ -121,6 +128,6 @@ def test_an_edited_grader_is_reported_instead_of_a_score(repo, tmp_path, steps):
     edited = subprocess.run(check, capture_output=True, text=True)
     assert edited.returncode == 1 and "EDITED GRADER" in edited.stdout
 
-    [guard] = [step for step in steps if "autograder.tamper" in step.get("run", "")]
+    [guard] = [step for step in steps if "autograder.instructor.tamper" in step.get("run", "")]
     assert steps.index(guard) < steps.index(grader_steps(steps)[0])  # before any score
     assert "vars.AUTOGRADER_SHA256" in guard["run"] and "AUTOGRADER_SHA256" in guard["if"]

@@ -8,14 +8,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from autograder import generate
+from autograder.exercises import EXERCISES
+from autograder.instructor import generate
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-GRADED = {
-    "01_build_model.ipynb": "build_model",
-    "02_argmax_accuracy.ipynb": "argmax_accuracy",
-    "03_cnn.ipynb": "build_cnn",
-}
+GRADED = {exercise.notebook: exercise.function for exercise in EXERCISES}
 
 
 @pytest.fixture
@@ -126,7 +123,7 @@ def test_check_fails_when_exercises_drift(copies, capsys, edit):
         source.write_text(source.read_text().replace("# Exercise 1", "# Exercise one"))
     code, out = _check(solutions, exercises, capsys)
     assert code == 1
-    assert "python -m autograder.generate" in out
+    assert "python -m autograder.instructor.generate" in out
     assert ("99_draft.ipynb" if edit == "extra-exercise" else "01_build_model.ipynb") in out
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.gradescope import build_zip, grade_submission, grading_requirements
+from autograder.instructor.gradescope import build_zip, grade_submission, grading_requirements
 
 SCRIPTS = ("setup.sh", "run_autograder")
 
@@ -60,7 +60,8 @@ def test_zip_ships_the_grader_its_data_and_no_caches(built_zip):
     expected = {
         "requirements.txt",
         "autograder/__main__.py",
-        "autograder/checks.py",
+        "autograder/exercises/build_model.py",
+        "autograder/instructor/gradescope_files/run_autograder",
         "digits/data.py",
         "digits/resources/mnist_sample.npz",
         "digits/resources/README.md",
@@ -119,7 +120,7 @@ def test_a_bad_mnist_file_is_refused_before_building(tmp_path):
     bad = tmp_path / "mnist.npz"
     bad.write_text("not numpy")
     result = subprocess.run(
-        [sys.executable, "-m", "autograder.gradescope", "--out", str(tmp_path / "a.zip"),
+        [sys.executable, "-m", "autograder.instructor.gradescope", "--out", str(tmp_path / "a.zip"),
          "--mnist", str(bad)],
         capture_output=True,
         text=True,

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder.gradescope import build_zip
-from autograder.isolation import bubblewrap_problem
+from autograder.instructor.gradescope import build_zip
+from autograder.isolation.confinement import bubblewrap_problem
 
 SECRET_CODE = "HIDDEN-CODE-7c1e"
 HIDDEN_CHECKS = f"""
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.hidden import HiddenCheckFailed, hidden_check
+from autograder.instructor.hidden import HiddenCheckFailed, hidden_check
 
 HERE = Path(__file__).parent
 
@@ -88,7 +88,7 @@ def test_hidden_checks_are_graded_and_show_names_points_and_messages_only(
 
 
 BROKEN = f"""
-from autograder.hidden import hidden_check
+from autograder.instructor.hidden import hidden_check
 
 
 @hidden_check("argmax_accuracy", "broken", "a check with a bug")
@@ -98,8 +98,10 @@ def broken(learner):
 
 
 def test_a_hidden_check_with_a_bug_says_so_without_its_traceback(tmp_path):
-    from autograder.checks import EXERCISES_BY_FUNCTION, Context, Learner, run_check
-    from autograder.hidden import load_hidden_checks, with_hidden
+    from autograder.exercises import EXERCISES_BY_FUNCTION
+    from autograder.instructor.hidden import load_hidden_checks, with_hidden
+    from autograder.isolation.protocol import Learner
+    from autograder.runner import Context, run_check
 
     (tmp_path / "checks.py").write_text(BROKEN)
     exercise = with_hidden(
@@ -129,7 +131,7 @@ def test_a_missing_hidden_folder_is_one_clear_line(repo, tmp_path):
 
 
 def test_the_sandbox_masks_the_hidden_checks_folder_wherever_it_is(tmp_path):
-    from autograder.isolation import Confinement, worker_command
+    from autograder.isolation.confinement import Confinement, worker_command
 
     how = Confinement(True, None, "sandbox", private=(Path("/srv/course/hidden"),))
     command = worker_command(["python"], tmp_path / "worker", how)
@@ -140,7 +142,7 @@ def test_the_sandbox_masks_the_hidden_checks_folder_wherever_it_is(tmp_path):
 
 ECHO = """
 import numpy as np
-from autograder.hidden import hidden_check
+from autograder.instructor.hidden import hidden_check
 
 
 @hidden_check("argmax_accuracy", "private", "private cases")
@@ -150,9 +152,10 @@ def private(learner):
 
 
 def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(tmp_path):
-    from autograder.checks import EXERCISES_BY_FUNCTION, Context, Learner, run_check
-    from autograder.hidden import load_hidden_checks, with_hidden
-    from autograder.protocol import LearnerFailure
+    from autograder.exercises import EXERCISES_BY_FUNCTION
+    from autograder.instructor.hidden import load_hidden_checks, with_hidden
+    from autograder.isolation.protocol import Learner, LearnerFailure
+    from autograder.runner import Context, run_check
 
     class Echoing(Learner):  # a function that raises with its inputs in the message
         def call(self, function, arguments):

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from autograder.batch import Grade
-from autograder.canvas import write_canvas_csv
-from autograder.checks import EXERCISES
-from autograder.class_report import class_numbers, write_class_report
-from autograder.similarity import class_flags, code_flags
+from autograder.exercises import EXERCISES
+from autograder.instructor.batch import Grade
+from autograder.instructor.canvas import write_canvas_csv
+from autograder.instructor.class_report import class_numbers, write_class_report
+from autograder.instructor.similarity import class_flags, code_flags
 from autograder.submission import GRADED_TAG
 
 GOLDEN_CANVAS = "tests/golden/canvas_import.csv"
@@ -115,7 +115,7 @@ def build_model():
     return net
 '''
 ORIGINAL = COPIED.replace("net", "model").replace("# a comment the copier added\n    ", "")
-HONEST = '''from keras import layers, Sequential, Input
+HONEST = """from keras import layers, Sequential, Input
 
 
 def build_model():
@@ -127,7 +127,7 @@ def build_model():
     model.add(layers.Dense(10, activation="softmax"))
     model.compile("adam", "sparse_categorical_crossentropy", ["accuracy"])
     return model
-'''
+"""
 
 
 def small_model(seed: int):

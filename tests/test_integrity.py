@@ -24,8 +24,8 @@ from pathlib import Path
 import pytest
 from conftest import set_graded_cell
 
-from autograder.gradescope import build_zip
-from autograder.isolation import as_user, bubblewrap_problem
+from autograder.instructor.gradescope import build_zip
+from autograder.isolation.confinement import as_user, bubblewrap_problem
 from autograder.submission import graded_cell
 
 PACKAGES = ("autograder", "digits")
@@ -58,8 +58,8 @@ def attempt(action):
 
 
 def rewrite_grader():
-    import autograder.checks, autograder.thresholds, digits.data
-    for module in (autograder.checks, autograder.thresholds, digits.data):
+    import autograder.exercises.models, autograder.thresholds, digits.data
+    for module in (autograder.exercises.models, autograder.thresholds, digits.data):
         with open(module.__file__, "a") as handle:
             handle.write("\\nPWNED = True\\n")
 
@@ -256,7 +256,7 @@ def test_attacks_fail_in_batch_mode_and_spare_the_next_student(
     answer = {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
     submission_with(answer, tmp_path / "class" / "b_honest")
     before = tree_hash(scene.install)
-    command = [sys.executable, "-m", "autograder.batch", str(tmp_path / "class"),
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(tmp_path / "class"),
                "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
     completed = subprocess.run(
         command, capture_output=True, text=True, env=scene.environment(), timeout=900
@@ -351,7 +351,7 @@ import os, signal
 from pathlib import Path
 
 grader = os.getppid()
-if b"autograder.worker" in Path(f"/proc/{grader}/cmdline").read_bytes():  # the forking worker
+if b"autograder.isolation.worker" in Path(f"/proc/{grader}/cmdline").read_bytes():  # forking worker
     grader = int(Path(f"/proc/{grader}/stat").read_text().rsplit(")", 1)[1].split()[1])
 os.kill(grader, signal.SIGKILL)
 """
@@ -469,7 +469,7 @@ def test_global_settings_of_one_notebook_do_not_leak_into_the_next(repo, tmp_pat
 
 
 def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(tmp_path):
-    from autograder.sandbox import MAX_MODEL_BYTES, copy_out
+    from autograder.isolation.sandbox import MAX_MODEL_BYTES, copy_out
 
     secret = tmp_path / "hidden.py"
     secret.write_text(SECRET)
@@ -580,7 +580,7 @@ def test_nothing_carries_from_one_notebook_to_the_next(submission_with):
 
 
 def test_the_judge_never_blocks_on_a_fifo_the_worker_left(tmp_path):
-    from autograder.sandbox import copy_out
+    from autograder.isolation.sandbox import copy_out
 
     os.mkfifo(tmp_path / "returned_build_model.keras")
     started = time.monotonic()

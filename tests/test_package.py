@@ -30,8 +30,8 @@ PACKAGE_DATA = (
     "digits/resources/README.md",
     "digits/resources/handwriting/example_digit.png",
     "digits/resources/handwriting/README.md",
-    "autograder/gradescope_files/setup.sh",
-    "autograder/gradescope_files/run_autograder",
+    "autograder/instructor/gradescope_files/setup.sh",
+    "autograder/instructor/gradescope_files/run_autograder",
 )
 HOSTED_CHAPTER = "book/04_train.ipynb"
 
@@ -133,7 +133,7 @@ def test_grade_from_a_cell_takes_the_last_attempt_and_the_model_files(tmp_path):
 
 
 def test_runtime_code_computes_no_path_from_the_repository_layout(repo):
-    files = [*(repo / "digits").glob("*.py"), repo / "autograder" / "gradescope.py"]
+    files = [*(repo / "digits").glob("*.py"), repo / "autograder" / "instructor" / "gradescope.py"]
     for path in files:
         text = path.read_text()
         assert "parent.parent" not in text and "__file__" not in text, path
@@ -315,7 +315,12 @@ def test_wheel_grades_the_executed_solutions_to_full_marks(wheel_venv, executed_
 def test_wheel_builds_the_gradescope_zip(wheel_venv):
     out = wheel_venv["work"] / "autograder.zip"
     result = run_in(
-        wheel_venv, "-m", "autograder.gradescope", "--out", str(out), cwd=wheel_venv["work"]
+        wheel_venv,
+        "-m",
+        "autograder.instructor.gradescope",
+        "--out",
+        str(out),
+        cwd=wheel_venv["work"],
     )
     assert result.returncode == 0, result.stderr
     with zipfile.ZipFile(out) as archive:

@@ -6,7 +6,8 @@ import json
 import keras
 import numpy as np
 
-from autograder import judges
+from autograder.exercises import build_cnn
+from autograder.exercises.models import judge_compile
 from autograder.submission import graded_cell
 from digits import models
 
@@ -34,8 +35,8 @@ def test_the_solution_builds_the_reference_cnn_of_digits_models(repo):
 
 def test_the_grader_accepts_the_reference_cnn():
     model = models.build_cnn_model()
-    assert judges.judge_cnn_architecture(model).startswith("2 Conv2D layer(s)")
-    assert judges.judge_compile(model, require_adam=True).startswith("Adam")
+    assert build_cnn.judge_cnn_architecture(model).startswith("2 Conv2D layer(s)")
+    assert judge_compile(model, require_adam=True).startswith("Adam")
 
 
 def test_the_reference_cnn_reloads_safely_with_its_schedule_and_same_predictions(tmp_path):

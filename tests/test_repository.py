@@ -61,4 +61,4 @@ def test_pre_commit_runs_ruff_and_the_exercise_sync_check(repo):
     config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
     hooks = {hook["id"]: hook for entry in config["repos"] for hook in entry["hooks"]}
     assert {"ruff-check", "ruff-format", "exercises-in-sync"} <= set(hooks)
-    assert hooks["exercises-in-sync"]["entry"] == "python -m autograder.generate --check"
+    assert hooks["exercises-in-sync"]["entry"] == "python -m autograder.instructor.generate --check"

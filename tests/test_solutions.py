@@ -17,16 +17,12 @@ from markdown_it.renderer import RendererHTML
 from myst_parser.config.main import MdParserConfig
 from myst_parser.parsers.mdit import create_md_parser
 
+from autograder.exercises import EXERCISES, MODEL_FILES
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "solutions").glob("*.ipynb")) + sorted(
     (REPO / "exercises").glob("*.ipynb")
 )
-# The contract in CONTRIBUTING.md: notebook -> (graded function, model file it writes).
-CONTRACT = {
-    "01_build_model.ipynb": ("build_model", "handwritten.keras"),
-    "02_argmax_accuracy.ipynb": ("argmax_accuracy", None),
-    "03_cnn.ipynb": ("build_cnn", "handwritten_cnn.keras"),
-}
 RENDERERS = {
     "jupyter": MarkdownIt("commonmark"),
     "book": create_md_parser(MdParserConfig(), RendererHTML),
@@ -49,7 +45,9 @@ def test_notebooks_are_committed_without_outputs(path):
     assert [cell.execution_count for cell in code_cells if cell.execution_count] == []
 
 
-@pytest.mark.parametrize(("name", "function"), [(name, f) for name, (f, _) in CONTRACT.items()])
+@pytest.mark.parametrize(
+    ("name", "function"), [(exercise.notebook, exercise.function) for exercise in EXERCISES]
+)
 def test_each_graded_cell_is_followed_by_its_check(repo, name, function):
     cells = _read(repo / "exercises", name).cells
     graded = [i for i, cell in enumerate(cells) if "graded" in cell.metadata.get("tags", [])]
@@ -58,12 +56,6 @@ def test_each_graded_cell_is_followed_by_its_check(repo, name, function):
     assert cells[graded[0] + 1].source == f"check({function})"
     imports = next(cell.source for cell in cells[1:] if cell.cell_type == "code")  # after set-up
     assert "from autograder.notebook import check" in imports
-
-
-@pytest.mark.parametrize(("name", "model_file"), [(n, m) for n, (_, m) in CONTRACT.items() if m])
-def test_training_notebooks_save_the_contract_model_file(repo, name, model_file):
-    sources = [cell.source for cell in _read(repo / "exercises", name).cells]
-    assert any(f'.save("{model_file}")' in source for source in sources)
 
 
 class _DetailsTree(HTMLParser):
@@ -88,7 +80,7 @@ class _DetailsTree(HTMLParser):
 
 
 @pytest.mark.parametrize("renderer", sorted(RENDERERS))
-@pytest.mark.parametrize("name", sorted(CONTRACT))
+@pytest.mark.parametrize("name", [exercise.notebook for exercise in EXERCISES])
 def test_hints_unfold_one_at_a_time(repo, name, renderer):
     """Hint n+1 sits inside Hint n, and the Markdown inside them is rendered, not shown raw."""
     cells = _read(repo / "exercises", name).cells
@@ -106,7 +98,7 @@ def test_solutions_run_offline_and_save_loadable_models(executed_solutions, mnis
     import keras
 
     _, (x_test, _) = mnist_sample
-    for _, model_file in filter(lambda entry: entry[1], CONTRACT.values()):
+    for model_file in MODEL_FILES:
         model = keras.models.load_model(executed_solutions / model_file)
         assert model.input_shape == (None, 28, 28)
         probabilities = model.predict(x_test[:50] / 255.0, verbose=0)
@@ -118,8 +110,9 @@ def test_solutions_run_offline_and_save_loadable_models(executed_solutions, mnis
 def test_solutions_print_data_source_checks_and_both_accuracies(executed_solutions):
     first = _read(executed_solutions, "01_build_model.ipynb")
     assert "Data source: mnist-sample" in _printed(first, "data")
-    for name, (function, _) in CONTRACT.items():
-        notebook = _read(executed_solutions, name)
+    for exercise in EXERCISES:
+        function = exercise.function
+        notebook = _read(executed_solutions, exercise.notebook)
         assert re.search(
             rf"All \d+ checks of {function}\(\) pass",
             _printed(notebook, f"check-{function.replace('_', '-')}"),
@@ -150,7 +143,7 @@ def test_reference_solutions_get_full_marks(executed_solutions, tmp_path):
     outcomes = {test["extra_data"]["outcome"] for test in report["tests"]}
     assert outcomes == {"passed"}
     graded = {test["extra_data"]["exercise"] for test in report["tests"]}
-    assert graded == {function for function, _ in CONTRACT.values()}
+    assert graded == {exercise.function for exercise in EXERCISES}
 
 
 @pytest.mark.slow

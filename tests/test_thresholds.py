@@ -5,12 +5,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import checks, config, thresholds
-from autograder.judges import CheckFailed
+from autograder import config, thresholds
+from autograder.exercises import EXERCISES_BY_FUNCTION
+from autograder.mistakes import CheckFailed
 from autograder.report import check_lines
+from autograder.results import Outcome
+from autograder.runner import Context, run_check
 from digits.data import load_mnist_file, load_mnist_sample
 
-DENSE = checks.EXERCISES_BY_FUNCTION["build_model"]
+DENSE = EXERCISES_BY_FUNCTION["build_model"]
 
 
 @pytest.fixture(autouse=True)
@@ -95,11 +98,11 @@ def test_the_test_set_is_recognized_by_content_not_by_label_dtype(mnist_sample):
 
 
 def test_another_file_without_marks_fails_the_accuracy_check_with_one_line(custom_data, submission):
-    context = checks.Context(learner=None, submission=submission, load_data=lambda: custom_data)
-    context.state[("saved", "build_model")] = "a model (never used: no mark to compare with)"
+    context = Context(learner=None, submission=submission, load_data=lambda: custom_data)
+    context.saved_models["build_model"] = "a model (never used: no mark to compare with)"
     check = next(check for check in DENSE.checks if check.check_id == "build_model.accuracy")
-    result = checks.run_check(check, DENSE, context)
-    assert result.outcome == checks.FAILED and result.mistake == "marks_missing"
+    result = run_check(check, DENSE, context)
+    assert result.outcome == Outcome.FAILED and result.mistake == "marks_missing"
     lines = list(check_lines([result]))
     assert len(lines) == 1
     assert "No accuracy mark for the dense model on MNIST_PATH=" in lines[0]
@@ -186,7 +189,8 @@ def test_without_a_file_the_defaults_apply():
 def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, monkeypatch):
     import shutil
 
-    from autograder import grader, sandbox
+    from autograder import grader
+    from autograder.isolation import sandbox
 
     shutil.copy(repo / "solutions" / "02_argmax_accuracy.ipynb", submission)
     (submission.parent / "course.toml").write_text(
@@ -205,7 +209,7 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     assert (values.points, values.score) == (7, 7)
     assert report.max_score == 1 + 1 + 7 + 1
     assert seen == dict(sandbox.LIMITS, call=30.0)
-    assert checks.EXERCISES_BY_FUNCTION["argmax_accuracy"].checks[2].points == 2  # unchanged
+    assert EXERCISES_BY_FUNCTION["argmax_accuracy"].checks[2].points == 2  # unchanged
 
 
 def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(repo, submission):

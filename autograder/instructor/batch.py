@@ -1,6 +1,7 @@
 """Grade a whole class: one folder per student, in parallel, each in its own limited process.
 
-    python -m autograder.batch SUBMISSIONS_DIR --out grades.csv [--workers N] [--timeout S]
+    python -m autograder.instructor.batch SUBMISSIONS_DIR --out grades.csv \
+        [--workers N] [--timeout S]
 
 Each student's graded files (notebooks, model files) are copied into a fresh temporary folder and
 graded there by ``python -m autograder --train --json``, in a child process with a wall-time limit
@@ -38,10 +39,15 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from autograder.canvas import DEFAULT_ASSIGNMENT, DEFAULT_ID_COLUMN, ID_CHOICES, write_canvas_csv
-from autograder.collect import collect_submission, fingerprint
-from autograder.hidden import hidden_files
-from autograder.isolation import SANDBOX_SETTING, SandboxUnavailable, confinement
+from autograder.instructor.canvas import (
+    DEFAULT_ASSIGNMENT,
+    DEFAULT_ID_COLUMN,
+    ID_CHOICES,
+    write_canvas_csv,
+)
+from autograder.instructor.collect import collect_submission, fingerprint
+from autograder.instructor.hidden import hidden_files
+from autograder.isolation.confinement import SANDBOX_SETTING, SandboxUnavailable, confinement
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
 GRADED = "graded"
@@ -51,7 +57,7 @@ FAILED_STATUSES = (TIMEOUT, CRASHED)
 DEFAULT_TIMEOUT_S = 600
 DEFAULT_MEMORY_MB = 8192  # address space, not resident memory: TensorFlow reserves ~3 GB
 LOG_LINES_IN_FEEDBACK = 15
-PACKAGES = Path(__file__).resolve().parent.parent
+PACKAGES = Path(__file__).resolve().parents[2]
 # Instructor tools that do not change a grade: editing them regrades no one.
 NOT_GRADING = {"batch", "gradescope", "generate"}
 
@@ -221,7 +227,7 @@ class _Runner:
     def _run(self, work: Path, results: Path, log_path: Path) -> tuple[str, int | None]:
         command = [*self.grader, str(work), "--json", str(results)]
         if self.limits.memory_mb and sys.platform.startswith("linux"):
-            command = [sys.executable, "-m", "autograder.batch", "--exec-limited",
+            command = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited",
                        str(self.limits.memory_mb), *command]  # fmt: skip
         with open(log_path, "wb") as log_file:
             child = subprocess.Popen(
@@ -439,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--exec-limited"]:
         exec_limited(int(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.batch",
+        prog="python -m autograder.instructor.batch",
         description="Grade every student folder in SUBMISSIONS_DIR in parallel, with limits.",
     )
     parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS_DIR")
@@ -527,10 +533,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_report(submissions: Path, grades: list[Grade], out: Path, reference: Path | None):
     """The class report, with the similarity flags of the graded submissions."""
-    from autograder.checks import EXERCISES
-    from autograder.class_report import class_numbers, write_class_report
-    from autograder.collect import submission_files
-    from autograder.similarity import class_flags
+    from autograder.exercises import EXERCISES
+    from autograder.instructor.class_report import class_numbers, write_class_report
+    from autograder.instructor.collect import submission_files
+    from autograder.instructor.similarity import class_flags
 
     folders = {grade.student: submissions / grade.student for grade in grades}
     references = submission_files(reference) if reference else {}

@@ -1,29 +1,72 @@
 """What crosses between the judge and the learner's code: plain data, never pickles.
 
-The worker subprocess and the in-notebook `check()` both use these helpers, so a learner's
-function is called and described the same way in both places.
+`Learner` is the judge's view of the learner's graded functions; the worker subprocess
+(`sandbox.SandboxLearner`) and the in-notebook `check()` (`notebook.InProcessLearner`) implement
+it with the helpers below, so a learner's function is called and described the same way in both.
 """
 
 from __future__ import annotations
 
+import ast
 import traceback
 from dataclasses import asdict, dataclass
+from enum import Enum
 
 import numpy as np
 
-NOT_ATTEMPTED = "not attempted"
-ERROR = "error"
-TIMEOUT = "timeout"
-EXITED = "exited"
-DIED = "died"
+
+class FailureKind(str, Enum):
+    """How the learner's code failed to return."""
+
+    NOT_ATTEMPTED = "not attempted"  # NotImplementedError: the stub is not written yet
+    ERROR = "error"  # it raised
+    EXITED = "exited"  # sys.exit() or exit()
+    TIMEOUT = "timeout"  # no answer within the limit (judged by the judge, never reported)
+    DIED = "died"  # the worker process ended (judged by the judge, never reported)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# What a worker may report; a timeout or a death is only ever the judge's own finding.
+REPORTABLE = (FailureKind.NOT_ATTEMPTED, FailureKind.ERROR, FailureKind.EXITED)
 MISSING = "MissingFunction"  # exc_type when the notebook or its graded cell is not there
+
+
+class Learner:
+    """The learner's graded functions, called in the worker subprocess or in the notebook."""
+
+    def save_model(self, function: str, path: str) -> dict:
+        """Call function() and save the model it returns to path; describe what it returned."""
+        raise NotImplementedError
+
+    def call(self, function: str, arguments: list[dict]) -> dict:
+        """Call function(*arguments) (specs from `argument_spec`); describe the result."""
+        raise NotImplementedError
+
+    def parameters(self, function: str) -> list[str]:
+        """The names of the function's parameters, read from its cell's source (never run):
+        the `cells` of sandbox.SandboxLearner; a learner without cells overrides this."""
+        cell = getattr(self, "cells", {}).get(function)
+        return parameters_in_source(getattr(cell, "source", ""), function)
+
+
+def parameters_in_source(source: str, function: str) -> list[str]:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == function:
+            return [argument.arg for argument in node.args.args]
+    return []
 
 
 @dataclass
 class LearnerFailure(Exception):
     """The learner's code did not return: it raised, hung, exited or crashed."""
 
-    kind: str  # NOT_ATTEMPTED, ERROR, TIMEOUT, EXITED or DIED
+    kind: FailureKind
     exc_type: str = ""
     message: str = ""
     line: int | None = None
@@ -44,11 +87,11 @@ def failure_from_exception(
 ) -> LearnerFailure:
     """Describe an exception raised by learner code, with the line of the learner's cell."""
     if isinstance(error, NotImplementedError):
-        kind = NOT_ATTEMPTED
+        kind = FailureKind.NOT_ATTEMPTED
     elif isinstance(error, SystemExit):
-        kind = EXITED
+        kind = FailureKind.EXITED
     else:
-        kind = ERROR
+        kind = FailureKind.ERROR
     line = None
     for frame in traceback.extract_tb(error.__traceback__):
         if frame.filename == cell_filename:

@@ -15,19 +15,17 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder.isolation import (
-    FORK_OPTION,
-    USER_OPTION,
+from autograder.isolation.confinement import FORK_OPTION, USER_OPTION, become_user
+from autograder.isolation.processes import (
     become_subreaper,
-    become_user,
     die_with_parent,
     never_dumpable,
     processes_in_session,
     reap_orphans,
 )
-from autograder.protocol import (
+from autograder.isolation.protocol import (
     MISSING,
-    NOT_ATTEMPTED,
+    FailureKind,
     LearnerFailure,
     describe_value,
     failure_from_exception,
@@ -68,7 +66,9 @@ class GradedFunctions:
         function = self.namespaces[key].get(request["function"])
         if not callable(function):
             raise LearnerFailure(
-                NOT_ATTEMPTED, MISSING, f"The graded cell does not define {request['function']}()."
+                FailureKind.NOT_ATTEMPTED,
+                MISSING,
+                f"The graded cell does not define {request['function']}().",
             )
         return function
 

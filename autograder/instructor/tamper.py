@@ -1,7 +1,7 @@
 """Has a learner's repository changed the grader? For GitHub Classroom, where grading runs in it.
 
-    python -m autograder.tamper [ROOT]                 # the instructor: print the fingerprint
-    python -m autograder.tamper [ROOT] --expect SHA256  # the workflow: exit 1 if it differs
+    python -m autograder.instructor.tamper [ROOT]                 # instructor: print it
+    python -m autograder.instructor.tamper [ROOT] --expect SHA256  # workflow: exit 1 if it differs
 
 The fingerprint is a sha256 of every file under ``autograder/`` and ``.github/`` (names and
 contents). The instructor records it as an Actions variable of the classroom's organization
@@ -39,7 +39,7 @@ def grader_fingerprint(root: Path) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.tamper",
+        prog="python -m autograder.instructor.tamper",
         description="Print, or check, the fingerprint of a repository's autograder/ and .github/.",
     )
     parser.add_argument("root", nargs="?", default=".", type=Path, help="the repository")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.collect import submission_files
+from autograder.instructor.collect import submission_files
 from autograder.submission import GradedCell, graded_cell
 
 NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' weights

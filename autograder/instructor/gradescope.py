@@ -1,11 +1,11 @@
 """Build the autograder zip that Gradescope expects, and grade one submission inside Gradescope.
 
-    python -m autograder.gradescope --out autograder.zip [--mnist mnist.npz]
+    python -m autograder.instructor.gradescope --out autograder.zip [--mnist mnist.npz]
 
 Upload the zip as a Gradescope "Autograder" (base image: Ubuntu). Gradescope unpacks it into
 ``/autograder/source``, runs ``setup.sh`` once to build its image, then runs ``run_autograder`` for
-every submission; that calls ``python -m autograder.gradescope --run /autograder``, which copies
-the learner's notebooks out of ``/autograder/submission`` and runs the grader with
+every submission; that calls ``python -m autograder.instructor.gradescope --run /autograder``,
+which copies the learner's notebooks out of ``/autograder/submission`` and runs the grader with
 ``--json /autograder/results/results.json``.
 
 ``--mnist`` ships a copy of Keras' ``mnist.npz`` (11 MB) and points ``MNIST_PATH`` at it, so
@@ -22,12 +22,12 @@ import zipfile
 from importlib import metadata, resources
 from pathlib import Path
 
-from autograder.collect import collect_submission
-from autograder.hidden import hidden_files
+from autograder.instructor.collect import collect_submission
+from autograder.instructor.hidden import hidden_files
 from digits.data import MnistDataError, load_mnist_file
 
 # Package data of `autograder` (pyproject.toml declares it), wherever the package is installed.
-TEMPLATES = resources.files("autograder") / "gradescope_files"
+TEMPLATES = resources.files("autograder.instructor") / "gradescope_files"
 DISTRIBUTION = "handwritten-digits"
 SHIPPED_PACKAGES = ("autograder", "digits")  # with their package data: the offline MNIST sample
 MNIST_IN_ZIP = "data/mnist.npz"
@@ -134,7 +134,7 @@ def _write_failure(results: Path, exit_code: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.gradescope",
+        prog="python -m autograder.instructor.gradescope",
         description="Build the Gradescope autograder zip (or, inside Gradescope, grade).",
     )
     action = parser.add_mutually_exclusive_group(required=True)

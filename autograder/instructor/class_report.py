@@ -1,5 +1,5 @@
 """What the class gets wrong: one self-contained HTML page (figures embedded) and the same
-numbers as a CSV, written by ``python -m autograder.batch ... --report class.html``."""
+numbers as a CSV, written by ``python -m autograder.instructor.batch ... --report class.html``."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 A hidden-checks folder (kept out of the learners' repository) holds `checks.py` and whatever
 data it reads. `checks.py` declares each check with `hidden_check`:
 
-    from autograder.hidden import HiddenCheckFailed, hidden_check
+    from autograder.instructor.hidden import HiddenCheckFailed, hidden_check
 
     @hidden_check("build_model", "private_accuracy", "accuracy on a private split", points=1)
     def private_accuracy(learner):
@@ -14,8 +14,9 @@ data it reads. `checks.py` declares each check with `hidden_check`:
                                     "needed", hint="Train on all the training data.")
         return f"{accuracy:.1%} on a private test split"
 
-`python -m autograder --hidden DIR`, `autograder.batch --hidden DIR` and
-`autograder.gradescope --hidden DIR` grade with them. A hidden check comes after its exercise's
+`python -m autograder --hidden DIR`, `autograder.instructor.batch --hidden DIR` and
+`autograder.instructor.gradescope --hidden DIR` grade with them.
+A hidden check comes after its exercise's
 public checks (and is skipped when one of them fails); learners see its id, title, points and
 message, never its code, its data or a traceback. The judge loads the checks before any learner
 code runs, and the sandbox hides the folder from learner code.
@@ -31,9 +32,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import checks
-from autograder.judges import CheckFailed
-from autograder.protocol import LearnerFailure, argument_spec
+from autograder.exercises import models
+from autograder.isolation.protocol import LearnerFailure, argument_spec
+from autograder.mistakes import CheckFailed
+from autograder.runner import Check, Context, Exercise
 
 HIDDEN_MISTAKE = "hidden_check"
 _declared: list[HiddenCheck] = []
@@ -69,7 +71,7 @@ def hidden_check(exercise: str, name: str, title: str, points: float = 1):
 class LearnerView:
     """What a hidden check may look at: the learner's function and model files, the data."""
 
-    def __init__(self, context: checks.Context, exercise: checks.Exercise, folder: Path):
+    def __init__(self, context: Context, exercise: Exercise, folder: Path):
         self.context, self.exercise, self.folder = context, exercise, folder
 
     @property
@@ -77,10 +79,10 @@ class LearnerView:
         return self.context.data()
 
     def saved_model(self):
-        return checks.saved_model(self.context, self.exercise)
+        return models.saved_model(self.context, self.exercise)
 
     def returned_model(self):
-        return checks.returned_model(self.context, self.exercise)
+        return models.returned_model(self.context, self.exercise)
 
     def call(self, *arrays: np.ndarray) -> float | None:
         """The learner's function on these arrays (run in the sandboxed worker): its value."""
@@ -91,7 +93,7 @@ class LearnerView:
         """Accuracy of a model on images of 0..255 pixels, scaled as the grader scales them."""
         from digits.data import normalize
 
-        probabilities = checks.predict(model, normalize(images))
+        probabilities = models.predict(model, normalize(images))
         return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 
@@ -123,13 +125,13 @@ def load_hidden_checks(folder: Path) -> list[HiddenCheck]:
 
 
 def with_hidden(
-    exercises: list[checks.Exercise], hidden: list[HiddenCheck], folder: Path
-) -> list[checks.Exercise]:
+    exercises: list[Exercise], hidden: list[HiddenCheck], folder: Path
+) -> list[Exercise]:
     """The exercises, each followed by its hidden checks."""
     result = []
     for exercise in exercises:
         extra = [
-            checks.Check(
+            Check(
                 f"{exercise.function}.hidden.{check.name}",
                 check.title,
                 check.points,
@@ -144,7 +146,7 @@ def with_hidden(
 
 
 def _runner(check: HiddenCheck, folder: Path) -> Callable:
-    def run(context: checks.Context, exercise: checks.Exercise) -> str:
+    def run(context: Context, exercise: Exercise) -> str:
         try:
             return str(check.run(LearnerView(context, exercise, folder)))
         except CheckFailed:

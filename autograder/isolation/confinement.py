@@ -18,16 +18,20 @@ without it) or ``off``.
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from autograder.isolation.processes import (
+    kill,
+    processes_in_session,
+    processes_of_user,
+    signal_group,
+)
 
 SANDBOX_SETTING = "AUTOGRADER_SANDBOX"
 FORK_OPTION, USER_OPTION = "--fork", "--user"  # the worker's: fork per notebook, as this user
@@ -35,10 +39,6 @@ WORKER_USER_SETTING = "AUTOGRADER_WORKER_USER"
 # What the worker's environment keeps of the judge's: no tokens or instructor settings leak in.
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "PYTHONPATH", "PYTHONHASHSEED", "SYSTEMROOT")
 KEPT_PREFIXES = ("LC_", "TF_", "OMP_", "MALLOC_", "KMP_", "CUDA_")
-PR_SET_PDEATHSIG = 1
-PR_SET_DUMPABLE = 4
-PR_SET_CHILD_SUBREAPER = 36
-PR_GET_CHILD_SUBREAPER = 37
 
 
 class SandboxUnavailable(RuntimeError):
@@ -257,125 +257,10 @@ def end_worker(process: subprocess.Popen, how: Confinement) -> None:
             subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
         process.wait()
         return
-    _signal_group(process.pid)
+    signal_group(process.pid)
     process.wait()
     leftovers = processes_in_session(process.pid)
     if how.user is not None:
         leftovers |= processes_of_user(how.user)
     for pid in leftovers:
-        _kill(pid)
-
-
-def _signal_group(group: int) -> None:
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _kill(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state, ppid, pgrp, session, ...)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()
-
-
-def _all_pids() -> list[int]:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
-
-
-def processes_in_session(session: int) -> set[int]:
-    found = set()
-    for pid in _all_pids():
-        fields = _proc_stat(pid)
-        if fields and fields[0] != "Z" and int(fields[3]) == session:
-            found.add(pid)
-    return found
-
-
-def processes_of_user(user: str) -> set[int]:
-    import pwd
-
-    uid = pwd.getpwnam(user).pw_uid
-    found = set()
-    for pid in _all_pids():
-        try:
-            if Path(f"/proc/{pid}").stat().st_uid == uid:
-                found.add(pid)
-        except OSError:
-            continue
-    return found
-
-
-def become_subreaper() -> bool:
-    """Linux: orphans of the worker's descendants become this process's children (not init's),
-    so `reap_orphans` finds a process that escaped into a new session. Only for a process whose
-    children are all workers (the grader's own process), never a test runner or a notebook."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
-
-
-def is_subreaper() -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        flag = ctypes.c_int(0)
-        ctypes.CDLL(None).prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(flag), 0, 0, 0)
-    except (OSError, AttributeError):
-        return False
-    return bool(flag.value)
-
-
-def reap_orphans() -> None:
-    """In a subreaper, once every worker is ended: kill and reap every child still there."""
-    if not is_subreaper():
-        return
-    me = os.getpid()
-    for _ in range(50):
-        children = [pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(me)]
-        if not children:
-            return
-        for pid in children:
-            _kill(pid)
-            try:
-                os.waitpid(pid, 0)
-            except ChildProcessError:
-                pass
-        time.sleep(0.01)
-
-
-def never_dumpable() -> None:
-    """Linux: other processes of this user (learner code) cannot ptrace this one or open its
-    /proc memory and file descriptors; forks inherit it."""
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
-
-
-def die_with_parent() -> None:
-    """In the worker (Linux): be killed when the judge dies, even if it is killed outright."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
+        kill(pid)

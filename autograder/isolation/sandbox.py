@@ -19,15 +19,20 @@ import threading
 import time
 from pathlib import Path
 
-from autograder.checks import Learner
-from autograder.isolation import (
+from autograder.isolation.confinement import (
     FORK_OPTION,
     Confinement,
     confinement,
     end_worker,
     start_worker,
 )
-from autograder.protocol import DIED, MISSING, NOT_ATTEMPTED, TIMEOUT, LearnerFailure
+from autograder.isolation.protocol import (
+    MISSING,
+    REPORTABLE,
+    FailureKind,
+    Learner,
+    LearnerFailure,
+)
 from autograder.submission import GradedCell
 
 STARTUP_LIMIT = 180.0  # importing TensorFlow on a slow laptop; not the learner's fault
@@ -37,7 +42,8 @@ LIMITS = {"save_model": 60.0, "call": 10.0}
 def _plain_fields(data) -> dict:
     """The worker's answer is untrusted: keep only the known fields, as plain strings/numbers."""
     data = data if isinstance(data, dict) else {}
-    fields = {"kind": str(data.get("kind", "error"))}
+    kind = data.get("kind")
+    fields: dict = {"kind": next((k for k in REPORTABLE if k.value == kind), FailureKind.ERROR)}
     for name in ("exc_type", "message", "cell", "traceback", "stage"):
         if isinstance(data.get(name), str):
             fields[name] = data[name]
@@ -62,7 +68,7 @@ class Worker:
     def __init__(
         self, log, folder: Path, preload: bool = True, how: Confinement | None = None, fork=False
     ):
-        command = [sys.executable, "-m", "autograder.worker"]
+        command = [sys.executable, "-m", "autograder.isolation.worker"]
         command += [] if preload else ["--no-preload"]
         command += [FORK_OPTION] if fork else []
         self.folder = folder
@@ -88,7 +94,9 @@ class Worker:
             except queue.Empty:
                 return None
             if line is None:
-                raise LearnerFailure(DIED, "ProcessEnded", f"exit code {self.process.wait()}")
+                raise LearnerFailure(
+                    FailureKind.DIED, "ProcessEnded", f"exit code {self.process.wait()}"
+                )
             try:
                 message = json.loads(line)
             except ValueError:
@@ -106,16 +114,18 @@ class Worker:
             self.process.stdin.write(json.dumps(dict(payload, nonce=nonce)) + "\n")
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
-            raise LearnerFailure(DIED, "ProcessEnded", "the worker had ended") from None
+            raise LearnerFailure(FailureKind.DIED, "ProcessEnded", "the worker had ended") from None
         self.used = True
         response = self._receive(
             limit, lambda message: "died" in message or message.get("nonce") == nonce
         )
         if response is None:
-            raise LearnerFailure(TIMEOUT, "Timeout", f"no answer within {limit:g} s", limit=limit)
+            raise LearnerFailure(
+                FailureKind.TIMEOUT, "Timeout", f"no answer within {limit:g} s", limit=limit
+            )
         if "died" in response:  # the fork ended; a fresh one is on its way
             self.ready = self.used = False
-            raise LearnerFailure(DIED, "ProcessEnded", f"exit code {response['died']}")
+            raise LearnerFailure(FailureKind.DIED, "ProcessEnded", f"exit code {response['died']}")
         return response
 
     def next_notebook(self) -> None:
@@ -200,14 +210,14 @@ class SandboxLearner(Learner):
     def _request(self, function: str, op: str, **fields) -> dict:
         cell = self.cells[function]
         if isinstance(cell, str):
-            raise LearnerFailure(NOT_ATTEMPTED, MISSING, cell)
+            raise LearnerFailure(FailureKind.NOT_ATTEMPTED, MISSING, cell)
         payload = dict(op=op, function=function, source=cell.source, filename=cell.filename)
         worker = self.supply.get()
         self.folder = worker.folder
         try:
             response = worker.request(dict(payload, **fields), self.limits[op])
         except LearnerFailure as failure:
-            if failure.kind == TIMEOUT or worker.process.poll() is not None:
+            if failure.kind == FailureKind.TIMEOUT or worker.process.poll() is not None:
                 self.supply.discard()  # a fresh worker for the next request
             raise
         if not response.get("ok"):

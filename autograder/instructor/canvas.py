@@ -1,4 +1,5 @@
-"""Canvas' gradebook import format, written by ``python -m autograder.batch ... --canvas CSV``.
+"""Canvas' gradebook import format, written by ``python -m autograder.instructor.batch ...
+--canvas CSV``.
 
 Canvas matches rows by one of its identity columns (``ID``, ``SIS User ID`` or ``SIS Login ID``)
 and reads one column per assignment, named as in Canvas. The row ``Points Possible`` gives the

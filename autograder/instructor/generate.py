@@ -1,7 +1,7 @@
 """Generate the learner's exercises/ from the reference solutions/ (the single source).
 
-    python -m autograder.generate           # write exercises/ from solutions/
-    python -m autograder.generate --check   # exit 1 if exercises/ is stale or leaks solution text
+    python -m autograder.instructor.generate           # write exercises/ from solutions/
+    python -m autograder.instructor.generate --check   # exit 1: exercises/ stale or leaks solutions
 
 In a code cell tagged ``graded``, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
 become one ``raise NotImplementedError("...")`` at the same indentation, which the grader reports
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 
@@ -119,7 +119,7 @@ def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m autograder.generate",
+        prog="python -m autograder.instructor.generate",
         description="Generate exercises/ from solutions/ (never edit exercises/ by hand).",
     )
     parser.add_argument(
@@ -134,7 +134,10 @@ def main(argv: list[str] | None = None) -> int:
             for problem in problems:
                 print(problem)
             if problems:
-                print("Run `python -m autograder.generate` and commit exercises/ with solutions/.")
+                print(
+                    "Run `python -m autograder.instructor.generate` and commit exercises/ "
+                    "with solutions/."
+                )
                 return 1
             print(f"{_shown(args.exercises)}/ is up to date with {_shown(args.solutions)}/.")
             return 0

@@ -1,0 +1,293 @@
+"""Exercise 2, `argmax_accuracy(y_true, y_prob) -> float`: the fraction of rows whose arg-max
+class equals the label, as `accuracy_score(y_true, np.argmax(y_prob, axis=1))` computes it.
+
+The grader calls the learner's function on fresh random inputs each run (so a hard-coded answer
+fails), and names the common wrong versions by the value they return on those inputs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from autograder.isolation.protocol import FailureKind, LearnerFailure, argument_spec
+from autograder.mistakes import CheckFailed, Mistake
+from autograder.runner import Check, Context, Exercise, explain_failure
+
+MISTAKES: dict[str, Mistake] = {
+    "returns_tensor": Mistake(
+        "argmax_accuracy() returned a TensorFlow tensor ({type}), not a Python float.",
+        "Use NumPy (np.argmax, np.mean), or wrap the result: return float(...).",
+    ),
+    "returns_array": Mistake(
+        "argmax_accuracy() returned an array of shape {shape}: the comparison of each row, not "
+        "its mean.",
+        "Reduce it to one number: return float(np.mean(predicted == y_true)).",
+    ),
+    "returns_non_float": Mistake(
+        "argmax_accuracy() returned {type} ({value}), not a Python float.",
+        "Convert the result: return float(...).",
+    ),
+    "returns_percentage": Mistake(
+        "argmax_accuracy() returned {value}, a percentage; the exercise asks for a fraction in "
+        "[0, 1].",
+        "Do not multiply by 100.",
+    ),
+    "returns_count": Mistake(
+        "argmax_accuracy() returned {value}, the number of correct rows, not the fraction.",
+        "Divide by the number of rows (len(y_true)), or use np.mean.",
+    ),
+    "out_of_range": Mistake(
+        "argmax_accuracy() returned {value}, outside [0, 1].",
+        "Return the fraction of rows whose arg-max class equals the label.",
+    ),
+    "swapped_arguments": Mistake(
+        "argmax_accuracy() names its parameters {names}, but the grader calls it as "
+        "argmax_accuracy(y_true, y_prob), labels first: np.argmax(..., axis=1) then gets the "
+        "labels, a 1-D array.",
+        "Define it as def argmax_accuracy(y_true, y_prob): (labels first, then probabilities).",
+    ),
+    "argmax_axis_0": Mistake(
+        "argmax_accuracy() takes the arg-max over axis 0 (down the columns) instead of over "
+        "each row.",
+        "Use np.argmax(y_prob, axis=1): one predicted class per row.",
+    ),
+    "one_hot_comparison": Mistake(
+        "argmax_accuracy() compares rows of 10 values (the probabilities y_prob themselves, or "
+        "one-hot labels) with the integer labels of y_true, such as 7, so the shapes (n, 10) and "
+        "(n,) do not match.",
+        "Compare one predicted class per row, np.argmax(y_prob, axis=1), with y_true as it is.",
+    ),
+    "argmax_of_labels": Mistake(
+        "argmax_accuracy() takes the arg-max of y_true, but y_true holds integer labels (shape "
+        "(n,)), not one-hot rows.",
+        "Only y_prob needs np.argmax(..., axis=1); compare the result with y_true as it is.",
+    ),
+    "accuracy_score_on_probabilities": Mistake(
+        "accuracy_score got raw probabilities: pass np.argmax(y_prob, axis=1).",
+        "sklearn's accuracy_score compares labels with labels; turn each row of probabilities "
+        "into its class first.",
+    ),
+    "no_match": Mistake(
+        "argmax_accuracy() returns 0 on every input: no row is ever counted as right, so what it "
+        "compares with the labels is never a class 0-9.",
+        "Compare the predicted class np.argmax(y_prob, axis=1) with y_true: np.max gives a row's "
+        "highest probability (such as 0.93), and probabilities or one-hot rows never equal a "
+        "label.",
+    ),
+    "hard_coded": Mistake(
+        "argmax_accuracy() returns {value} whatever the inputs: the grader uses random inputs.",
+        "Compute the fraction from y_true and y_prob.",
+    ),
+    "wrong_value": Mistake(
+        "argmax_accuracy() returned {value} on {case}; the expected value is {expected}.",
+        "Count the rows where np.argmax(y_prob, axis=1) equals y_true, divided by the number "
+        "of rows.",
+    ),
+    "fails_on_input_type": Mistake(
+        "argmax_accuracy() fails when {case}: {problem}",
+        "Convert the inputs first: y_true = np.asarray(y_true); y_prob = np.asarray(y_prob).",
+    ),
+}
+
+# Error texts of the learner's code that name one of these mistakes (see Exercise.known_errors).
+KNOWN_ERRORS = [
+    (r"Classification metrics can't handle a mix", "accuracy_score_on_probabilities"),
+    (r"axis 1 is out of bounds for array of dimension 1", "argmax_of_labels"),
+    (r"shapes \(10,\) \(\d+,\)|shapes \(\d+,\) \(10,\)", "argmax_axis_0"),
+    (r"inconsistent numbers of samples", "argmax_axis_0"),
+    (r"shapes \(\d+,10\) \(\d+,\)|shapes \(\d+,\) \(\d+,10\)", "one_hot_comparison"),
+]
+LABEL_NAMES = ("true", "label", "target")
+
+
+def swapped_parameters(names: list[str]) -> bool:
+    """Whether a function's parameters put the labels second (argmax_accuracy(y_prob, y_true))."""
+    return len(names) == 2 and any(word in names[1].lower() for word in LABEL_NAMES)
+
+
+def refine_mistake(mistake: str, parameters: list[str]) -> str:
+    """An arg-max of the labels is a swapped call when the parameters say so."""
+    if mistake == "argmax_of_labels" and swapped_parameters(parameters):
+        return "swapped_arguments"
+    return mistake
+
+
+# ---------------------------------------------------------------- random inputs
+
+
+@dataclass
+class Case:
+    name: str
+    y_true: np.ndarray  # int64 labels, shape (n,)
+    y_prob: np.ndarray  # float32 probabilities, shape (n, 10)
+
+    @property
+    def expected(self) -> float:
+        return float(np.mean(np.argmax(self.y_prob, axis=1) == self.y_true))
+
+    def wrong_versions(self) -> dict[str, float]:
+        """What the common mistakes return on this case, when they return at all."""
+        predicted = np.argmax(self.y_prob, axis=1)
+        versions = {
+            "returns_percentage": 100 * self.expected,
+            "returns_count": float(np.sum(predicted == self.y_true)),
+        }
+        if len(self.y_true) == 10:
+            versions["argmax_axis_0"] = float(
+                np.mean(np.argmax(self.y_prob, axis=0) == self.y_true)
+            )
+            one_hot = np.eye(10)[self.y_true]
+            versions["one_hot_comparison"] = float(np.mean(predicted == one_hot))
+        return versions
+
+
+def make_case(name: str, rows: int, correct: int, rng: np.random.Generator) -> Case:
+    """`rows` random probability rows whose labels match the arg-max in exactly `correct` rows."""
+    logits = rng.normal(scale=3.0, size=(rows, 10))
+    y_prob = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    predicted = np.argmax(y_prob, axis=1)
+    y_true = predicted.copy()
+    wrong_rows = rng.choice(rows, size=rows - correct, replace=False)
+    y_true[wrong_rows] = (predicted[wrong_rows] + rng.integers(1, 10, size=len(wrong_rows))) % 10
+    return Case(name, y_true.astype(np.int64), y_prob.astype(np.float32))
+
+
+def make_cases(seed: int | None = None) -> list[Case]:
+    """A fresh random set each run (so a hard-coded answer fails), or a fixed one for a seed."""
+    rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
+    rows = int(rng.integers(40, 90))
+    return [
+        make_case(f"{rows} random rows", rows, int(rng.integers(5, rows - 5)), rng),
+        make_case("10 random rows", 10, int(rng.integers(3, 8)), rng),
+        make_case("rows that are all right", 25, 25, rng),
+        make_case("rows that are all wrong", 30, 0, rng),
+        make_case("a single row", 1, 1, rng),
+    ]
+
+
+# ---------------------------------------------------------------- the checks
+
+
+def _cases(context: Context) -> list[Case]:
+    if context.cases is None:
+        context.cases = make_cases(context.seed)
+    return context.cases
+
+
+def _call_on(context: Context, exercise: Exercise, case: Case, kinds=("int64", "float32")) -> dict:
+    arguments = [argument_spec(case.y_true, kinds[0]), argument_spec(case.y_prob, kinds[1])]
+    return context.learner.call(exercise.function, arguments)
+
+
+def check_returns_float(context: Context, exercise: Exercise) -> str:
+    case = _cases(context)[0]
+    result = _call_on(context, exercise, case)
+    if result["is_tensor"]:
+        raise CheckFailed("returns_tensor", type=result["type"])
+    if result["shape"]:
+        raise CheckFailed("returns_array", shape=tuple(result["shape"]))
+    value = result["value"]
+    if value is not None and value == case.wrong_versions()["returns_count"] != case.expected:
+        raise CheckFailed("returns_count", value=_number(value))
+    if not result["is_float"] or result["is_bool"]:
+        type_name = result["type"].removeprefix("builtins.")
+        raise CheckFailed("returns_non_float", type=type_name, value=_number(value))
+    _judge_uses_inputs(context, exercise)
+    return "returns a Python float"
+
+
+def _judge_uses_inputs(context: Context, exercise: Exercise) -> None:
+    """A function that returns one value whatever the inputs earns nothing for its exercise:
+    judged in its first check, so no later check gives it points."""
+    values = set()
+    for case in _cases(context):
+        try:
+            values.add(_call_on(context, exercise, case)["value"])
+        except LearnerFailure:
+            return  # a later check reports the error
+    expected = {case.expected for case in _cases(context)}
+    if len(values) == 1 and len(expected) > 1:
+        _raise_constant(values.pop())
+
+
+def _raise_constant(value) -> None:
+    if value == 0.0:
+        raise CheckFailed("no_match")
+    raise CheckFailed("hard_coded", value=_number(value))
+
+
+def check_range(context: Context, exercise: Exercise) -> str:
+    case = _cases(context)[0]
+    value = _call_on(context, exercise, case)["value"]
+    if 0.0 <= value <= 1.0:
+        return "the value is in [0, 1]"
+    wrong = case.wrong_versions()
+    if np.isclose(value, wrong["returns_percentage"]):
+        raise CheckFailed("returns_percentage", value=_number(value))
+    if np.isclose(value, wrong["returns_count"]):
+        raise CheckFailed("returns_count", value=_number(value))
+    raise CheckFailed("out_of_range", value=_number(value))
+
+
+def check_values(context: Context, exercise: Exercise) -> str:
+    cases = _cases(context)
+    values = [_call_on(context, exercise, case)["value"] for case in cases]
+    expected = [case.expected for case in cases]
+    if len(set(values)) == 1 and len(set(expected)) > 1:
+        _raise_constant(values[0])
+    for case, value in zip(cases, values, strict=True):
+        if value is not None and np.isclose(value, case.expected, rtol=0, atol=1e-6):
+            continue
+        for mistake, wrong in case.wrong_versions().items():
+            if value is not None and np.isclose(value, wrong, rtol=0, atol=1e-6):
+                raise CheckFailed(mistake, value=_number(value))
+        raise CheckFailed(
+            "wrong_value", value=_number(value), case=case.name, expected=_number(case.expected)
+        )
+    return f"right on {len(cases)} random cases"
+
+
+INPUT_KINDS = [
+    ("y_true and y_prob are Python lists", ("list", "list")),
+    ("y_true is uint8", ("uint8", "float32")),
+    ("y_true is int32", ("int32", "float32")),
+    ("y_prob is float64", ("int64", "float64")),
+]
+
+
+def check_input_types(context: Context, exercise: Exercise) -> str:
+    case = _cases(context)[0]
+    for name, kinds in INPUT_KINDS:
+        try:
+            value = _call_on(context, exercise, case, kinds)["value"]
+        except LearnerFailure as failure:
+            if failure.kind != FailureKind.ERROR:
+                raise
+            message, _ = explain_failure(failure, exercise)
+            raise CheckFailed("fails_on_input_type", case=name, problem=message) from None
+        if value is None or not np.isclose(value, case.expected, rtol=0, atol=1e-6):
+            raise CheckFailed(
+                "wrong_value", value=_number(value), case=name, expected=_number(case.expected)
+            )
+    return "works with lists, uint8/int32/int64 labels, float32/float64 probabilities"
+
+
+def _number(value) -> str:
+    return "None" if value is None else f"{value:.6g}"
+
+
+EXERCISE = Exercise(
+    function="argmax_accuracy",
+    notebook="02_argmax_accuracy.ipynb",
+    known_errors=KNOWN_ERRORS,
+    refine_mistake=refine_mistake,
+    checks=[
+        Check("argmax_accuracy.returns_float", "returns a float", 1, check_returns_float),
+        Check("argmax_accuracy.range", "a fraction in [0, 1]", 1, check_range),
+        Check("argmax_accuracy.values", "right on random inputs", 2, check_values),
+        Check("argmax_accuracy.input_types", "lists and dtypes", 1, check_input_types),
+    ],
+)

@@ -1,0 +1,65 @@
+"""The bonus exercise, `build_cnn()`: a convolutional network, saved as handwritten_cnn.keras.
+
+Any CNN passes the architecture check (28x28 images in, Conv2D layers, 10 softmax outputs); its
+test-accuracy mark is the "cnn" one (`autograder.thresholds`). Its checks are the shared model
+checks (`exercises.models`) with this exercise's architecture judge.
+"""
+
+from __future__ import annotations
+
+from autograder.exercises import models
+from autograder.mistakes import CheckFailed, Mistake
+from autograder.runner import Check, Exercise
+
+CNN_INPUTS = [(None, 28, 28), (None, 28, 28, 1)]
+
+MISTAKES: dict[str, Mistake] = {
+    "no_channel_axis": Mistake(
+        "Conv2D needs images with a channel axis, shape (28, 28, 1), but the model feeds it "
+        "(28, 28) images.",
+        "Add keras.layers.Reshape((28, 28, 1)) after keras.Input(shape=(28, 28)), before the "
+        "first Conv2D.",
+    ),
+    "no_convolution": Mistake(
+        "The model has no Conv2D layer, so it is not a CNN.",
+        "Reshape the input to (28, 28, 1) and add keras.layers.Conv2D layers before Flatten.",
+    ),
+}
+
+# Error texts of the learner's code that name one of these mistakes (see Exercise.known_errors).
+KNOWN_ERRORS = [(r"expected min_ndim=4,found ndim=3", "no_channel_axis")]
+
+
+def judge_cnn_architecture(model) -> str:
+    """The bonus CNN: 28x28 images in, Conv2D layers, 10 softmax probabilities out."""
+    input_shape = models.input_shape_of(model)
+    if input_shape not in CNN_INPUTS:
+        raise CheckFailed("wrong_input_shape", got=input_shape, want=CNN_INPUTS[0])
+    layers = models.layers_of(model)
+    if not any(name == "Conv2D" for name, _, _ in layers):
+        raise CheckFailed("no_convolution")
+    output_shape = models.shape_of(model.outputs[0])
+    if len(output_shape) > 2:
+        raise CheckFailed("no_flatten", got=output_shape)
+    models.judge_last_layer(layers)
+    convolutions = sum(name == "Conv2D" for name, _, _ in layers)
+    return f"{convolutions} Conv2D layer(s), {model.count_params():,} parameters, softmax output"
+
+
+EXERCISE = Exercise(
+    function="build_cnn",
+    notebook="03_cnn.ipynb",
+    model_file="handwritten_cnn.keras",
+    model_kind="cnn",
+    bonus=True,
+    known_errors=KNOWN_ERRORS,
+    architecture=judge_cnn_architecture,
+    train_settings={"epochs": 15, "batch_size": 128},  # as the notebook trains (a test checks)
+    checks=[
+        Check("build_cnn.returns_model", "returns a Keras model", 1, models.check_returns_model),
+        Check("build_cnn.architecture", "a CNN for 28x28 images", 1, models.check_architecture),
+        Check("build_cnn.compile", "loss and metric", 1, models.check_compile),
+        Check("build_cnn.saved_model", "handwritten_cnn.keras", 1, models.check_saved_model, True),
+        Check("build_cnn.accuracy", "test accuracy", 1, models.check_accuracy, True),
+    ],
+)

@@ -1,0 +1,653 @@
+"""What the two model exercises share (`build_model`, `build_cnn`): the model the function
+returns, the saved file, its reload and its test accuracy, and the mistakes they find.
+
+Each model exercise module brings its own architecture judge and settings (`Exercise.architecture`,
+`require_adam`, `train_settings`); the checks here read them from the exercise.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from autograder.isolation.protocol import LearnerFailure
+from autograder.mistakes import CheckFailed, Mistake
+from autograder.runner import Context, Exercise, first_line
+from autograder.thresholds import accuracy_mark
+
+SHAPE_ONLY_LAYERS = ("Dropout", "InputLayer")  # they change no shape and no activation
+SPARSE_LOSS = "sparse_categorical_crossentropy"
+ACCURACY_METRICS = {"accuracy", "acc", "sparse_categorical_accuracy"}
+
+MISTAKES: dict[str, Mistake] = {
+    "not_a_model": Mistake(
+        "{function}() returned {type}, not a Keras model.",
+        "End the function with `return model` (the compiled keras.Model).",
+    ),
+    "model_not_loadable": Mistake(
+        "The model returned by {function}() could not be saved and reloaded: {error}",
+        "Build it from standard keras.layers only (no Lambda layers or custom classes).",
+    ),
+    "subclassed_model": Mistake(
+        "{function}() returned a subclass of keras.Model ({type}), which the grader cannot "
+        "reload without running your class's code.",
+        "Build the model with keras.Sequential([...]) (or the functional API) and standard "
+        "keras.layers.",
+    ),
+    "no_input_shape": Mistake(
+        "The model has no input shape, so Keras does not know the size of its layers until it "
+        "sees data, and the grader cannot check them.",
+        "Declare the input: start the model with keras.Input(shape=(28, 28)).",
+    ),
+    "wrong_input_shape": Mistake(
+        "The model's input shape is {got}; the course's images have shape {want}.",
+        "Start the model with keras.Input(shape=(28, 28)).",
+    ),
+    "no_flatten": Mistake(
+        "There is no Flatten layer after the input, so each Dense layer works on rows of 28 "
+        "pixels and the output shape is {got} instead of (None, 10).",
+        "Add keras.layers.Flatten() right after keras.Input(shape=(28, 28)).",
+    ),
+    "last_layer_units": Mistake(
+        "The last layer has {got} units; it needs 10, one per digit.",
+        'End with keras.layers.Dense(10, activation="softmax").',
+    ),
+    "last_layer_not_softmax": Mistake(
+        "The last layer's activation is {got}, so the outputs are not probabilities.",
+        'Use activation="softmax" on the last Dense(10) layer.',
+    ),
+    "not_compiled": Mistake(
+        "The model is not compiled.",
+        'Call model.compile(optimizer=..., loss=..., metrics=["accuracy"]) before returning it.',
+    ),
+    "softmax_from_logits": Mistake(
+        "The loss has from_logits=True but the last layer already applies softmax, so softmax "
+        "is applied twice and training is slow and poor.",
+        'Drop from_logits=True: use loss="sparse_categorical_crossentropy".',
+    ),
+    "categorical_with_integer_labels": Mistake(
+        "The loss is {got}, which expects one-hot labels, but MNIST's labels are integers 0-9.",
+        'Use loss="sparse_categorical_crossentropy", made for integer labels.',
+    ),
+    "wrong_loss": Mistake(
+        "The loss is {got}; the exercise asks for sparse_categorical_crossentropy.",
+        'Pass loss="sparse_categorical_crossentropy" to model.compile().',
+    ),
+    "metrics_as_loss_weights": Mistake(
+        '["accuracy"] was passed as the third positional argument of compile(), which is '
+        "loss_weights, so the model has no accuracy metric.",
+        'Pass it by keyword: model.compile(..., metrics=["accuracy"]).',
+    ),
+    "missing_accuracy_metric": Mistake(
+        "The model's metrics are {got}; the exercise asks for accuracy.",
+        'Pass metrics=["accuracy"] to model.compile().',
+    ),
+    "model_file_missing": Mistake(
+        "{file} was not found beside {notebook}.",
+        "Run {notebook} top to bottom: {writer} saves it.",
+    ),
+    "model_file_out_of_date": Mistake(
+        "{file} holds an older model than the one {function}() builds now ({problem}): the file "
+        "was saved before your last change to {function}().",
+        "Run {notebook} again from the top (Run all) so that {file} is saved from the current "
+        "{function}().",
+    ),
+    "model_file_has_code": Mistake(
+        "{file} holds a Lambda layer (Python code), which the grader does not run.",
+        "Replace the Lambda layer with standard keras.layers (for scaling, "
+        "keras.layers.Rescaling(1 / 255)), then train and save again.",
+    ),
+    "model_file_invalid": Mistake(
+        "{file} could not be loaded as a Keras model: {error}",
+        'Save it from the notebook with model.save("{file}") after training.',
+    ),
+    "invalid_probabilities": Mistake(
+        "The model in {file} does not output probabilities: {problem}.",
+        'End the model with Dense(10, activation="softmax").',
+    ),
+    "predictions_change_after_reload": Mistake(
+        "{first} and {second} give different predictions (largest difference {difference:.3g}).",
+        "Save both files from the same trained model, right after training.",
+    ),
+    "pixels_not_scaled": Mistake(
+        "The model in {file} was trained on unscaled pixels (0-255): on pixels scaled to [0, 1] "
+        "its probabilities are nearly uniform (mean top probability {confidence:.0%}, accuracy "
+        "{scaled:.1%}), on raw pixels it is confident ({raw:.1%} accuracy).",
+        "Divide the images by 255 (digits.normalize) before model.fit, then train and save again.",
+    ),
+    "other_scaling": Mistake(
+        "The model in {file} was trained on images scaled another way: the grader feeds it "
+        "pixels divided by 255 (digits.normalize) and it reaches {scaled} there, but {other} on "
+        "{way}.",
+        "Scale the images with digits.normalize (x / 255) before model.fit, then train and save "
+        "again.",
+    ),
+    "trained_on_other_data": Mistake(
+        "The model in {file} reaches {accuracy} on {data}; at least {threshold} is needed. It was "
+        "trained on the {trained} in the notebook, but is graded on {graded}.",
+        "Run the notebook again where the grading data is available (online, or with "
+        "MNIST_PATH set), then save and submit the new {file}.",
+    ),
+    "accuracy_near_chance": Mistake(
+        "The model in {file} reaches {accuracy} test accuracy on {data}, about chance for 10 "
+        "digits: it looks untrained{evidence}.",
+        "Save the model after model.fit, not before, and check in the notebook that the "
+        "training loss goes down.",
+    ),
+    "learning_rate_too_small": Mistake(
+        "The model in {file} reaches {accuracy} test accuracy on {data}; at least {threshold} is "
+        "needed. Its optimizer's learning rate is {rate:g} (Adam's default is 0.001), so its "
+        "weights hardly moved during training.",
+        'Compile with optimizer="adam" (learning rate 0.001), then train and save again.',
+    ),
+    "accuracy_too_low": Mistake(
+        "The model in {file} reaches {accuracy} test accuracy on {data}; at least "
+        "{threshold} is needed{evidence}.",
+        "Train for the number of epochs the notebook asks on scaled images, then save again; "
+        "check that the model is saved after model.fit, not before.",
+    ),
+}
+
+
+# ---------------------------------------------------------------- the returned model
+
+
+STANDARD_MODELS = ("Sequential", "Functional", "Model")
+
+
+def returned_model(context: Context, exercise: Exercise):
+    """The model the learner's function returns, saved by the learner side, loaded safely here."""
+    models = context.returned_models
+    if exercise.function not in models:
+        path = context.workdir / f"returned_{exercise.function}.keras"
+        description = context.learner.save_model(exercise.function, str(path))
+        class_name = description["type"].rsplit(".", 1)[-1]
+        returned_a_model = description["saved"] or "error" in description
+        if returned_a_model and class_name not in STANDARD_MODELS:
+            raise CheckFailed("subclassed_model", function=exercise.function, type=class_name)
+        if description.get("error"):
+            raise CheckFailed(
+                "model_not_loadable",
+                function=exercise.function,
+                error=first_line(description["error"]),
+            )
+        if not description["saved"]:
+            type_name = description["type"].removeprefix("builtins.")
+            raise CheckFailed("not_a_model", function=exercise.function, type=type_name)
+        models[exercise.function] = load_or_fail(
+            path, "model_not_loadable", function=exercise.function
+        )
+    return models[exercise.function]
+
+
+def tensorflow_activations() -> dict:
+    """TensorFlow's activations (tf.nn.softmax, from its classic tutorials) that Keras saves
+    under their TensorFlow names, mapped to the same functions in Keras: plain Keras code."""
+    import keras
+
+    return {
+        "softmax_v2": keras.activations.softmax,
+        "log_softmax_v2": keras.activations.log_softmax,
+    }
+
+
+def load_keras_file(path: Path):
+    """Load a model file without running any code it may carry (safe_mode)."""
+    import keras
+
+    return keras.models.load_model(path, safe_mode=True, custom_objects=tensorflow_activations())
+
+
+def load_or_fail(path: Path, mistake: str, **fields):
+    """load_keras_file, reporting a file Keras cannot load as the catalogued `mistake`."""
+    try:
+        return load_keras_file(path)
+    except Exception as error:
+        if mistake == "model_file_invalid" and "Lambda" in str(error):
+            raise CheckFailed("model_file_has_code", file=path.name) from error
+        raise CheckFailed(mistake, error=_load_error(path, error), **fields) from error
+
+
+FILE_KINDS = {
+    b"\x80": "a Python pickle",
+    b"\x89HDF": "an HDF5 (.h5) file",
+    b"PK": "a zip archive without a Keras model",
+}
+
+
+def _load_error(path: Path, error: Exception) -> str:
+    """Keras' reason, or what the file really is when Keras says "File not found" for it."""
+    if "File not found" not in str(error) or not path.is_file():
+        return first_line(error)
+    start = path.read_bytes()[:8]
+    kind = next((kind for magic, kind in FILE_KINDS.items() if start.startswith(magic)), None)
+    kind = kind or "text or another format"
+    return f"the file exists but is not a .keras zip archive (it looks like {kind})."
+
+
+def check_returns_model(context: Context, exercise: Exercise) -> str:
+    model = returned_model(context, exercise)
+    return f"{exercise.function}() returns a {type(model).__name__} model"
+
+
+def check_architecture(context: Context, exercise: Exercise) -> str:
+    assert exercise.architecture is not None, f"{exercise.function}() builds no model"
+    return exercise.architecture(returned_model(context, exercise))
+
+
+def check_compile(context: Context, exercise: Exercise) -> str:
+    model = returned_model(context, exercise)
+    return judge_compile(model, require_adam=exercise.require_adam)
+
+
+# ---------------------------------------------------------------- the saved model file
+
+
+def saved_model(context: Context, exercise: Exercise):
+    models = context.saved_models
+    if exercise.function not in models:
+        path = context.folder / exercise.file
+        if not path.is_file() and context.train:
+            models[exercise.function] = train_from_function(context, exercise)
+            return models[exercise.function]
+        if not path.is_file():
+            raise CheckFailed(
+                "model_file_missing",
+                file=exercise.file,
+                notebook=exercise.notebook,
+                writer=_writer_cell(context.folder / exercise.notebook, exercise.file),
+            )
+        models[exercise.function] = load_or_fail(path, "model_file_invalid", file=exercise.file)
+    return models[exercise.function]
+
+
+def train_from_function(context: Context, exercise: Exercise):
+    """--train: fit the (safely reloaded) model of the learner's function, as the notebook would."""
+    from digits.data import normalize
+
+    model = returned_model(context, exercise)
+    (x_train, y_train), _ = context.data()
+    settings = exercise.train_settings
+    model.fit(model_inputs(model, normalize(x_train)), y_train, verbose=0, **settings)
+    context.notes.append(
+        f"{exercise.file} not found: trained {exercise.function}() for "
+        f"{settings['epochs']} epochs (--train) and graded that model instead."
+    )
+    return model
+
+
+def _writer_cell(notebook: Path, file: str) -> str:
+    from autograder.submission import find_cell
+
+    found = find_cell(notebook, file, "save")
+    if found is None:
+        return "the cell that calls model.save"
+    number, line = found
+    return f"the code cell with `{line}` (code cell {number})"
+
+
+def model_inputs(model, images: np.ndarray) -> np.ndarray:
+    """Scaled images shaped for the model: (n, 28, 28), or (n, 28, 28, 1) for a CNN."""
+    if len(input_shape_of(model)) == 4:
+        return images[..., np.newaxis]
+    return images
+
+
+def predict(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Probabilities, computed eagerly: model.predict() would trace a graph per input shape."""
+    inputs = model_inputs(model, images.astype(np.float32))
+    batches = [
+        np.asarray(model(inputs[start : start + batch_size], training=False))
+        for start in range(0, len(inputs), batch_size)
+    ]
+    return np.concatenate(batches)
+
+
+def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    from digits.data import normalize
+
+    _, (x_test, y_test) = context.data()
+    return normalize(x_test[:count]), y_test[:count]
+
+
+def check_saved_model(context: Context, exercise: Exercise) -> str:
+    model = saved_model(context, exercise)
+    try:
+        _judge_model(model, exercise)
+    except CheckFailed as failure:
+        _judge_out_of_date(context, exercise, failure)
+        raise
+    images, _ = test_images(context, 64)
+    judge_probabilities(predict(model, images), exercise.file)
+    return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities"
+
+
+def _judge_model(model, exercise: Exercise) -> None:
+    assert exercise.architecture is not None, f"{exercise.function}() builds no model"
+    exercise.architecture(model)
+    judge_compile(model, require_adam=exercise.require_adam)
+
+
+def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFailed) -> None:
+    """A saved model that fails where the function's model passes was saved before a fix."""
+    try:
+        _judge_model(returned_model(context, exercise), exercise)
+    except (CheckFailed, LearnerFailure):
+        return  # the function is wrong too: the saved model's own message says what to fix
+    raise CheckFailed(
+        "model_file_out_of_date",
+        file=exercise.file,
+        function=exercise.function,
+        notebook=exercise.notebook,
+        problem="in the file: " + failure.message.rstrip("."),
+    )
+
+
+def check_reload(context: Context, exercise: Exercise) -> str:
+    model = saved_model(context, exercise)
+    images, _ = test_images(context, 200)
+    first = predict(model, images)
+    copy = context.workdir / f"resaved_{exercise.file}"
+    model.save(copy)
+    _judge_same(first, predict(load_keras_file(copy), images), exercise.file, "a re-save")
+    legacy = (context.folder / exercise.file).with_suffix(".h5")
+    if not legacy.is_file():
+        return "identical predictions after save and reload"
+    legacy_model = load_or_fail(legacy, "model_file_invalid", file=legacy.name)
+    _judge_same(first, predict(legacy_model, images), exercise.file, legacy.name)
+    return f"identical predictions after reload, and from {legacy.name}"
+
+
+def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) -> None:
+    difference = float(np.max(np.abs(first - second))) if first.shape == second.shape else np.inf
+    if difference > 1e-5:
+        raise CheckFailed(
+            "predictions_change_after_reload", first=name, second=other, difference=difference
+        )
+
+
+def check_accuracy(context: Context, exercise: Exercise) -> str:
+    model = saved_model(context, exercise)
+    data = context.data()
+    threshold, note = accuracy_mark(data, exercise.kind, context.submission)
+    if note and note not in context.notes:
+        context.notes.append(note)
+    images, labels = test_images(context)
+    scaled = predict(model, images)
+    raw = predict(model, images * 255.0)
+    if trained_on_raw_pixels(scaled, raw, labels):
+        raise CheckFailed(
+            "pixels_not_scaled",
+            file=exercise.file,
+            confidence=confidence(scaled),
+            scaled=accuracy_of(scaled, labels),
+            raw=accuracy_of(raw, labels),
+        )
+    accuracy = accuracy_of(scaled, labels)
+    shown, mark = percentages(accuracy, threshold)
+    where = f"{len(labels):,} test digits of {data.source}"
+    spread = noise(accuracy, threshold, len(labels))
+    if accuracy < threshold:
+        facts = dict(file=exercise.file, accuracy=shown, threshold=mark, data=where)
+        _judge_low_accuracy(context, exercise, model, accuracy, facts, spread)
+    return f"{shown} on the {where} (mark {mark}; {spread})"
+
+
+NEAR_CHANCE = 0.2  # 10 digits: a model that learned nothing is right about 10% of the time
+SMALL_LEARNING_RATE = 1e-4  # Adam's default is 1e-3
+
+
+def _l2_columns(images: np.ndarray) -> np.ndarray:
+    """What keras.utils.normalize(images, axis=1) computes: each column of pixels to length 1."""
+    images = images.astype(np.float32)
+    norms = np.linalg.norm(images, axis=1, keepdims=True)
+    return images / np.where(norms == 0, 1, norms)
+
+
+OTHER_SCALINGS = {"images scaled with keras.utils.normalize(x, axis=1)": _l2_columns}
+
+
+def _judge_low_accuracy(
+    context: Context, exercise: Exercise, model, accuracy: float, facts: dict, spread: str
+) -> None:
+    """Name what the evidence shows about a model below the mark, most specific cause first."""
+    record = training_record(context.folder / exercise.file)
+    rate = learning_rate(model)
+    if rate is not None and rate < SMALL_LEARNING_RATE:
+        raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
+    if accuracy < NEAR_CHANCE:
+        evidence = _curve(record, "; the notebook recorded {}")
+        raise CheckFailed("accuracy_near_chance", evidence=evidence, **facts)
+    data = context.data()
+    _, (raw_images, labels) = data
+    for way, scale in OTHER_SCALINGS.items():
+        other = accuracy_of(predict(model, scale(raw_images)), labels)
+        if other > accuracy + 0.01:
+            raise CheckFailed(
+                "other_scaling", file=facts["file"], scaled=facts["accuracy"],
+                other=f"{other:.1%}", way=way,
+            )  # fmt: skip
+    if record and record["data_source"] != data.source:
+        raise CheckFailed(
+            "trained_on_other_data",
+            trained=_describe_source(record["data_source"]),
+            graded=_describe_source(data.source),
+            **facts,
+        )
+    evidence = f"; {spread}{_curve(record, '. The notebook recorded {}')}"
+    raise CheckFailed("accuracy_too_low", evidence=evidence, **facts)
+
+
+def _describe_source(source: str) -> str:
+    from digits.data import SOURCE_DESCRIPTIONS
+
+    return SOURCE_DESCRIPTIONS.get(source, source)
+
+
+def learning_rate(model) -> float | None:
+    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    optimizer = (config or {}).get("optimizer")
+    rate = (
+        (optimizer or {}).get("config", {}).get("learning_rate")
+        if isinstance(optimizer, dict)
+        else None
+    )
+    return float(rate) if isinstance(rate, (int, float)) else None
+
+
+RECORD_ENTRY = "digits_training.json"  # written by digits.record.record_training
+RECORD_LIMIT = 1_000_000  # bytes
+
+
+def training_record(path: Path) -> dict | None:
+    """The notebook's record of how the saved model was trained, if it holds a readable one.
+
+    Plain JSON in the learner's file: only checked values are kept, and only for messages.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo(RECORD_ENTRY).file_size > RECORD_LIMIT:
+                return None
+            data = json.loads(archive.read(RECORD_ENTRY))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("data_source"), str):
+        return None
+    history = data["history"] if isinstance(data.get("history"), dict) else {}
+    curves = {
+        name: [float(value) for value in values]
+        for name, values in history.items()
+        if name in ("loss", "accuracy") and isinstance(values, list)
+        and values and all(isinstance(value, (int, float)) for value in values)
+    }  # fmt: skip
+    return {"data_source": data["data_source"][:40], "curves": curves}
+
+
+def _curve(record: dict | None, template: str) -> str:
+    """What the recorded training curve shows, put in `template` ({} for the curve), or ""."""
+    if not record or "loss" not in record["curves"]:
+        return ""
+    loss = record["curves"]["loss"]
+    curve = f"{len(loss)} epoch" + ("s" if len(loss) != 1 else "") + " of training (loss "
+    curve += f"{loss[0]:.3g} to {loss[-1]:.3g}" if len(loss) > 1 else f"{loss[0]:.3g}"
+    if "accuracy" in record["curves"]:
+        curve += f", training accuracy {record['curves']['accuracy'][-1]:.1%}"
+    return template.format(curve + ")")
+
+
+def percentages(accuracy: float, threshold: float) -> tuple[str, str]:
+    """Both as percentages, with the fewest decimals (at least 1) that show them differ."""
+    for decimals in range(1, 5):
+        shown, mark = f"{accuracy:.{decimals}%}", f"{threshold:.{decimals}%}"
+        if shown != mark and (float(shown[:-1]) < float(mark[:-1])) == (accuracy < threshold):
+            break
+    return shown, mark
+
+
+def noise(accuracy: float, threshold: float, count: int) -> str:
+    """How the distance to the mark compares with the test set's sampling noise: the standard
+    error sqrt(p (1 - p) / n) of an accuracy near the mark measured on `count` digits."""
+    error = math.sqrt(threshold * (1 - threshold) / count)
+    text = f"the standard error on {count:,} test digits is ±{error:.1%}".replace("%", " points")
+    if abs(accuracy - threshold) < error:
+        text += ", so this is within the noise of the mark: a new training run may land either side"
+    return text
+
+
+# ---------------------------------------------------------------- judging a model
+
+
+def shape_of(tensor) -> tuple:
+    return tuple(None if size is None else int(size) for size in tensor.shape)
+
+
+def input_shape_of(model) -> tuple:
+    """The model's input shape; a model built without keras.Input has none (a learner mistake)."""
+    try:
+        return shape_of(model.inputs[0])
+    except (AttributeError, ValueError, IndexError, TypeError):
+        raise CheckFailed("no_input_shape") from None
+
+
+def layers_of(model) -> list:
+    """The layers that matter for the contract: activation layers folded into the previous one."""
+    layers: list = []
+    for layer in model.layers:
+        name = type(layer).__name__
+        if name in SHAPE_ONLY_LAYERS:
+            continue
+        if name in ("Activation", "Softmax") and layers:
+            activation = "softmax" if name == "Softmax" else _activation_name(layer)
+            layers[-1] = (layers[-1][0], layers[-1][1], activation)
+            continue
+        layers.append((name, shape_of(layer.output), _activation_name(layer)))
+    return layers
+
+
+def _activation_name(layer) -> str | None:
+    activation = getattr(layer, "activation", None)
+    return None if activation is None else getattr(activation, "__name__", str(activation))
+
+
+def judge_last_layer(layers: list) -> None:
+    _, shape, activation = layers[-1]
+    if shape[-1] != 10:
+        raise CheckFailed("last_layer_units", got=shape[-1])
+    if activation != "softmax":
+        raise CheckFailed("last_layer_not_softmax", got=activation)
+
+
+def arrow(shapes: list) -> str:
+    return " -> ".join(str(shape[-1]) if len(shape) == 2 else str(shape) for shape in shapes)
+
+
+def judge_compile(model, require_adam: bool) -> str:
+    """Optimizer, loss and metric as the exercise asks, read from the model's compile config."""
+    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    if not config:
+        raise CheckFailed("not_compiled")
+    optimizer = (config.get("optimizer") or {}).get("class_name", str(config.get("optimizer")))
+    if require_adam and optimizer.lower() != "adam":
+        raise CheckFailed("wrong_optimizer", got=optimizer, want="Adam")
+    loss, from_logits = _loss_name(config.get("loss"))
+    if loss == SPARSE_LOSS and from_logits:
+        raise CheckFailed("softmax_from_logits")
+    if loss == "categorical_crossentropy":
+        raise CheckFailed("categorical_with_integer_labels", got=loss)
+    if loss != SPARSE_LOSS:
+        raise CheckFailed("wrong_loss", got=loss)
+    metrics = [_metric_name(metric) for metric in config.get("metrics") or []]
+    if not ACCURACY_METRICS.intersection(metrics):
+        weights = config.get("loss_weights")
+        if isinstance(weights, list) and ACCURACY_METRICS.intersection(map(str, weights)):
+            raise CheckFailed("metrics_as_loss_weights")
+        raise CheckFailed("missing_accuracy_metric", got=metrics or "none")
+    return f"{optimizer}, {loss}, metrics {metrics}"
+
+
+def _loss_name(loss) -> tuple[str, bool]:
+    if isinstance(loss, dict):
+        config = loss.get("config")
+        if isinstance(config, str):  # a plain function such as keras.losses.mse
+            return _snake(config), False
+        config = config or {}
+        return _snake(config.get("name") or loss.get("class_name", "")), bool(
+            config.get("from_logits", False)
+        )
+    return _snake(str(loss)), False
+
+
+def _metric_name(metric) -> str:
+    if isinstance(metric, dict):
+        config = metric.get("config")
+        if isinstance(config, dict) and config.get("name"):
+            return _snake(config["name"])
+        return _snake(metric.get("class_name", ""))
+    return _snake(str(metric))
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def judge_probabilities(probabilities: np.ndarray, file: str) -> None:
+    """Rows of 10 non-negative numbers that sum to 1."""
+    problem = None
+    if probabilities.ndim != 2 or probabilities.shape[1] != 10:
+        problem = f"output shape {probabilities.shape} instead of (n, 10)"
+    elif not np.all(np.isfinite(probabilities)):
+        problem = "some outputs are NaN or infinite"
+    elif probabilities.min() < -1e-6 or probabilities.max() > 1 + 1e-6:
+        problem = f"outputs range from {probabilities.min():.3g} to {probabilities.max():.3g}"
+    elif not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
+        problem = "the 10 outputs of a row do not sum to 1"
+    if problem:
+        raise CheckFailed("invalid_probabilities", file=file, problem=problem)
+
+
+def accuracy_of(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float(np.mean(np.argmax(probabilities, axis=1) == labels))
+
+
+def confidence(probabilities: np.ndarray) -> float:
+    """The mean of each row's top probability."""
+    return float(np.mean(np.max(probabilities, axis=1)))
+
+
+def trained_on_raw_pixels(scaled: np.ndarray, raw: np.ndarray, labels: np.ndarray) -> bool:
+    """Whether a model was trained on 0-255 pixels, from its outputs on both scalings.
+
+    A ReLU network's arg-max hardly changes when its inputs are divided by 255, so accuracy alone
+    cannot tell; its confidence does. Trained on raw pixels, it gives nearly uniform
+    probabilities on scaled ones (mean top probability about 0.13) while still ranking the right
+    digit first (about 80% of the time), and it does as well on raw pixels. A model trained on
+    scaled pixels, or not trained at all, is about as confident as it is accurate.
+    """
+    accuracy_scaled = accuracy_of(scaled, labels)
+    overshoot = accuracy_scaled - confidence(scaled)
+    return overshoot > 0.3 and accuracy_of(raw, labels) >= accuracy_scaled - 0.05

@@ -1,0 +1,49 @@
+"""What a check ends with (`Outcome`), its result, and the bonus rule: written once, here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Outcome(str, Enum):
+    """A check's outcome; its value is what reports, results.json and batch CSVs show."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # a catalogued mistake
+    NOT_ATTEMPTED = "not attempted"  # the stub still raises NotImplementedError
+    ERROR = "error"  # the learner's code raised, hung or exited (or the grader could not check)
+    SKIPPED = "skipped"  # an earlier check of the exercise did not pass
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class CheckResult:
+    check_id: str
+    exercise: str
+    title: str
+    points: float
+    outcome: Outcome
+    message: str = ""
+    hint: str = ""
+    mistake: str = ""
+    details: str = ""  # a traceback, shown with --verbose
+    bonus: bool = False
+
+    @property
+    def score(self) -> float:
+        return self.points if self.outcome == Outcome.PASSED else 0.0
+
+
+def counted(results: Iterable[CheckResult], only: str | None = None) -> list[CheckResult]:
+    """The bonus rule: the checks that make full marks. A bonus exercise adds to the score on top
+    of them; a partial grade (--only) counts every check it graded."""
+    return [result for result in results if only or not result.bonus]
+
+
+def bonus(results: Iterable[CheckResult], only: str | None = None) -> list[CheckResult]:
+    """The checks that add bonus points on top of full marks (none with --only)."""
+    return [result for result in results if result.bonus and not only]

@@ -1,0 +1,249 @@
+"""How an exercise is graded: its checks in layers, what they share, and outcomes in words.
+
+A check raises `CheckFailed` (a catalogued mistake) or `LearnerFailure` (the learner's code
+raised, hung or exited), or returns a short success message. The first check of an exercise
+that does not pass skips the later ones, and the result says so. The exercises themselves (their
+checks, mistakes and known error texts) live in `autograder.exercises`, one module each.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
+from autograder.mistakes import CheckFailed, describe
+from autograder.results import CheckResult, Outcome
+
+
+@dataclass
+class Context:
+    """What the checks of one grading run share: the learner, the files, the data, the models.
+
+    `workdir` holds the judge's copies of model files; without one, a temporary folder that is
+    removed with the context."""
+
+    learner: Learner
+    submission: Path | None = None
+    load_data: Callable | None = None
+    workdir: Path = None  # type: ignore[assignment]  # set in __post_init__ when not given
+    seed: int | None = None  # fixes the random inputs (tests, --seed)
+    train: bool = False  # --train: train the function's model when its file is missing
+    notes: list[str] = field(default_factory=list)
+    loaded_data: Any = None
+    cases: list | None = None  # argmax_accuracy's random inputs, made once per run
+    returned_models: dict[str, Any] = field(default_factory=dict)  # by function name
+    saved_models: dict[str, Any] = field(default_factory=dict)  # by function name
+    _scratch: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.workdir is None:
+            self._scratch = tempfile.TemporaryDirectory(prefix="autograder-")
+            self.workdir = Path(self._scratch.name)
+
+    def data(self):
+        if self.loaded_data is None:
+            assert self.load_data is not None, "no data to grade on"
+            self.loaded_data = self.load_data()
+        return self.loaded_data
+
+    @property
+    def folder(self) -> Path:
+        """The submission's folder, for the checks that read its files."""
+        assert self.submission is not None, "no submission folder: these checks need files"
+        return self.submission
+
+
+@dataclass
+class Check:
+    check_id: str
+    title: str
+    points: float
+    run: Callable[[Context, Exercise], str]
+    needs_files: bool = False  # saved-model checks: not run by the notebook's check()
+
+
+@dataclass
+class Exercise:
+    """One graded function: its notebook, checks, and what its mistakes look like."""
+
+    function: str
+    notebook: str
+    checks: list[Check]
+    model_file: str | None = None
+    model_kind: str | None = None  # "dense" or "cnn": which accuracy mark applies
+    bonus: bool = False
+    # Error texts (regular expressions, on the message without spaces after commas) that name
+    # one of the exercise's catalogued mistakes; tests/test_autograder_messages.py checks each.
+    known_errors: list[tuple[str, str]] = field(default_factory=list)
+    # A mistake named more precisely from the function's parameter names, if the exercise can.
+    refine_mistake: Callable[[str, list[str]], str] | None = None
+    # Model exercises: the judge of a model's layers, and model.fit's arguments for --train.
+    architecture: Callable[[Any], str] | None = None
+    require_adam: bool = False
+    train_settings: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def file(self) -> str:
+        """The model file, for the checks of an exercise that saves one."""
+        assert self.model_file is not None, f"{self.function}() saves no model file"
+        return self.model_file
+
+    @property
+    def kind(self) -> str:
+        """The model kind, for the checks of an exercise that builds a model."""
+        assert self.model_kind is not None, f"{self.function}() builds no model"
+        return self.model_kind
+
+
+def run_exercise(
+    exercise: Exercise, context: Context, functions_only: bool = False
+) -> list[CheckResult]:
+    """Run an exercise's checks in order; the first one that does not pass skips the rest."""
+    results = []
+    blocker = None
+    for check in exercise.checks:
+        if functions_only and check.needs_files:
+            continue
+        if blocker is None:
+            result = run_check(check, exercise, context)
+            if result.outcome != Outcome.PASSED:
+                blocker = result
+        else:
+            result = _blocked(check, exercise, blocker)
+        results.append(result)
+    return results
+
+
+def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult:
+    result = CheckResult(
+        check.check_id,
+        exercise.function,
+        check.title,
+        check.points,
+        Outcome.PASSED,
+        bonus=exercise.bonus,
+    )
+    try:
+        result.message = check.run(context, exercise)
+    except CheckFailed as failure:
+        result.outcome, result.mistake = Outcome.FAILED, failure.mistake_id
+        result.message, result.hint = failure.message, failure.hint
+    except LearnerFailure as failure:
+        parameters = context.learner.parameters(exercise.function)
+        not_attempted = failure.kind == FailureKind.NOT_ATTEMPTED
+        result.outcome = Outcome.NOT_ATTEMPTED if not_attempted else Outcome.ERROR
+        result.message, result.hint = explain_failure(failure, exercise, parameters)
+        result.mistake = mistake_of(failure, exercise, parameters)
+        result.details = failure.traceback
+    except Exception as error:  # a bug or a limit of the grader, not the learner's fault
+        result.outcome = Outcome.ERROR
+        result.message = f"the grader could not run this check: {type(error).__name__}: {error}"
+        result.hint = "Run with --verbose and report the traceback to your instructor."
+        result.details = traceback.format_exc()
+    return result
+
+
+def _blocked(check: Check, exercise: Exercise, blocker: CheckResult) -> CheckResult:
+    if blocker.outcome == Outcome.NOT_ATTEMPTED:
+        outcome, message = Outcome.NOT_ATTEMPTED, blocker.message
+    else:
+        outcome, message = Outcome.SKIPPED, f"skipped: fix {blocker.check_id} first"
+    return CheckResult(
+        check.check_id,
+        exercise.function,
+        check.title,
+        check.points,
+        outcome,
+        message,
+        bonus=exercise.bonus,
+    )
+
+
+# ---------------------------------------------------------------- the learner's code failed
+
+
+FAILURE_MISTAKES = {
+    FailureKind.NOT_ATTEMPTED: "not_attempted",
+    FailureKind.TIMEOUT: "timeout",
+    FailureKind.EXITED: "exited",
+    FailureKind.DIED: "died",
+}
+SELF_EXPLAINED = ("raised", "cell_raised", "syntax_error", "name_from_outside_cell")
+
+
+def mistake_of(
+    failure: LearnerFailure, exercise: Exercise, parameters: list[str] | None = None
+) -> str:
+    """The catalogued mistake that a failure of the learner's code shows."""
+    mistake = _mistake_id(failure, exercise)
+    if exercise.refine_mistake is not None:
+        return exercise.refine_mistake(mistake, parameters or [])
+    return mistake
+
+
+def _mistake_id(failure: LearnerFailure, exercise: Exercise) -> str:
+    if failure.exc_type == MISSING:
+        return "not_found"
+    if failure.kind in FAILURE_MISTAKES:
+        return FAILURE_MISTAKES[failure.kind]
+    if failure.exc_type in ("SyntaxError", "IndentationError"):
+        return "syntax_error"
+    if failure.exc_type == "NameError":
+        return "name_from_outside_cell"
+    for pattern, mistake in exercise.known_errors:
+        if re.search(pattern, failure.message.replace(", ", ",")):
+            return mistake
+    return "cell_raised" if failure.stage == "cell" else "raised"
+
+
+def explain_failure(
+    failure: LearnerFailure, exercise: Exercise, parameters: list[str] | None = None
+) -> tuple[str, str]:
+    """A learner's exception, hang or exit, in words a beginner can act on."""
+    mistake = mistake_of(failure, exercise, parameters)
+    where = f" (line {failure.line} of your cell)" if failure.line else ""
+    message, hint = describe(
+        mistake,
+        function=exercise.function,
+        exc_type=failure.exc_type,
+        message=_error_text(failure),
+        where=where,
+        limit=failure.limit,
+        problem=failure.message,
+        value="",
+        name=_undefined_name(failure.message),
+        names=", ".join(parameters or []),
+    )
+    if mistake not in SELF_EXPLAINED and failure.kind == FailureKind.ERROR:
+        at_line = f" at line {failure.line} of your cell" if failure.line else ""
+        message += f" (your function raised {failure.exc_type}{at_line})"
+    return message, hint
+
+
+def _error_text(failure: LearnerFailure) -> str:
+    """The error's first line; for a SyntaxError without Python's "(<cell>, line N)", which the
+    message gives once, as the line of the learner's cell."""
+    text = first_line(failure.message)
+    if failure.exc_type in ("SyntaxError", "IndentationError"):
+        text = re.sub(r" \([^()]*, line \d+\)$", "", text)
+    return text
+
+
+def _undefined_name(message: str) -> str:
+    found = re.search(r"name '([^']+)' is not defined", message)
+    return found.group(1) if found else "a name"
+
+
+MESSAGE_LIMIT = 200  # characters of an error text in a message (Keras can write 1,500)
+
+
+def first_line(error) -> str:
+    text = str(error).strip()
+    line = text.splitlines()[0] if text else type(error).__name__
+    return line if len(line) <= MESSAGE_LIMIT else line[: MESSAGE_LIMIT - 3] + "..."
