@@ -22,6 +22,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.exercises import EXERCISES
+from autograder.submission import GRADED_TAG
 
 MODEL_SUFFIXES = (".keras", ".h5")
 
@@ -39,7 +40,7 @@ def notebook_from_history(cells: list[str]) -> nbformat.NotebookNode:
         defines = [name for name, last in latest.items() if f"def {name}(" in source]
         if defines and index not in latest.values():
             continue  # an earlier attempt
-        metadata = {"tags": ["graded"]} if defines else {}
+        metadata = {"tags": [GRADED_TAG]} if defines else {}
         kept.append(nbformat.v4.new_code_cell(source, metadata=metadata))
     return nbformat.v4.new_notebook(cells=kept)
 

@@ -10,7 +10,7 @@ Which marks apply is decided by the *test set* the grader evaluates on, recogniz
   configuration (``[marks]`` in course.toml, see ``autograder.config``); without them the accuracy
   check says so in one line instead of guessing.
 
-Both sets of marks come from benchmarks/calibrate_thresholds.py (the reference recipes over 5+
+Both sets of marks come from scripts/calibrate_thresholds.py (the reference recipes over 5+
 seeds; see "Autograder thresholds" in benchmarks/RESULTS.md), by the rules of `full_mnist_mark`
 and `sample_mark`: the script prints the marks these functions recommend.
 """
@@ -58,7 +58,7 @@ def _round_down(value: float, digits: int) -> float:
 
 
 # The worst test accuracy of each reference recipe over 5 seeds, measured by
-# benchmarks/calibrate_thresholds.py ("Autograder thresholds" in benchmarks/RESULTS.md): on the
+# scripts/calibrate_thresholds.py ("Autograder thresholds" in benchmarks/RESULTS.md): on the
 # real file (24,345 MNIST training images, the canonical test set) and on the offline sample.
 WORST_SEEDS = {
     FULL: {"dense": 0.9563, "cnn": 0.9897},

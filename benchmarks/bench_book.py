@@ -13,59 +13,35 @@ time and test accuracy, read from that build. tests/test_book.py builds the book
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
-import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-COPY_IGNORE = shutil.ignore_patterns(
-    "_build", ".venv*", ".git", ".pytest_cache", ".ruff_cache", "*.egg-info", "__pycache__"
-)
 CLEAN_GOAL_S = 6 * 60
 CACHED_GOAL_S = 30
-PROSE_EDIT_CHAPTER = "book/05_evaluate.ipynb"
 
 
-def copy_repository(destination: Path) -> Path:
-    """A copy of the repository without build outputs, virtual environments or git history."""
-    shutil.copytree(REPO, destination, ignore=COPY_IGNORE)
-    return destination
+def _load_book_build():
+    """scripts/book_build.py, loaded by its path (shared with tests/test_book.py)."""
+    path = REPO / "scripts" / "book_build.py"
+    spec = importlib.util.spec_from_file_location("book_build", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def build_book(book_dir: Path) -> tuple[subprocess.CompletedProcess, float]:
-    """`jupyter-book build -W -n --keep-going` (warnings fail it), offline; returns the result
-    and its wall-clock seconds. Trained models go to `<book_dir>/_build/models`."""
-    env = dict(
-        os.environ,
-        MNIST_OFFLINE="1",
-        TF_CPP_MIN_LOG_LEVEL="3",
-        DIGITS_MODELS_DIR=str(book_dir / "_build" / "models"),
-    )
-    beside_python = Path(sys.executable).with_name("jupyter-book")
-    command = str(beside_python) if beside_python.exists() else "jupyter-book"
-    start = time.perf_counter()
-    result = subprocess.run(
-        [command, "build", "-W", "-n", "--keep-going", str(book_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    return result, time.perf_counter() - start
-
-
-def edit_prose(book_dir: Path, chapter: str = PROSE_EDIT_CHAPTER) -> None:
-    """Change the text of a chapter's last Markdown cell, as an author fixing a typo would."""
-    path = book_dir / chapter
-    notebook = json.loads(path.read_text())
-    last_markdown = [cell for cell in notebook["cells"] if cell["cell_type"] == "markdown"][-1]
-    last_markdown["source"] = "".join(last_markdown["source"]) + "\n\nEdited for the benchmark."
-    path.write_text(json.dumps(notebook, indent=1))
+book_build = _load_book_build()
+copy_repository, build_book, edit_prose = (
+    book_build.copy_repository,
+    book_build.build_book,
+    book_build.edit_prose,
+)
 
 
 def variant_figures(book_dir: Path) -> dict[str, dict]:

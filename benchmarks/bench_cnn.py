@@ -16,7 +16,9 @@ import argparse
 import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from digits.quiet import quiet_environment  # noqa: E402 (imports nothing heavy)
+
+quiet_environment()
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

@@ -1,8 +1,19 @@
-"""Keep TensorFlow's C++ start-up log out of the notebooks: `quiet_tensorflow()`."""
+"""TensorFlow's log settings, the one place they live: `QUIET_TENSORFLOW` for a process about
+to start (the grader's workers, benchmarks, tests) and `quiet_tensorflow()` in a notebook."""
 
 import os
 import sys
 import tempfile
+from collections.abc import MutableMapping
+
+# Environment settings that keep TensorFlow's C++ log (INFO, WARNING, ERROR) off stderr.
+QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def quiet_environment(environment: MutableMapping[str, str] = os.environ) -> None:
+    """Add the quiet settings to `environment` (this process's, by default) where not set."""
+    for name, value in QUIET_TENSORFLOW.items():
+        environment.setdefault(name, value)
 
 
 def quiet_tensorflow() -> None:
@@ -15,7 +26,7 @@ def quiet_tensorflow() -> None:
     it is loaded here with stderr set aside. If loading fails, what it wrote is shown with the
     error; Python's own warnings and errors are never hidden.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_environment()
     if "tensorflow" in sys.modules:
         return
     saved = os.dup(2)

@@ -5,10 +5,28 @@ from pathlib import Path
 
 import pytest
 
+from digits.quiet import quiet_environment  # noqa: E402 (imports nothing heavy)
+
 os.environ["MNIST_OFFLINE"] = "1"  # before any test imports the loader
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+quiet_environment()
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def load_script():
+    """``load_script(name)``: the module scripts/NAME.py (tools that tests share with benchmarks
+    and instructors), loaded by its path."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load
 
 
 @pytest.fixture(scope="session")
@@ -48,19 +66,68 @@ def run_notebook():
 
 
 @pytest.fixture(scope="session")
-def executed_solutions(tmp_path_factory) -> Path:
-    """A temporary copy of solutions/, every notebook executed in order (slow: trains the models).
+def wheel(tmp_path_factory) -> Path:
+    """The course's wheel, built from a copy of the repository."""
+    from fresh_env import build_wheel
 
-    Each notebook is saved there with its outputs; the folder holds what a learner's finished
-    exercises/ holds, including handwritten.keras and handwritten_cnn.keras.
+    return build_wheel(REPO, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def wheel_venv(wheel, tmp_path_factory) -> dict:
+    """A fresh virtual environment outside the repository with the wheel installed (not
+    editable); see tests/fresh_env.py."""
+    from fresh_env import install_in_fresh_venv
+
+    return install_in_fresh_venv(wheel, REPO, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def hosted_run(wheel_venv) -> dict:
+    """The chapter and every solution notebook executed once per session in the fresh
+    environment, from an empty folder, as on Colab (slow: trains the models)."""
+    from fresh_env import run_hosted
+
+    return run_hosted(wheel_venv, REPO)
+
+
+@pytest.fixture(scope="session")
+def executed_solutions(hosted_run, tmp_path_factory) -> Path:
+    """A copy of solutions/ with every notebook executed in order, as a learner's finished
+    exercises/ holds them, including handwritten.keras and handwritten_cnn.keras.
+
+    The notebooks are the ones the hosted run executed (the wheel's `digits` and `autograder`,
+    a fresh kernel each), so the models are trained once per test session.
     """
     import shutil
 
+    result = hosted_run["result"]
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     folder = tmp_path_factory.mktemp("executed") / "solutions"
     shutil.copytree(REPO / "solutions", folder)
-    for notebook in sorted(folder.glob("*.ipynb")):
-        execute_notebook(notebook)
+    for path in hosted_run["folder"].iterdir():
+        if path.suffix in (".ipynb", ".keras", ".h5") and (
+            path.suffix != ".ipynb" or (folder / path.name).exists()
+        ):
+            shutil.copy(path, folder / path.name)
     return folder
+
+
+@pytest.fixture(scope="session")
+def graded_solutions(executed_solutions, tmp_path_factory) -> dict:
+    """The executed reference solutions graded once per session, the way a learner grades:
+    ``python -m autograder DIR --json results.json``. Its ``completed`` process (exit code,
+    stdout, stderr) and its ``results`` (results.json, or None if none was written)."""
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("graded")
+    results = folder / "results.json"
+    command = [sys.executable, "-m", "autograder", str(executed_solutions), "--json", str(results)]
+    completed = subprocess.run(command, capture_output=True, text=True, cwd=folder, timeout=600)
+    written = json.loads(results.read_text()) if results.is_file() else None
+    return {"completed": completed, "results": written}
 
 
 def set_graded_cell(folder: Path, notebook: str, source: str) -> None:

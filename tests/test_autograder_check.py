@@ -38,6 +38,7 @@ def graded_as_a_notebook(tmp_path, function: str, source: str):
     return grade(tmp_path, supply=worker_supply(), only=function).results
 
 
+@pytest.mark.slow
 def test_check_and_the_grader_agree_on_a_name_from_another_cell(tmp_path, capsys):
     import numpy as np
 
@@ -62,6 +63,7 @@ def test_check_has_the_graders_time_limit(capsys, monkeypatch):
     assert "did not finish within 2 s" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_check_shows_the_error_where_the_hint_said_to_look_for_it(capsys):
     source = 'def argmax_accuracy(y_true, y_prob):\n    raise ValueError("no idea yet")\n'
     with pytest.raises(CheckNotPassed):

@@ -10,15 +10,17 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import numpy as np
 import pytest
 
 from autograder.exercises import CATALOGUE, EXERCISES
 from autograder.grader import grade
+from autograder.isolation.protocol import Learner
 from autograder.isolation.sandbox import WorkerSupply
-from autograder.report import results_json
 from autograder.results import Outcome
+from autograder.runner import Context
 from autograder.submission import GRADED_TAG
 
 GOLDEN = "tests/golden/autograder_results.json"
@@ -58,19 +60,25 @@ def fixed_start(mistake_id):
 
 
 @pytest.mark.slow
-def test_reference_solutions_get_full_marks(executed_solutions, supply):
-    report = grade(executed_solutions, supply=supply)
+def test_reference_solutions_get_full_marks(graded_solutions):
+    completed, results = graded_solutions["completed"], graded_solutions["results"]
+    assert completed.returncode == 0, completed.stdout + completed.stderr
     failing = [
-        (r.check_id, r.outcome, r.message) for r in report.results if r.outcome != Outcome.PASSED
+        (test["name"], test["output"])
+        for test in results["tests"]
+        if test["extra_data"]["outcome"] != Outcome.PASSED
     ]
     assert failing == []
-    assert report.full_marks and report.score == report.max_score + 5
-    assert report.data_source == "mnist-sample"
+    assert results["score"] == results["max_score"] + 5  # the bonus on top of full marks
+    assert {test["extra_data"]["exercise"] for test in results["tests"]} == {
+        exercise.function for exercise in EXERCISES
+    }
+    assert "mnist-sample" in results["output"]
 
 
 @pytest.mark.slow
-def test_results_json_matches_the_golden_file_structurally(executed_solutions, supply, repo):
-    produced = results_json(grade(executed_solutions, supply=supply))
+def test_results_json_matches_the_golden_file_structurally(graded_solutions, repo):
+    produced = graded_solutions["results"]
     golden = json.loads((repo / GOLDEN).read_text())
 
     def structure(results):
@@ -83,6 +91,7 @@ def test_results_json_matches_the_golden_file_structurally(executed_solutions, s
     assert all(set(test) >= {"output"} for test in produced["tests"])
 
 
+@pytest.mark.slow
 def test_untouched_exercises_get_zero_all_not_attempted(repo):
     report = grade(repo / "exercises")
     assert report.score == 0
@@ -338,15 +347,13 @@ def test_tampering_with_the_grader_or_numpy_from_the_notebook_earns_nothing(
 
 
 @pytest.mark.slow
-def test_command_line_exit_code_json_and_quiet_stderr(executed_solutions, repo, tmp_path):
-    results = tmp_path / "results.json"
-    command = [sys.executable, "-m", "autograder", str(executed_solutions), "--json", str(results)]
-    completed = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+def test_command_line_exit_code_json_and_quiet_stderr(graded_solutions, repo):
+    completed = graded_solutions["completed"]
     assert completed.returncode == 0, completed.stdout
     assert "Score: 13/13 (+5 bonus)" in completed.stdout
     assert "Summary" in completed.stdout and "mnist-sample" in completed.stdout
     assert "oneDNN" not in completed.stderr and "absl" not in completed.stderr
-    assert json.loads(results.read_text())["score"] == 18
+    assert graded_solutions["results"]["score"] == 18
 
     untouched = subprocess.run(
         [sys.executable, "-m", "autograder", str(repo / "exercises")],
@@ -356,11 +363,32 @@ def test_command_line_exit_code_json_and_quiet_stderr(executed_solutions, repo, 
     assert untouched.returncode == 1 and "Score: 0/13" in untouched.stdout
 
 
-def test_every_check_has_a_unique_stable_id_and_points():
-    ids = [check.check_id for exercise in EXERCISES for check in exercise.checks]
-    assert len(ids) == len(set(ids))
-    assert all(id_.split(".")[0] in {e.function for e in EXERCISES} for id_ in ids)
-    assert all(check.points > 0 for exercise in EXERCISES for check in exercise.checks)
+def test_an_unknown_only_is_refused_before_any_worker_or_folder_starts(repo, tmp_path, monkeypatch):
+    from autograder.isolation import sandbox
+
+    def no_worker(*args, **kwargs):
+        raise AssertionError("a worker was started for an invalid --only")
+
+    monkeypatch.setattr(sandbox, "WorkerSupply", no_worker)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None  # read TMPDIR again
+    try:
+        with pytest.raises(ValueError, match="no such exercise or check: nope"):
+            grade(repo / "exercises", only="nope")
+    finally:
+        tempfile.tempdir = None
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_context_without_a_work_folder_removes_the_one_it_made():
+    import gc
+
+    context = Context(learner=Learner())
+    folder = context.workdir
+    (folder / "returned_build_model.keras").write_bytes(b"model")
+    del context
+    gc.collect()
+    assert not folder.exists()
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ that copy too: the build is clean, training included.
 
 import ast
 import html
-import importlib.util
 import re
 import shutil
 import subprocess
@@ -33,19 +32,10 @@ CHROMIUM_FLAGS = [
 ]
 
 
-def load_benchmark():
-    """benchmarks/bench_book.py: the one home of "copy the repository, build the book"."""
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_book.py"
-    spec = importlib.util.spec_from_file_location("bench_book", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="session")
-def book(tmp_path_factory) -> dict:
+def book(tmp_path_factory, load_script) -> dict:
     """Build a copy of the book clean, again with nothing changed, and after a prose edit."""
-    bench = load_benchmark()
+    bench = load_script("book_build")
     book_dir = bench.copy_repository(tmp_path_factory.mktemp("book") / "course")
     clean, _ = bench.build_book(book_dir)
     assert clean.returncode == 0, f"book build failed:\n{clean.stdout[-6000:]}\n{clean.stderr}"
@@ -170,12 +160,14 @@ def test_the_build_saves_each_trained_model_for_the_next_chapters(book):
     assert trained == sorted(f"{kind}-mnist-sample.keras" for kind in TRAINED_KINDS)
 
 
-def test_rebuilds_without_code_changes_execute_nothing(book):
+def test_rebuilds_without_code_changes_execute_nothing(book, load_script):
     assert "Executing notebook" in book["clean"].stdout
     assert "Executing notebook" not in book["cached"].stdout
     assert "Executing notebook" not in book["edited"].stdout
     assert "Using cached notebook" in book["edited"].stdout
-    edited_page = book["html"] / Path(load_benchmark().PROSE_EDIT_CHAPTER).with_suffix(".html")
+    edited_page = book["html"] / Path(load_script("book_build").PROSE_EDIT_CHAPTER).with_suffix(
+        ".html"
+    )
     assert "Edited for the benchmark." in page_text(edited_page)
 
 

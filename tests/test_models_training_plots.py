@@ -60,6 +60,7 @@ def test_dropout_model_adds_dropout_without_parameters():
     assert dropout.count_params() == models.build_dense_model().count_params()
 
 
+@pytest.mark.slow
 def test_trained_model_trains_once_then_loads(models_dir, monkeypatch, mnist_sample):
     model = training.trained_model("dense")
     record = training.training_record("dense")
@@ -82,6 +83,7 @@ def test_trained_model_trains_once_then_loads(models_dir, monkeypatch, mnist_sam
     )
 
 
+@pytest.mark.slow
 def test_seeded_training_is_reproducible(mnist_sample):
     first, _ = training.train("dense", mnist_sample)
     second, _ = training.train("dense", mnist_sample)
@@ -89,6 +91,7 @@ def test_seeded_training_is_reproducible(mnist_sample):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_model_trained_by_older_code_is_retrained(models_dir, monkeypatch):
     training.trained_model("dense")
     record_path = models_dir / "dense-mnist-sample.json"

@@ -57,6 +57,7 @@ def test_every_check_id_is_its_exercise_s_and_unique():
     assert len(ids) == len(set(ids))
     for exercise in EXERCISES:
         assert all(check.check_id.startswith(exercise.function + ".") for check in exercise.checks)
+        assert all(check.points > 0 for check in exercise.checks)
 
 
 def test_every_mistake_has_a_message_and_a_hint_that_format():

@@ -186,6 +186,7 @@ def test_without_a_file_the_defaults_apply():
     assert config.load() == config.CourseConfig()
 
 
+@pytest.mark.slow
 def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, monkeypatch):
     import shutil
 
@@ -212,6 +213,7 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     assert EXERCISES_BY_FUNCTION["argmax_accuracy"].checks[2].points == 2  # unchanged
 
 
+@pytest.mark.slow
 def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(repo, submission):
     import shutil
 
@@ -229,13 +231,10 @@ def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(
     ]
 
 
-def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(repo, mnist_sample):
-    import importlib.util
-
-    path = repo / "benchmarks" / "calibrate_thresholds.py"
-    spec = importlib.util.spec_from_file_location("calibrate_thresholds", path)
-    calibrate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(calibrate)
+def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(
+    load_script, mnist_sample
+):
+    calibrate = load_script("calibrate_thresholds")
     first_weights = []
 
     def build():

@@ -20,13 +20,14 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.submission import GRADED_TAG
+
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
-GRADED_TAG = "graded"
 SOLUTION_ONLY_TAG = "solution-only"
 STUB = 'raise NotImplementedError("Write {name}(): replace this line with your code.")'
 FUNCTION_NAME = re.compile(r"^\s*def\s+(\w+)\s*\(")

@@ -8,8 +8,8 @@ data's test set (`full_mnist_mark` for MNIST's canonical test set, `sample_mark`
 sample's). On the sample it then trains the catalogued mistakes that still produce a model file
 and shows where they land (--mistakes / --no-mistakes to choose).
 
-    MNIST_PATH=../shared/data/mnist-real-24k.npz python benchmarks/calibrate_thresholds.py --seeds 5
-    MNIST_OFFLINE=1 python benchmarks/calibrate_thresholds.py --seeds 5 [--kinds dense cnn]
+    MNIST_PATH=../shared/data/mnist-real-24k.npz python scripts/calibrate_thresholds.py --seeds 5
+    MNIST_OFFLINE=1 python scripts/calibrate_thresholds.py --seeds 5 [--kinds dense cnn]
 
 Record the output in benchmarks/RESULTS.md and the worst seeds in autograder/thresholds.py.
 """
@@ -21,7 +21,9 @@ import os
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from digits.quiet import quiet_environment  # noqa: E402 (imports nothing heavy)
+
+quiet_environment()
 os.environ.setdefault("MNIST_OFFLINE", "1")
 
 import keras  # noqa: E402
