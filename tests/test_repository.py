@@ -24,6 +24,17 @@ def test_ruff_is_clean(repo):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_code_is_ruff_formatted(repo):
+    folders = ["autograder", "digits", "tests", "benchmarks", "scripts"]
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "format", "--check", *folders],
+        capture_output=True,
+        text=True,
+        cwd=repo,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_mypy_is_clean(repo):
     result = subprocess.run(
         [sys.executable, "-m", "mypy"], capture_output=True, text=True, cwd=repo
