@@ -90,6 +90,7 @@ class Worker:
         threading.Thread(target=self._read, daemon=True).start()
         self.ready = False
         self.used = False  # a request reached the current fork
+        self.touched = False  # a request reached any fork since the last next_student()
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -127,7 +128,7 @@ class Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise LearnerFailure(FailureKind.DIED, "ProcessEnded", "the worker had ended") from None
-        self.used = True
+        self.used = self.touched = True
         response = self._receive(
             limit, lambda message: "died" in message or message.get("nonce") == nonce
         )
@@ -154,8 +155,10 @@ class Worker:
         False when that cannot be made sure of: the caller replaces the whole worker."""
         if self.control is None or self.process.poll() is not None:
             return False
+        if not self.touched:  # no learner code ran: nothing to end
+            return True
         try:
-            current = self._current_fork(STARTUP_LIMIT if not self.ready else END_LIMIT)
+            current = self._current_fork(END_LIMIT)
             self._send({"op": "end"})
             if current is None or not self._control_until({"ended": current}, END_LIMIT):
                 return False
@@ -164,7 +167,7 @@ class Worker:
             answer = self._receive(END_LIMIT, lambda message: message.get("nonce") == nonce)
         except (LearnerFailure, OSError, ValueError):
             return False
-        self.ready, self.used = answer is not None, False
+        self.ready, self.used, self.touched = answer is not None, False, False
         return self.ready
 
     def _send(self, message: dict) -> None:

@@ -163,6 +163,8 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
                 become_user(user)
             die_with_parent()
             limit_files()
+            for channel in (requests, responses):  # an earlier fork's code may have changed it
+                os.set_blocking(channel.fileno(), True)
             serve(requests, responses, send)
             os._exit(ENDED)
         report(control, send, {"forked": forks})
