@@ -50,6 +50,20 @@ def _all_pids() -> list[int]:
     return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
 
 
+def children(parent: int) -> set[int]:
+    return {pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(parent)}
+
+
+def descendants(parent: int) -> set[int]:
+    """Every process below `parent` in the process tree."""
+    found: set[int] = set()
+    below = children(parent)
+    while below - found:
+        found |= below
+        below = {child for pid in below for child in children(pid)}
+    return found
+
+
 def processes_in_session(session: int) -> set[int]:
     found = set()
     for pid in _all_pids():

@@ -27,6 +27,7 @@ from autograder.isolation.confinement import (
     end_worker,
     start_worker,
 )
+from autograder.isolation.processes import children, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
     REPORTABLE,
@@ -162,11 +163,35 @@ class Worker:
             self._send({"op": "end"})
             if current is None or not self._control_until({"ended": current}, END_LIMIT):
                 return False
-            nonce = secrets.token_hex(16)
-            self._send({"op": "sync", "nonce": nonce})
-            answer = self._receive(END_LIMIT, lambda message: message.get("nonce") == nonce)
+            return self._sync()
         except (LearnerFailure, OSError, ValueError):
             return False
+
+    def end_fork(self) -> bool:
+        """After a timeout: kill the current fork and all it started, from outside; the forking
+        process says when it has ended them, and forks a fresh one for the rest of the notebook.
+        False when that cannot be made sure of: the caller replaces the whole worker."""
+        if self.control is None or self.process.poll() is not None:
+            return False
+        forking = children(self.process.pid) if self.how.bubblewrap else {self.process.pid}
+        try:
+            current = self._current_fork(END_LIMIT)
+            if current is None or len(forking) != 1:
+                return False
+            for pid in descendants(forking.pop()):
+                kill(pid)
+            if not self._control_until({"ended": current}, END_LIMIT):
+                return False
+            return self._sync()
+        except (LearnerFailure, OSError, ValueError):
+            return False
+
+    def _sync(self) -> bool:
+        """Drop every line before a fresh fork's answer to a "sync" (the processes that could
+        have written them are all ended)."""
+        nonce = secrets.token_hex(16)
+        self._send({"op": "sync", "nonce": nonce})
+        answer = self._receive(END_LIMIT, lambda message: message.get("nonce") == nonce)
         self.ready, self.used, self.touched = answer is not None, False, False
         return self.ready
 
@@ -297,6 +322,8 @@ class SandboxLearner(Learner):
         try:
             response = worker.request(dict(payload, **fields), self.limits[op])
         except LearnerFailure as failure:
+            if failure.kind == FailureKind.TIMEOUT and worker.end_fork():
+                raise  # a fresh fork of the same worker for the next request
             if failure.kind == FailureKind.TIMEOUT or worker.process.poll() is not None:
                 self.supply.discard()  # a fresh worker for the next request
             raise
