@@ -688,8 +688,9 @@ def build_cnn():
 def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submission_with):
     answer = "import numpy as np\n" + ARGMAX_ANSWER
     classroom = tmp_path / "class"
-    for name in ("a_leaves", "c_leaves"):
-        cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": LEAVE_BEHIND}
+    hangs = LEAVE_BEHIND.replace('raise RuntimeError("left a daemon behind")', "while True: pass")
+    for name, cell in (("a_leaves", LEAVE_BEHIND), ("c_leaves_and_hangs", hangs)):
+        cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": cell}
         submission_with(cells, classroom / name)
     for name in ("b_honest", "d_honest"):
         cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": PICK_UP}
