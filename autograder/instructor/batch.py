@@ -4,9 +4,11 @@
         [--workers N] [--timeout S]
 
 Each student's graded files (notebooks, model files) are copied into a fresh temporary folder and
-graded there by ``python -m autograder --train --json``, in a child process with a wall-time limit
-and, on Linux, a memory limit. A hanging, crashing or memory-hungry submission is stopped and
-recorded; the others go on. Writes:
+graded there as ``python -m autograder --train --json`` grades, by a long-lived judge per worker
+slot (``autograder.instructor.serve``: Keras imported once, one sandboxed worker kept across
+students, a fresh fork per notebook), with a wall-time limit per student and, on Linux, a memory
+limit. A hanging, crashing or memory-hungry submission is stopped and recorded (its judge killed
+and replaced); the others go on. Writes:
 
 - ``grades.csv``: one row per student: ``student, total, max_score, status``, one column per check;
 - ``feedback/<student>.md`` beside the CSV: the grader's report for that student;
