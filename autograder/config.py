@@ -62,8 +62,8 @@ cnn = 0.98     # handwritten_cnn.keras (build_cnn)
 
 [time_limits]
 # Seconds the grader waits for the learner's code before reporting a hang.
-save_model = 60   # build_model() / build_cnn() returning its model
-call = 10         # one call of argmax_accuracy()
+save_model = 20   # build_model() / build_cnn() returning its model
+call = 5          # one call of argmax_accuracy()
 """
 
 

@@ -179,7 +179,7 @@ def grade(
     finally:
         if supply is None and workers is not None:
             workers.close()
-        reap_orphans()
+        reap_orphans(keep=supply.pids() if supply is not None else ())
         log.close()
         worker_log.close()
         learner_output = worker_log_path.read_text(encoding="utf-8", errors="replace")

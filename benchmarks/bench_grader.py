@@ -100,7 +100,10 @@ def main() -> None:
     print(
         f"grade / floor: {grade / floor:.2f}x; grade / floor with both: {grade / floor_both:.2f}x"
     )
-    print(f"re-execution / grade: {reexecution / grade:.1f}x")
+    print(
+        f"grade / re-execution: {grade / reexecution:.2f}x (re-execution / grade: "
+        f"{reexecution / grade:.1f}x)"
+    )
 
 
 def _runs(values: list[float]) -> str:

@@ -586,3 +586,124 @@ def test_the_judge_never_blocks_on_a_fifo_the_worker_left(tmp_path):
     started = time.monotonic()
     assert not copy_out(tmp_path / "returned_build_model.keras", tmp_path / "copy.keras")
     assert time.monotonic() - started < 1
+
+
+# ---------------------------------------------------------------- one student to the next
+
+# Student A's last graded cell (batch grading keeps one forking worker across students): it
+# plants files and a module, forges protocol lines, makes the shared channel non-blocking and
+# leaves a daemon that answers every later request with a wrong value. B's grade must not move.
+LEAVE_BEHIND = """
+import json, os, time
+from pathlib import Path
+
+
+def pipes():
+    found = []
+    for fd in range(3, 256):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                found.append(fd)
+        except OSError:
+            pass
+    return found
+
+
+def plant():
+    for place in ("/dev/shm", "/tmp", ".", os.environ.get("HOME", ".")):
+        try:
+            Path(place, "carried.txt").write_text("CARRIED-9b1d")
+            Path(place, "carried_answers.py").write_text("MARK = 'CARRIED-9b1d'\\n")
+        except OSError:
+            pass
+
+
+def sabotage(fds):
+    wrong = {"type": "float", "is_float": True, "value": 0.0, "shape": []}
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        plant()
+        for fd in fds:
+            try:
+                data = os.read(fd, 65536).decode(errors="replace")
+            except OSError:
+                continue
+            for line in data.splitlines():
+                try:
+                    nonce = json.loads(line).get("nonce")
+                except (ValueError, AttributeError):
+                    continue
+                answer = json.dumps({"ok": True, "result": wrong, "nonce": nonce}) + "\\n"
+                for out in fds:
+                    try:
+                        os.write(out, answer.encode())
+                    except OSError:
+                        pass
+        time.sleep(0.02)
+
+
+def build_cnn():
+    plant()
+    fds = pipes()
+    for fd in fds:
+        try:
+            os.set_blocking(fd, False)  # shared by every process that holds the channel
+            os.write(fd, b'{"ok": false, "died": 1}\\n{"ready": true}\\n{"synced": true}\\n')
+        except OSError:
+            pass
+    if os.fork() == 0:
+        os.setsid()
+        if os.fork() == 0:
+            sabotage(fds)
+        os._exit(0)
+    time.sleep(0.5)
+    raise RuntimeError("left a daemon behind")
+"""
+
+PICK_UP = """
+import glob
+import os
+
+
+def build_cnn():
+    found = []
+    for pattern in ("/dev/shm/*", "/tmp/*", "./*", "~/*"):
+        for path in glob.glob(os.path.expanduser(pattern)):
+            try:
+                found.append(open(path, errors="replace").read(200))
+            except OSError:
+                pass
+    try:
+        import carried_answers
+
+        found.append(carried_answers.MARK)
+    except ImportError:
+        pass
+    raise RuntimeError("found: " + " | ".join(found)[:400])
+"""
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submission_with):
+    answer = "import numpy as np\n" + ARGMAX_ANSWER
+    classroom = tmp_path / "class"
+    hangs = LEAVE_BEHIND.replace('raise RuntimeError("left a daemon behind")', "while True: pass")
+    for name, cell in (("a_leaves", LEAVE_BEHIND), ("c_leaves_and_hangs", hangs)):
+        cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": cell}
+        submission_with(cells, classroom / name)
+    for name in ("b_honest", "d_honest"):
+        cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": PICK_UP}
+        submission_with(cells, classroom / name)
+    grades = tmp_path / "out" / "grades.csv"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(classroom),
+               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {row["student"]: row for row in csv.DictReader(grades.open())}
+    for honest in ("b_honest", "d_honest"):
+        feedback = (grades.parent / "feedback" / f"{honest}.md").read_text()
+        assert rows[honest]["status"] == "graded", feedback
+        assert float(rows[honest]["total"]) == HONEST_SCORE, feedback
+        assert "found: " in feedback and "CARRIED-9b1d" not in feedback, feedback

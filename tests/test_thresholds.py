@@ -176,7 +176,7 @@ def test_the_template_is_valid_and_every_key_has_help(tmp_path):
     course = config.read(path)
     assert course.marks == {"dense": 0.95, "cnn": 0.98}
     assert course.points == {"build_model.accuracy": 2.0}
-    assert course.time_limits == {"save_model": 60.0, "call": 10.0}
+    assert course.time_limits == {"save_model": 20.0, "call": 5.0}
     assert set(config.HELP["marks"]) == set(config.MODEL_KINDS)
     assert set(config.HELP["time_limits"]) == set(config.TIME_LIMITS)
     assert all(text for section in config.HELP.values() for text in section.values())

@@ -4,9 +4,11 @@
         [--workers N] [--timeout S]
 
 Each student's graded files (notebooks, model files) are copied into a fresh temporary folder and
-graded there by ``python -m autograder --train --json``, in a child process with a wall-time limit
-and, on Linux, a memory limit. A hanging, crashing or memory-hungry submission is stopped and
-recorded; the others go on. Writes:
+graded there as ``python -m autograder --train --json`` grades, by a long-lived judge per worker
+slot (``autograder.instructor.serve``: Keras imported once, one sandboxed worker kept across
+students, a fresh fork per notebook), with a wall-time limit per student and, on Linux, a memory
+limit. A hanging, crashing or memory-hungry submission is stopped and recorded (its judge killed
+and replaced); the others go on. Writes:
 
 - ``grades.csv``: one row per student: ``student, total, max_score, status``, one column per check;
 - ``feedback/<student>.md`` beside the CSV: the grader's report for that student;
@@ -29,6 +31,8 @@ import csv
 import hashlib
 import json
 import os
+import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -120,6 +124,7 @@ def grade_class(
 ) -> list[Grade]:
     """Grade every student folder not graded yet; write the CSV, feedback and state.
     `hidden`: the instructor's hidden-checks folder, graded with the rest."""
+    served = grader == GRADER
     if hidden is not None:
         grader = (*grader, "--hidden", str(Path(hidden).resolve()))
     limits = limits or Limits()
@@ -143,6 +148,8 @@ def grade_class(
         f"graded, {len(to_grade)} to grade with {workers} worker(s)."
     )
     runner = _Runner(grader, limits, feedback)
+    if served:  # the real grader: long-lived judges, Keras imported once per slot
+        runner = _ServedRunner(hidden, limits, feedback)
     start = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
@@ -169,6 +176,7 @@ def grade_class(
         pool.shutdown(cancel_futures=True)
         raise
     pool.shutdown()
+    runner.stop_all()
     grades = _known(state, students)
     _write_csv(out, grades)
     elapsed = time.monotonic() - start
@@ -257,6 +265,104 @@ class _Runner:
             self.stopping = True
             for child in list(self.children):
                 _kill_tree(child)
+
+
+SERVER = (sys.executable, "-m", "autograder.instructor.serve")
+
+
+class _Judge:
+    """A long-lived judge (`autograder.instructor.serve`) that grades one student at a time."""
+
+    def __init__(self, command: list[str], limits: Limits, log_path: Path):
+        self.log_path = log_path
+        with open(log_path, "ab") as log_file:
+            self.process = subprocess.Popen(
+                command,
+                env=_child_environment(limits.threads),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log_file,
+                text=True,
+                encoding="utf-8",
+                start_new_session=True,  # its own process group, killed as one
+            )
+        self.answers: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout or ():
+            if line.startswith('{"'):  # an answer; anything else is a line for the log
+                self.answers.put(line)
+        self.answers.put(None)  # the judge is gone
+
+    def grade(self, work: Path, results: Path, timeout_s: float) -> tuple[str, int | None]:
+        """GRADED (results written, or not when it could not grade), TIMEOUT or CRASHED."""
+        request = {"submission": str(work), "json": str(results)}
+        try:
+            requests = self.process.stdin
+            if requests is None:  # never: opened as a pipe above
+                raise OSError("no pipe to the judge")
+            requests.write(json.dumps(request) + "\n")
+            requests.flush()
+            answer = self.answers.get(timeout=timeout_s)
+        except (BrokenPipeError, OSError):
+            answer = None
+        except queue.Empty:
+            return TIMEOUT, None
+        if answer is None:
+            return CRASHED, self.process.wait()
+        return GRADED, 0
+
+    def stop(self) -> None:
+        _kill_tree(self.process)
+
+
+class _ServedRunner(_Runner):
+    """Grades with long-lived judges, one per slot: Keras is imported once per slot, not once
+    per student. A judge that does not answer in time, or dies, is killed and replaced."""
+
+    def __init__(self, hidden: Path | None, limits: Limits, feedback: Path):
+        command = [*SERVER] + (["--hidden", str(Path(hidden).resolve())] if hidden else [])
+        if limits.memory_mb and sys.platform.startswith("linux"):
+            command = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited",
+                       str(limits.memory_mb), *command]  # fmt: skip
+        super().__init__(tuple(command), limits, feedback)
+        self.idle: list[_Judge] = []
+        self.judges: set[_Judge] = set()
+        self.logs = Path(tempfile.mkdtemp(prefix="batch-judges-"))
+
+    def _judge(self) -> _Judge:
+        with self.lock:
+            if self.stopping:
+                raise _Stopped()
+            if self.idle:
+                return self.idle.pop()
+            judge = _Judge(list(self.grader), self.limits, self.logs / f"{len(self.judges)}.log")
+            self.judges.add(judge)
+            return judge
+
+    def _run(self, work: Path, results: Path, log_path: Path) -> tuple[str, int | None]:
+        judge = self._judge()
+        start = judge.log_path.stat().st_size
+        status, exit_code = judge.grade(work, results, self.limits.timeout_s)
+        with open(judge.log_path, "rb") as log, open(log_path, "wb") as own:
+            log.seek(start)
+            own.write(log.read())  # what the judge said while grading this student
+        with self.lock:
+            if status == GRADED and not self.stopping:
+                self.idle.append(judge)
+                return status, exit_code
+            self.judges.discard(judge)
+        judge.stop()
+        return status, exit_code
+
+    def stop_all(self) -> None:
+        with self.lock:
+            self.stopping = True
+            judges, self.judges, self.idle = list(self.judges), set(), []
+        for judge in judges:
+            judge.stop()
+        shutil.rmtree(self.logs, ignore_errors=True)
 
 
 def exec_limited(memory_mb: int, command: list[str]) -> None:

@@ -35,6 +35,7 @@ from autograder.isolation.processes import (
 
 SANDBOX_SETTING = "AUTOGRADER_SANDBOX"
 FORK_OPTION, USER_OPTION = "--fork", "--user"  # the worker's: fork per notebook, as this user
+CONTROL_OPTION = "--control"  # the worker's: the pipe on which its forking process reports
 WORKER_USER_SETTING = "AUTOGRADER_WORKER_USER"
 # What the worker's environment keeps of the judge's: no tokens or instructor settings leak in.
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "PYTHONPATH", "PYTHONHASHSEED", "SYSTEMROOT")
@@ -197,8 +198,9 @@ def _python_paths(folder: Path) -> list[Path]:
     )
 
 
-def start_worker(command: list[str], folder: Path, log, how: Confinement):
-    """Start a worker process confined as `how` says, in its own session and process group."""
+def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_fds=()):
+    """Start a worker process confined as `how` says, in its own session and process group;
+    `pass_fds`: descriptors it inherits (a control pipe)."""
     user = how.user
     if user is not None:
         shutil.chown(folder, user)
@@ -216,6 +218,7 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement):
         text=True,
         encoding="utf-8",
         start_new_session=os.name == "posix",
+        pass_fds=pass_fds,
         **as_user(user),
     )
 

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
@@ -47,6 +48,20 @@ def _all_pids() -> list[int]:
     if not proc.is_dir():
         return []
     return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
+
+
+def children(parent: int) -> set[int]:
+    return {pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(parent)}
+
+
+def descendants(parent: int) -> set[int]:
+    """Every process below `parent` in the process tree."""
+    found: set[int] = set()
+    below = children(parent)
+    while below - found:
+        found |= below
+        below = {child for pid in below for child in children(pid)}
+    return found
 
 
 def processes_in_session(session: int) -> set[int]:
@@ -96,13 +111,18 @@ def is_subreaper() -> bool:
     return bool(flag.value)
 
 
-def reap_orphans() -> None:
-    """In a subreaper, once every worker is ended: kill and reap every child still there."""
+def reap_orphans(keep: Collection[int] = ()) -> None:
+    """In a subreaper, once every worker is ended: kill and reap every child still there
+    (but those in `keep`: a worker kept for the next student, its learner code ended)."""
     if not is_subreaper():
         return
     me = os.getpid()
     for _ in range(50):
-        children = [pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(me)]
+        children = [
+            pid
+            for pid in _all_pids()
+            if (_proc_stat(pid) or ["", "0"])[1] == str(me) and pid not in keep
+        ]
         if not children:
             return
         for pid in children:

@@ -20,12 +20,14 @@ import time
 from pathlib import Path
 
 from autograder.isolation.confinement import (
+    CONTROL_OPTION,
     FORK_OPTION,
     Confinement,
     confinement,
     end_worker,
     start_worker,
 )
+from autograder.isolation.processes import children, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
     REPORTABLE,
@@ -36,7 +38,8 @@ from autograder.isolation.protocol import (
 from autograder.submission import GradedCell
 
 STARTUP_LIMIT = 180.0  # importing TensorFlow on a slow laptop; not the learner's fault
-LIMITS = {"save_model": 60.0, "call": 10.0}
+END_LIMIT = 10.0  # ending a fork, killing what it started and emptying its folder
+LIMITS = {"save_model": 20.0, "call": 5.0}  # the reference solutions: 0.6 s, 0.1 s (RESULTS)
 
 
 def _plain_fields(data) -> dict:
@@ -73,11 +76,22 @@ class Worker:
         command += [FORK_OPTION] if fork else []
         self.folder = folder
         self.how = how or confinement()
-        self.process = start_worker(command, folder, log, self.how)
+        self.control = None  # the forking process's own reports: "this fork is ended"
+        passed: tuple[int, ...] = ()
+        if fork:
+            reading, writing = os.pipe()
+            command += [CONTROL_OPTION, str(writing)]
+            self.control, passed = os.fdopen(reading, "r", encoding="utf-8"), (writing,)
+        self.process = start_worker(command, folder, log, self.how, passed)
+        for descriptor in passed:
+            os.close(descriptor)
+        self.controls: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read_control, daemon=True).start()
         self.lines: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.ready = False
         self.used = False  # a request reached the current fork
+        self.touched = False  # a request reached any fork since the last next_student()
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -115,7 +129,7 @@ class Worker:
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             raise LearnerFailure(FailureKind.DIED, "ProcessEnded", "the worker had ended") from None
-        self.used = True
+        self.used = self.touched = True
         response = self._receive(
             limit, lambda message: "died" in message or message.get("nonce") == nonce
         )
@@ -134,6 +148,86 @@ class Worker:
             self.process.stdin.write(json.dumps({"op": "end"}) + "\n")
             self.process.stdin.flush()
             self.ready = self.used = False
+
+    def next_student(self) -> bool:
+        """Make the next request reach a fresh fork that no earlier student's code touched:
+        the current fork is ended (the forking process says so on the control pipe, which
+        learner code cannot write), then every line before the answer to a "sync" is dropped.
+        False when that cannot be made sure of: the caller replaces the whole worker."""
+        if self.control is None or self.process.poll() is not None:
+            return False
+        if not self.touched:  # no learner code ran: nothing to end
+            return True
+        try:
+            current = self._current_fork(END_LIMIT)
+            self._send({"op": "end"})
+            if current is None or not self._control_until({"ended": current}, END_LIMIT):
+                return False
+            return self._sync()
+        except (LearnerFailure, OSError, ValueError):
+            return False
+
+    def end_fork(self) -> bool:
+        """After a timeout: kill the current fork and all it started, from outside; the forking
+        process says when it has ended them, and forks a fresh one for the rest of the notebook.
+        False when that cannot be made sure of: the caller replaces the whole worker."""
+        if self.control is None or self.process.poll() is not None:
+            return False
+        forking = children(self.process.pid) if self.how.bubblewrap else {self.process.pid}
+        try:
+            current = self._current_fork(END_LIMIT)
+            if current is None or len(forking) != 1:
+                return False
+            for pid in descendants(forking.pop()):
+                kill(pid)
+            if not self._control_until({"ended": current}, END_LIMIT):
+                return False
+            return self._sync()
+        except (LearnerFailure, OSError, ValueError):
+            return False
+
+    def _sync(self) -> bool:
+        """Drop every line before a fresh fork's answer to a "sync" (the processes that could
+        have written them are all ended)."""
+        nonce = secrets.token_hex(16)
+        self._send({"op": "sync", "nonce": nonce})
+        answer = self._receive(END_LIMIT, lambda message: message.get("nonce") == nonce)
+        self.ready, self.used, self.touched = answer is not None, False, False
+        return self.ready
+
+    def _send(self, message: dict) -> None:
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+
+    def _read_control(self) -> None:
+        if self.control is None:
+            return
+        with self.control:
+            for line in self.control:
+                self.controls.put(json.loads(line))
+
+    def _current_fork(self, limit: float) -> int | None:
+        """The number of the fork now serving: the last one forked and not yet ended."""
+        forked, ended = 0, 0
+        deadline = time.monotonic() + limit
+        while True:
+            wait = 0.0 if forked > ended else max(0.0, deadline - time.monotonic())
+            try:
+                message = self.controls.get(timeout=wait)
+            except queue.Empty:
+                return forked if forked > ended else None
+            forked = message.get("forked", forked)
+            ended = message.get("ended", ended)
+
+    def _control_until(self, wanted: dict, limit: float) -> bool:
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                message = self.controls.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                return False
+            if message == wanted:
+                return True
 
     def close(self) -> None:
         """End the worker and every process it started; remove its folder."""
@@ -169,6 +263,17 @@ class WorkerSupply:
             self.worker.next_notebook()
         else:
             self.discard()
+
+    def next_student(self) -> None:
+        """The next student's code gets a fresh fork of the same process when that is sure to
+        carry nothing over (bubblewrap: the fork's folder is the only place it can write),
+        else a new worker process."""
+        if not (self.how.bubblewrap and self.worker is not None and self.worker.next_student()):
+            self.discard()
+
+    def pids(self) -> set[int]:
+        """The worker process kept for later notebooks, if any."""
+        return {self.worker.process.pid} if self.worker is not None else set()
 
     def discard(self) -> None:
         if self.worker is not None:
@@ -217,6 +322,8 @@ class SandboxLearner(Learner):
         try:
             response = worker.request(dict(payload, **fields), self.limits[op])
         except LearnerFailure as failure:
+            if failure.kind == FailureKind.TIMEOUT and worker.end_fork():
+                raise  # a fresh fork of the same worker for the next request
             if failure.kind == FailureKind.TIMEOUT or worker.process.poll() is not None:
                 self.supply.discard()  # a fresh worker for the next request
             raise

@@ -15,7 +15,12 @@ import shutil
 import sys
 from pathlib import Path
 
-from autograder.isolation.confinement import FORK_OPTION, USER_OPTION, become_user
+from autograder.isolation.confinement import (
+    CONTROL_OPTION,
+    FORK_OPTION,
+    USER_OPTION,
+    become_user,
+)
 from autograder.isolation.processes import (
     become_subreaper,
     die_with_parent,
@@ -100,6 +105,10 @@ def serve(requests, responses, send) -> None:
         if request.get("op") == "end":
             return
         nonce = request.get("nonce")  # echoed: the judge drops any answer without it
+        if request.get("op") == "sync":  # the judge drops every line before this answer
+            responses.write(send({"synced": True, "nonce": nonce}) + "\n")
+            responses.flush()
+            continue
         try:
             response = {"ok": True, "result": handle(request, functions)}
         except LearnerFailure as failure:
@@ -127,21 +136,38 @@ def empty_folder(folder: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
-def fork_workers(requests, responses, send, user: str | None = None) -> None:
+def report(control, send, message: dict) -> None:
+    if control is not None:
+        control.write(send(message) + "\n")
+        control.flush()
+
+
+def fork_workers(requests, responses, send, user: str | None = None, control=None) -> None:
     """Fork a fresh worker for each notebook from this process, which never runs learner code:
-    each one starts from the same state, Keras already imported (a learner's fresh kernel)."""
+    each one starts from the same state, Keras already imported (a learner's fresh kernel).
+
+    `control`: a pipe to the judge that only this process holds (each fork closes it before
+    anything else), on which it says that a fork and all it started are ended and its folder
+    emptied: a line learner code cannot forge on the shared response channel."""
     become_subreaper()  # what a notebook's code leaves running comes back here, to be ended
     never_dumpable()  # no notebook's code can rewrite this process, and so the next notebook
+    forks = 0
     while True:
+        forks += 1
         child = os.fork()
         if child == 0:
+            if control is not None:
+                control.close()
             os.setsid()
             if user is not None:
                 become_user(user)
             die_with_parent()
             limit_files()
+            for channel in (requests, responses):  # an earlier fork's code may have changed it
+                os.set_blocking(channel.fileno(), True)
             serve(requests, responses, send)
             os._exit(ENDED)
+        report(control, send, {"forked": forks})
         _, status = os.waitpid(child, 0)
         for pid in processes_in_session(child):
             os.kill(pid, 9)
@@ -151,6 +177,7 @@ def fork_workers(requests, responses, send, user: str | None = None) -> None:
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
             responses.flush()
+        report(control, send, {"ended": forks})
         if select.select([requests], [], [], 0)[0]:  # readable before a "ready": end of file
             return
 
@@ -165,7 +192,11 @@ def main() -> None:
 
     if FORK_OPTION in sys.argv:
         user = sys.argv[sys.argv.index(USER_OPTION) + 1] if USER_OPTION in sys.argv else None
-        fork_workers(requests, responses, send, user)
+        control = None
+        if CONTROL_OPTION in sys.argv:
+            descriptor = int(sys.argv[sys.argv.index(CONTROL_OPTION) + 1])
+            control = os.fdopen(descriptor, "w", encoding="utf-8")
+        fork_workers(requests, responses, send, user, control)
     else:
         serve(requests, responses, send)
 

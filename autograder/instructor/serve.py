@@ -1,0 +1,104 @@
+"""A judge that grades many students in turn, for batch grading (one per batch slot).
+
+    python -m autograder.instructor.serve [--hidden DIR]
+
+It imports Keras and reads the data once, and keeps one forking worker across students: each
+notebook still gets a fresh fork, and between two students the fork is ended, everything it
+started killed and its folder emptied before the next student's code runs (see
+`WorkerSupply.next_student`). Without bubblewrap each student gets a new worker process instead.
+
+Requests come on stdin, one JSON object a line: ``{"submission": DIR, "json": PATH}``. Once
+PATH holds Gradescope's results.json, the answer ``{"done": PATH}`` goes to stdout (or
+``{"failed": PATH}`` when nothing could be graded, the reason in the log, stderr). Learner code
+never runs in this process, as in `python -m autograder`'s judge.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+
+def parse_arguments(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m autograder.instructor.serve")
+    parser.add_argument("--hidden", type=Path, metavar="DIR", help="a folder of hidden checks")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    arguments = parse_arguments(argv)
+    hidden = arguments.hidden.resolve() if arguments.hidden else None
+    answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # any print goes to the log, never into the answers
+    scratch = Path(tempfile.mkdtemp(prefix="autograder-serve-"))
+    tempfile.tempdir = str(scratch)  # the judge's folders, removed with it
+    try:
+        return serve(sys.stdin, answers, scratch, hidden)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def serve(requests, answers, scratch: Path, hidden: Path | None) -> int:
+    from autograder.isolation.confinement import SandboxUnavailable, confinement
+    from autograder.isolation.processes import become_subreaper, reap_orphans
+    from autograder.isolation.sandbox import WorkerSupply
+
+    become_subreaper()  # orphans of learner code come back here, to be ended
+    learner_log_path = scratch / "learner.log"
+    learner_log = open(learner_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
+    try:
+        how = replace(confinement(), private=(hidden,) if hidden else ())
+    except SandboxUnavailable as error:
+        print(f"ERROR  Cannot grade: {error}.", file=sys.stderr, flush=True)
+        return 2
+    supply = WorkerSupply(learner_log, str(scratch), True, how)  # imports Keras meanwhile
+    from autograder.grader import prepare_judge
+    from autograder.report import results_json
+
+    prepare_judge()
+    try:
+        for line in requests:
+            request = json.loads(line)
+            results = Path(request["json"])
+            report = grade_one(Path(request["submission"]), supply, hidden)
+            supply.next_student()  # every process of this student's code ended, folder emptied
+            supply.get()  # a replaced worker imports Keras while the results are written
+            reap_orphans(keep=supply.pids())
+            os.truncate(learner_log_path, 0)  # the output of one student's code only
+            if report is not None:
+                results.write_text(json.dumps(results_json(report), indent=2) + "\n")
+            answer = {"done" if report is not None else "failed": str(results)}
+            answers.write(json.dumps(answer) + "\n")
+            answers.flush()
+    finally:
+        supply.close()
+        reap_orphans()
+        learner_log.close()
+    return 0
+
+
+def grade_one(submission: Path, supply, hidden: Path | None):
+    """One student's Report, or None (and the reason in the log) when it cannot be graded."""
+    import keras
+
+    from autograder.grader import GradingDataError, grade
+
+    try:
+        return grade(submission, train=True, supply=supply, hidden=hidden)
+    except (GradingDataError, FileNotFoundError) as error:
+        print(f"ERROR  Cannot grade: {error}.", file=sys.stderr, flush=True)
+        return None
+    finally:
+        keras.backend.clear_session()  # the judge's models of this student: not kept
+        gc.collect()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
