@@ -21,6 +21,7 @@ from autograder.exercises import EXERCISES
 from autograder.results import CheckResult, Outcome, counted
 from autograder.runner import Context, Exercise, run_exercise
 from autograder.submission import GradedCell, graded_cell
+from digits.quiet import quiet_environment
 
 
 @dataclass
@@ -51,7 +52,7 @@ class Report:
 
 def silence_tensorflow() -> None:
     """TensorFlow's and Keras' log noise: never shown to learners, never costs points."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_environment()
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     logging.getLogger("absl").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")

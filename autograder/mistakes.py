@@ -67,7 +67,8 @@ GENERAL: dict[str, Mistake] = {
         "Keep the notebook's name and its cell tagged `graded` that defines {function}().",
     ),
     "timeout": Mistake(
-        "your function did not finish within {limit:g} s (an infinite loop or a very slow step?).",
+        "your function did not finish within {limit:g} s (an endless loop, a very slow step, or "
+        "a wait that never ends, such as time.sleep() or input()?).",
         "Look for a loop that never ends; {function}() must not train or load data.",
     ),
     "exited": Mistake(

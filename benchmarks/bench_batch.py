@@ -22,6 +22,8 @@ from pathlib import Path
 
 from make_class import execute_solutions, make_class
 
+from digits.quiet import quiet_environment
+
 
 def grade(submissions: Path, out: Path, workers: int, timeout: float) -> float:
     command = [
@@ -45,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=300, help="seconds per submission")
     parser.add_argument("--executed", type=Path, help="a folder of executed solutions to reuse")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_environment()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         executed = args.executed or execute_solutions(scratch / "solutions")

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from autograder.exercises import EXERCISES, MODEL_FILES
+from digits.quiet import quiet_environment
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = [exercise.notebook for exercise in EXERCISES]
@@ -67,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     arguments = parser.parse_args()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_environment()
     with tempfile.TemporaryDirectory() as temporary:
         folder = Path(temporary) / "submission"
         shutil.copytree(REPO / "solutions", folder)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -325,6 +326,17 @@ def test_exits_and_hangs_earn_nothing_and_grading_goes_on(submission, cheat):
     assert results[0].outcome == Outcome.ERROR and results[0].mistake == mistake
     assert sum(result.score for result in results) == 0
     assert result_of(report, "build_cnn.accuracy").outcome == Outcome.PASSED  # the run went on
+
+
+@pytest.mark.slow
+def test_a_function_that_only_waits_is_stopped_long_before_its_time_limit(submission):
+    edit_graded_cell(submission, A, ANSWER, "import time\n    time.sleep(10**6)")
+    started = time.monotonic()
+    report = grade(submission, limits={"call": 120.0}, only="argmax_accuracy")
+    assert time.monotonic() - started < 60  # stopped once idle (sandbox.IDLE_LIMIT), not at 120 s
+    first = report.results[0]
+    assert first.outcome == Outcome.ERROR and first.mistake == "timeout"
+    assert "time.sleep()" in first.message
 
 
 TAMPERING = """

@@ -27,6 +27,7 @@ from conftest import set_graded_cell
 from autograder.instructor.gradescope import build_zip
 from autograder.isolation.confinement import as_user, bubblewrap_problem
 from autograder.submission import graded_cell
+from digits.quiet import QUIET_TENSORFLOW
 
 PACKAGES = ("autograder", "digits")
 HONEST_SCORE = 5.0  # argmax_accuracy right, the rest not attempted
@@ -185,7 +186,7 @@ class Scene:
 
     def environment(self, **extra) -> dict:
         env = dict(os.environ, PYTHONPATH=str(self.install), HOME=str(self.home))
-        env.update(MNIST_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3", **extra)
+        env.update(MNIST_OFFLINE="1", **QUIET_TENSORFLOW, **extra)
         env.pop("MNIST_PATH", None)
         return env
 
@@ -698,7 +699,7 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
     grades = tmp_path / "out" / "grades.csv"
     command = [sys.executable, "-m", "autograder.instructor.batch", str(classroom),
                "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
-    env = dict(os.environ, MNIST_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     rows = {row["student"]: row for row in csv.DictReader(grades.open())}

@@ -52,6 +52,7 @@ from autograder.instructor.canvas import (
 from autograder.instructor.collect import collect_submission, fingerprint
 from autograder.instructor.hidden import hidden_files
 from autograder.isolation.confinement import SANDBOX_SETTING, SandboxUnavailable, confinement
+from digits.quiet import quiet_environment
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
 GRADED = "graded"
@@ -380,7 +381,7 @@ def exec_limited(memory_mb: int, command: list[str]) -> None:
 
 def _child_environment(threads: int) -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_environment(env)
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("MALLOC_ARENA_MAX", "2")  # keeps TensorFlow's address space predictable
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):

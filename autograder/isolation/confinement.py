@@ -32,6 +32,7 @@ from autograder.isolation.processes import (
     processes_of_user,
     signal_group,
 )
+from digits.quiet import quiet_environment
 
 SANDBOX_SETTING = "AUTOGRADER_SANDBOX"
 FORK_OPTION, USER_OPTION = "--fork", "--user"  # the worker's: fork per notebook, as this user
@@ -124,7 +125,7 @@ def worker_environment(home: str) -> dict[str, str]:
         for name, value in os.environ.items()
         if name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)
     }
-    environment.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    quiet_environment(environment)
     environment.update(
         PYTHONUNBUFFERED="1",
         HOME=home,

@@ -54,6 +54,16 @@ def children(parent: int) -> set[int]:
     return {pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(parent)}
 
 
+def cpu_seconds(pids: set[int]) -> float:
+    """The CPU time (user and system, all threads) these processes have used so far."""
+    ticks = 0
+    for pid in pids:
+        fields = _proc_stat(pid)
+        if fields:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def descendants(parent: int) -> set[int]:
     """Every process below `parent` in the process tree."""
     found: set[int] = set()

@@ -27,7 +27,7 @@ from autograder.isolation.confinement import (
     end_worker,
     start_worker,
 )
-from autograder.isolation.processes import children, descendants, kill
+from autograder.isolation.processes import children, cpu_seconds, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
     REPORTABLE,
@@ -39,6 +39,11 @@ from autograder.submission import GradedCell
 
 STARTUP_LIMIT = 180.0  # importing TensorFlow on a slow laptop; not the learner's fault
 END_LIMIT = 10.0  # ending a fork, killing what it started and emptying its folder
+# A fork whose processes use no CPU for this long is waiting for something that never comes
+# (time.sleep, input(), a lock): it is stopped then, not at its time limit. Building or calling
+# the reference solutions never idles; under load, a runnable process still gets CPU each second.
+IDLE_LIMIT = 5.0
+IDLE_CPU = 0.02  # CPU seconds below which a second counts as idle
 LIMITS = {"save_model": 20.0, "call": 5.0}  # the reference solutions: 0.6 s, 0.1 s (RESULTS)
 
 
@@ -98,15 +103,20 @@ class Worker:
             self.lines.put(line)
         self.lines.put(None)  # end of file: the worker is gone
 
-    def _receive(self, limit: float, wanted) -> dict | None:
+    def _receive(self, limit: float, wanted, watch_idle: bool = False) -> dict | None:
         """The next line that `wanted(message)` accepts, within `limit` seconds; other lines
-        (stale, or forged by learner code that found the channel) are dropped."""
+        (stale, or forged by learner code that found the channel) are dropped. With
+        `watch_idle`, also None as soon as the learner's processes sit IDLE_LIMIT s unused."""
         deadline = time.monotonic() + limit
+        idle = IdleWatch(self._learner_cpu) if watch_idle else None
         while True:
+            remaining = max(0.0, deadline - time.monotonic())
             try:
-                line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                line = self.lines.get(timeout=min(remaining, 1.0) if idle else remaining)
             except queue.Empty:
-                return None
+                if time.monotonic() >= deadline or (idle and idle.waited() >= IDLE_LIMIT):
+                    return None
+                continue
             if line is None:
                 raise LearnerFailure(
                     FailureKind.DIED, "ProcessEnded", f"exit code {self.process.wait()}"
@@ -130,12 +140,16 @@ class Worker:
         except (BrokenPipeError, OSError):
             raise LearnerFailure(FailureKind.DIED, "ProcessEnded", "the worker had ended") from None
         self.used = self.touched = True
+        started = time.monotonic()
         response = self._receive(
-            limit, lambda message: "died" in message or message.get("nonce") == nonce
+            limit,
+            lambda message: "died" in message or message.get("nonce") == nonce,
+            watch_idle=True,
         )
         if response is None:
+            waited = min(limit, round(time.monotonic() - started))
             raise LearnerFailure(
-                FailureKind.TIMEOUT, "Timeout", f"no answer within {limit:g} s", limit=limit
+                FailureKind.TIMEOUT, "Timeout", f"no answer within {waited:g} s", limit=waited
             )
         if "died" in response:  # the fork ended; a fresh one is on its way
             self.ready = self.used = False
@@ -186,6 +200,16 @@ class Worker:
         except (LearnerFailure, OSError, ValueError):
             return False
 
+    def _learner_cpu(self) -> float | None:
+        """CPU seconds used so far by the learner's processes (the forks and all they started),
+        or None where that cannot be told (no forking process, no /proc)."""
+        if self.control is None or self.process.poll() is not None:
+            return None
+        forking = children(self.process.pid) if self.how.bubblewrap else {self.process.pid}
+        if len(forking) != 1:
+            return None
+        return cpu_seconds(descendants(forking.pop()))
+
     def _sync(self) -> bool:
         """Drop every line before a fresh fork's answer to a "sync" (the processes that could
         have written them are all ended)."""
@@ -233,6 +257,21 @@ class Worker:
         """End the worker and every process it started; remove its folder."""
         end_worker(self.process, self.how)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class IdleWatch:
+    """How long the learner's processes have used no CPU (see IDLE_LIMIT)."""
+
+    def __init__(self, cpu):
+        self.cpu = cpu
+        self.used = cpu()
+        self.since = time.monotonic()
+
+    def waited(self) -> float:
+        used = self.cpu()
+        if used is None or self.used is None or used - self.used >= IDLE_CPU:
+            self.used, self.since = used, time.monotonic()
+        return time.monotonic() - self.since
 
 
 class WorkerSupply:
