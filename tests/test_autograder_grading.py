@@ -339,6 +339,39 @@ def test_a_function_that_only_waits_is_stopped_long_before_its_time_limit(submis
     assert "time.sleep()" in first.message
 
 
+WORKS_IN_A_CHILD_FIRST = """import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+
+def argmax_accuracy(y_true, y_prob):
+    if not os.path.exists("warmed-up"):  # the first call: 6 s of work in a child, 6 s more here
+        open("warmed-up", "w").close()
+        busy = "import time\\nend = time.process_time() + 6\\nwhile time.process_time() < end: pass"
+        subprocess.run([sys.executable, "-c", busy], check=True)
+        end = time.process_time() + 6
+        while time.process_time() < end:
+            pass
+    predicted = np.argmax(np.asarray(y_prob), axis=1)
+    return float(np.mean(predicted == np.asarray(y_true)))
+"""
+
+
+@pytest.mark.slow
+def test_work_done_in_a_child_process_is_not_mistaken_for_waiting(submission):
+    edit_graded_cell(submission, A, "", "")
+    path = submission / A
+    content = json.loads(path.read_text())
+    cell = next(c for c in content["cells"] if GRADED_TAG in c["metadata"].get("tags", []))
+    cell["source"] = WORKS_IN_A_CHILD_FIRST
+    path.write_text(json.dumps(content))
+    report = grade(submission, limits={"call": 60.0}, only="argmax_accuracy.returns_float")
+    assert report.results[0].outcome == Outcome.PASSED, report.results[0].message
+
+
 TAMPERING = """
 import numpy as np
 import autograder.exercises.argmax_accuracy

@@ -553,6 +553,7 @@ def build_cnn():
     found = []
     for pattern in ("/dev/shm/*", "/tmp/*", "/var/tmp/*", "./*", "../*", "../*/*", "~/*"):
         for path in glob.glob(os.path.expanduser(pattern)):
+            found.append(os.path.basename(path))
             try:
                 found.append(open(path, errors="replace").read(200))
             except OSError:
@@ -661,6 +662,20 @@ def build_cnn():
     raise RuntimeError("left a daemon behind")
 """
 
+# Student A' leaves only a folder that its owner cannot list or empty (a plain rmtree keeps it)
+# and no process: the worker is kept for the next student, whose folder must still be empty.
+LOCK_A_FOLDER = """
+import os
+from pathlib import Path
+
+
+def build_cnn():
+    Path("CARRIED-9b1d-locked").mkdir()
+    Path("CARRIED-9b1d-locked", "inside.txt").write_text("CARRIED-9b1d")
+    os.chmod("CARRIED-9b1d-locked", 0)
+    raise RuntimeError("locked a folder")
+"""
+
 PICK_UP = """
 import glob
 import os
@@ -670,6 +685,7 @@ def build_cnn():
     found = []
     for pattern in ("/dev/shm/*", "/tmp/*", "./*", "~/*"):
         for path in glob.glob(os.path.expanduser(pattern)):
+            found.append(os.path.basename(path))
             try:
                 found.append(open(path, errors="replace").read(200))
             except OSError:
@@ -690,10 +706,15 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
     answer = "import numpy as np\n" + ARGMAX_ANSWER
     classroom = tmp_path / "class"
     hangs = LEAVE_BEHIND.replace('raise RuntimeError("left a daemon behind")', "while True: pass")
-    for name, cell in (("a_leaves", LEAVE_BEHIND), ("c_leaves_and_hangs", hangs)):
+    leavers = (
+        ("a_leaves", LEAVE_BEHIND),
+        ("c_leaves_and_hangs", hangs),
+        ("e_locks", LOCK_A_FOLDER),
+    )
+    for name, cell in leavers:
         cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": cell}
         submission_with(cells, classroom / name)
-    for name in ("b_honest", "d_honest"):
+    for name in ("b_honest", "d_honest", "f_honest"):
         cells = {"02_argmax_accuracy.ipynb": answer, "03_cnn.ipynb": PICK_UP}
         submission_with(cells, classroom / name)
     grades = tmp_path / "out" / "grades.csv"
@@ -703,7 +724,7 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
     completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     rows = {row["student"]: row for row in csv.DictReader(grades.open())}
-    for honest in ("b_honest", "d_honest"):
+    for honest in ("b_honest", "d_honest", "f_honest"):
         feedback = (grades.parent / "feedback" / f"{honest}.md").read_text()
         assert rows[honest]["status"] == "graded", feedback
         assert float(rows[honest]["total"]) == HONEST_SCORE, feedback

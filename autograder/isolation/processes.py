@@ -55,12 +55,13 @@ def children(parent: int) -> set[int]:
 
 
 def cpu_seconds(pids: set[int]) -> float:
-    """The CPU time (user and system, all threads) these processes have used so far."""
+    """The CPU time (user and system, all threads, and their reaped children's) these
+    processes have used so far."""
     ticks = 0
     for pid in pids:
         fields = _proc_stat(pid)
         if fields:
-            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+            ticks += sum(map(int, fields[11:15]))  # utime, stime, and of reaped children
     return ticks / os.sysconf("SC_CLK_TCK")
 
 

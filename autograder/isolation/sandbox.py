@@ -269,7 +269,7 @@ class IdleWatch:
 
     def waited(self) -> float:
         used = self.cpu()
-        if used is None or self.used is None or used - self.used >= IDLE_CPU:
+        if used is None or self.used is None or not 0 <= used - self.used < IDLE_CPU:
             self.used, self.since = used, time.monotonic()
         return time.monotonic() - self.since
 

@@ -23,6 +23,7 @@ from autograder.isolation.confinement import (
 )
 from autograder.isolation.processes import (
     become_subreaper,
+    descendants,
     die_with_parent,
     never_dumpable,
     processes_in_session,
@@ -128,12 +129,30 @@ def limit_files() -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def empty_folder(folder: Path) -> None:
-    for entry in folder.iterdir():
-        if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+def empty_folder(folder: Path) -> bool:
+    """Empty the folder, whatever modes a notebook left on it and its entries; whether it is
+    empty and ours to write again."""
+    try:
+        os.chmod(folder, 0o700)
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                _open_up(entry)
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        return not any(folder.iterdir())
+    except OSError:
+        return False
+
+
+def _open_up(directory: Path) -> None:
+    """Let this process remove everything below `directory` (a notebook may chmod 000)."""
+    os.chmod(directory, 0o700)
+    for root, folders, _ in os.walk(directory):
+        for name in folders:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o700)
 
 
 def report(control, send, message: dict) -> None:
@@ -172,11 +191,13 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
         for pid in processes_in_session(child):
             os.kill(pid, 9)
         reap_orphans()
-        empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
+        clean = empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
         code = os.waitstatus_to_exitcode(status)
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
             responses.flush()
+        if not clean or descendants(os.getpid()):
+            return  # something of that notebook outlived it: never "ended"; the judge replaces us
         report(control, send, {"ended": forks})
         if select.select([requests], [], [], 0)[0]:  # readable before a "ready": end of file
             return
