@@ -19,7 +19,7 @@ from pathlib import Path
 from autograder import config
 from autograder.exercises import EXERCISES
 from autograder.results import CheckResult, Outcome, counted
-from autograder.runner import Context, Exercise, run_exercise
+from autograder.runner import Context, Exercise, prepare_in_background, run_exercise
 from autograder.submission import GradedCell, graded_cell
 from digits.quiet import quiet_environment
 
@@ -159,6 +159,7 @@ def grade(
     worker_log_path = workdir / "worker.log"
     worker_log = open(worker_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     workers = supply
+    preparation = None
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
             if workers is None:  # started now: it imports Keras while the judge does
@@ -168,16 +169,27 @@ def grade(
             notes = [
                 note for note in (course_note, None if how.sandboxed else how.description) if note
             ]
-            for exercise in exercises:
-                workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
-                cell = notebook_cell(submission, exercise)
-                learner = SandboxLearner({exercise.function: cell}, workers, limits)
-                context = Context(
-                    learner, submission, workdir=own_files, seed=seed, train=train, loaded_data=data
+            contexts = [
+                Context(
+                    SandboxLearner(
+                        {exercise.function: notebook_cell(submission, exercise)}, workers, limits
+                    ),
+                    submission,
+                    workdir=own_files,
+                    seed=seed,
+                    train=train,
+                    loaded_data=data,
                 )
+                for exercise in exercises
+            ]
+            preparation = prepare_in_background(list(zip(exercises, contexts, strict=True)))
+            for exercise, context in zip(exercises, contexts, strict=True):
+                workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
                 results += run_exercise(exercise, context)
                 notes += [note for note in context.notes if note not in notes]
     finally:
+        if preparation is not None:
+            preparation.join()  # it writes in workdir, removed below
         if supply is None and workers is not None:
             workers.close()
         reap_orphans(keep=supply.pids() if supply is not None else ())

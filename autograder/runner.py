@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,9 @@ class Context:
     cases: list | None = None  # argmax_accuracy's random inputs, made once per run
     returned_models: dict[str, Any] = field(default_factory=dict)  # by function name
     saved_models: dict[str, Any] = field(default_factory=dict)  # by function name
+    test_predictions: dict[str, Any] = field(default_factory=dict)  # the saved models', by function
+    reload_predictions: dict[str, Any] = field(default_factory=dict)  # before/after a re-save
+    prepared: threading.Event | None = None  # set once prepare_in_background() is done with it
     _scratch: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +55,10 @@ class Context:
             assert self.load_data is not None, "no data to grade on"
             self.loaded_data = self.load_data()
         return self.loaded_data
+
+    def wait_until_prepared(self) -> None:
+        if self.prepared is not None:
+            self.prepared.wait()
 
     @property
     def folder(self) -> Path:
@@ -66,6 +74,10 @@ class Check:
     points: float
     run: Callable[[Context, Exercise], str]
     needs_files: bool = False  # saved-model checks: not run by the notebook's check()
+    # The part of the check that needs no learner code (loading and predicting with a saved
+    # file): done by prepare_exercise() while the learner's worker starts. It only fills the
+    # context's caches; whatever goes wrong in it is left for the check itself to report.
+    prepare: Callable[[Context, Exercise], None] | None = None
 
 
 @dataclass
@@ -111,6 +123,8 @@ def run_exercise(
         if functions_only and check.needs_files:
             continue
         if blocker is None:
+            if check.needs_files or check.prepare is not None:
+                context.wait_until_prepared()  # what it reads may still be in preparation
             result = run_check(check, exercise, context)
             if result.outcome != Outcome.PASSED:
                 blocker = result
@@ -118,6 +132,37 @@ def run_exercise(
             result = _blocked(check, exercise, blocker)
         results.append(result)
     return results
+
+
+def prepare_exercise(exercise: Exercise, context: Context) -> None:
+    """Each check's preparation (see Check.prepare), before any learner code runs."""
+    for check in exercise.checks:
+        if check.prepare is None:
+            continue
+        try:
+            check.prepare(context, exercise)
+        except Exception:  # noqa: S112  (the check meets it again, and reports it)
+            continue
+
+
+def prepare_in_background(work: list[tuple[Exercise, Context]]) -> threading.Thread:
+    """Prepare each exercise in a thread of the judge while the learner's code runs in the
+    worker: the saved files are loaded and predicted with as the learner's models are built.
+    run_exercise() waits for an exercise's preparation before a check that reads files."""
+    for _, context in work:
+        context.prepared = threading.Event()
+
+    def prepare_all() -> None:
+        for exercise, context in work:
+            try:
+                prepare_exercise(exercise, context)
+            finally:
+                assert context.prepared is not None
+                context.prepared.set()
+
+    thread = threading.Thread(target=prepare_all, name="prepare", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult:

@@ -16,10 +16,11 @@ import pytest
 from autograder import thresholds
 from autograder.exercises import EXERCISES_BY_FUNCTION, models
 from autograder.grader import grade
+from autograder.isolation.protocol import Learner
 from autograder.isolation.sandbox import WorkerSupply
 from autograder.notebook import InProcessLearner
 from autograder.results import Outcome
-from autograder.runner import Context, run_exercise
+from autograder.runner import Context, prepare_exercise, run_exercise
 from digits.data import MnistData, load_mnist_sample, normalize
 from digits.record import record_training
 
@@ -216,6 +217,44 @@ def test_an_h5_file_with_a_lambda_layer_is_not_told_to_save_the_same_way(tmp_pat
     assert failure.check_id == "build_model.reload" and failure.mistake == "model_file_has_code"
     assert "handwritten.h5 holds a Lambda layer" in failure.message
     assert 'model.save("handwritten.h5")' not in failure.hint
+
+
+class NoLearnerCode(Learner):
+    """A learner whose code must not run: every request fails the test."""
+
+    def save_model(self, function: str, path: str) -> dict:
+        raise AssertionError("a preparation ran learner code")
+
+    def call(self, function: str, arguments: list[dict]) -> dict:
+        raise AssertionError("a preparation ran learner code")
+
+
+def prepared_results(submission) -> tuple[list, Context]:
+    """build_model's results, its saved file prepared first (as `python -m autograder` does
+    while the worker starts), and the context the checks shared."""
+    exercise = EXERCISES_BY_FUNCTION["build_model"]
+    context = Context(NoLearnerCode(), submission, load_mnist_sample, seed=1)
+    prepare_exercise(exercise, context)
+    prepared = bool(context.test_predictions) and bool(context.reload_predictions)
+    context.learner = InProcessLearner({"build_model": dense_model})
+    return run_exercise(exercise, context), prepared
+
+
+SAVED_FILES = [
+    lambda path: dense_model().save(path),  # loads, but untrained: near chance
+    lambda path: path.write_bytes(pickle.dumps({"weights": [1, 2]})),  # does not load
+    lambda path: None,  # missing
+]
+
+
+@pytest.mark.parametrize("write_file", SAVED_FILES, ids=["untrained", "not_a_model", "missing"])
+def test_saved_files_are_prepared_without_learner_code_and_graded_the_same(tmp_path, write_file):
+    write_file(tmp_path / "handwritten.keras")
+    results, prepared = prepared_results(tmp_path)
+    assert prepared == (write_file is SAVED_FILES[0])  # only a loadable file is predicted with
+    assert [(r.outcome, r.mistake, r.message) for r in results] == [
+        (r.outcome, r.mistake, r.message) for r in results_of(dense_model, "build_model", tmp_path)
+    ]
 
 
 # ---------------------------------------------------------------- cells run as the grader runs them

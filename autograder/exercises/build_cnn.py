@@ -59,7 +59,9 @@ EXERCISE = Exercise(
         Check("build_cnn.returns_model", "returns a Keras model", 1, models.check_returns_model),
         Check("build_cnn.architecture", "a CNN for 28x28 images", 1, models.check_architecture),
         Check("build_cnn.compile", "loss and metric", 1, models.check_compile),
-        Check("build_cnn.saved_model", "handwritten_cnn.keras", 1, models.check_saved_model, True),
-        Check("build_cnn.accuracy", "test accuracy", 1, models.check_accuracy, True),
+        models.saved_file_check(
+            "build_cnn.saved_model", "handwritten_cnn.keras", 1, models.check_saved_model
+        ),
+        models.saved_file_check("build_cnn.accuracy", "test accuracy", 1, models.check_accuracy),
     ],
 )

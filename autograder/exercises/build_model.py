@@ -74,8 +74,12 @@ EXERCISE = Exercise(
         Check("build_model.returns_model", "returns a Keras model", 1, models.check_returns_model),
         Check("build_model.architecture", "layers and shapes", 2, models.check_architecture),
         Check("build_model.compile", "optimizer, loss, metric", 1, models.check_compile),
-        Check("build_model.saved_model", "handwritten.keras", 1, models.check_saved_model, True),
-        Check("build_model.reload", "same predictions after reload", 1, models.check_reload, True),
-        Check("build_model.accuracy", "test accuracy", 2, models.check_accuracy, True),
+        models.saved_file_check(
+            "build_model.saved_model", "handwritten.keras", 1, models.check_saved_model
+        ),
+        models.saved_file_check(
+            "build_model.reload", "same predictions after reload", 1, models.check_reload
+        ),
+        models.saved_file_check("build_model.accuracy", "test accuracy", 2, models.check_accuracy),
     ],
 )

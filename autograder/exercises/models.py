@@ -11,13 +11,14 @@ import json
 import math
 import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from autograder.isolation.protocol import LearnerFailure
 from autograder.mistakes import CheckFailed, Mistake
-from autograder.runner import Context, Exercise, first_line
+from autograder.runner import Check, Context, Exercise, first_line
 from autograder.thresholds import accuracy_mark
 
 SHAPE_ONLY_LAYERS = ("Dropout", "InputLayer")  # they change no shape and no activation
@@ -348,17 +349,30 @@ def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFaile
     )
 
 
+RELOAD_DIGITS = 200  # test digits on which a re-saved copy must predict the same
+
+
+def reload_predictions(context: Context, exercise: Exercise) -> tuple[np.ndarray, np.ndarray]:
+    """The saved model's probabilities on RELOAD_DIGITS test digits, and those of a copy of it
+    saved and loaded again here (computed once)."""
+    cache = context.reload_predictions
+    if exercise.function not in cache:
+        model = saved_model(context, exercise)
+        images, _ = test_images(context, RELOAD_DIGITS)
+        copy = context.workdir / f"resaved_{exercise.file}"
+        model.save(copy)
+        cache[exercise.function] = predict(model, images), predict(load_keras_file(copy), images)
+    return cache[exercise.function]
+
+
 def check_reload(context: Context, exercise: Exercise) -> str:
-    model = saved_model(context, exercise)
-    images, _ = test_images(context, 200)
-    first = predict(model, images)
-    copy = context.workdir / f"resaved_{exercise.file}"
-    model.save(copy)
-    _judge_same(first, predict(load_keras_file(copy), images), exercise.file, "a re-save")
+    first, resaved = reload_predictions(context, exercise)
+    _judge_same(first, resaved, exercise.file, "a re-save")
     legacy = (context.folder / exercise.file).with_suffix(".h5")
     if not legacy.is_file():
         return "identical predictions after save and reload"
     legacy_model = load_or_fail(legacy, "model_file_invalid", file=legacy.name)
+    images, _ = test_images(context, RELOAD_DIGITS)
     _judge_same(first, predict(legacy_model, images), exercise.file, legacy.name)
     return f"identical predictions after reload, and from {legacy.name}"
 
@@ -371,6 +385,28 @@ def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) ->
         )
 
 
+def test_predictions(context: Context, exercise: Exercise) -> np.ndarray:
+    """The saved model's probabilities on the whole test set (computed once)."""
+    cache = context.test_predictions
+    if exercise.function not in cache:
+        images, _ = test_images(context)
+        cache[exercise.function] = predict(saved_model(context, exercise), images)
+    return cache[exercise.function]
+
+
+def on_saved_file(
+    work: Callable[[Context, Exercise], object],
+) -> Callable[[Context, Exercise], None]:
+    """A saved-model check's preparation (`Check.prepare`): `work`, done only on a file the
+    notebook saved (without one, the check reports it, or --train needs the learner's code)."""
+
+    def prepare(context: Context, exercise: Exercise) -> None:
+        if (context.folder / exercise.file).is_file():
+            work(context, exercise)
+
+    return prepare
+
+
 def check_accuracy(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
     data = context.data()
@@ -378,9 +414,9 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     if note and note not in context.notes:
         context.notes.append(note)
     images, labels = test_images(context)
-    scaled = predict(model, images)
-    raw = predict(model, images * 255.0)
-    if trained_on_raw_pixels(scaled, raw, labels):
+    scaled = test_predictions(context, exercise)
+    raw = predict(model, images * 255.0) if right_without_confidence(scaled, labels) else None
+    if raw is not None and trained_on_raw_pixels(scaled, raw, labels):
         raise CheckFailed(
             "pixels_not_scaled",
             file=exercise.file,
@@ -639,6 +675,12 @@ def confidence(probabilities: np.ndarray) -> float:
     return float(np.mean(np.max(probabilities, axis=1)))
 
 
+def right_without_confidence(scaled: np.ndarray, labels: np.ndarray) -> bool:
+    """Right far more often than confident: the first sign of a model trained on 0-255 pixels
+    (see trained_on_raw_pixels), and the only one that needs no second prediction."""
+    return accuracy_of(scaled, labels) - confidence(scaled) > 0.3
+
+
 def trained_on_raw_pixels(scaled: np.ndarray, raw: np.ndarray, labels: np.ndarray) -> bool:
     """Whether a model was trained on 0-255 pixels, from its outputs on both scalings.
 
@@ -649,5 +691,21 @@ def trained_on_raw_pixels(scaled: np.ndarray, raw: np.ndarray, labels: np.ndarra
     scaled pixels, or not trained at all, is about as confident as it is accurate.
     """
     accuracy_scaled = accuracy_of(scaled, labels)
-    overshoot = accuracy_scaled - confidence(scaled)
-    return overshoot > 0.3 and accuracy_of(raw, labels) >= accuracy_scaled - 0.05
+    return right_without_confidence(scaled, labels) and (
+        accuracy_of(raw, labels) >= accuracy_scaled - 0.05
+    )
+
+
+PREPARATIONS = {  # each saved-file check, and the part of it that needs no learner code
+    check_saved_model: saved_model,
+    check_reload: reload_predictions,
+    check_accuracy: test_predictions,
+}
+
+
+def saved_file_check(check_id: str, title: str, points: float, run) -> Check:
+    """A check of the model file the notebook saved: not run by the notebook's own check(), and
+    prepared (the file loaded, its predictions made) while the learner's worker starts."""
+    return Check(
+        check_id, title, points, run, needs_files=True, prepare=on_saved_file(PREPARATIONS[run])
+    )

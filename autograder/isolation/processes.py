@@ -50,8 +50,18 @@ def _all_pids() -> list[int]:
     return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
 
 
+def _parents() -> dict[int, int]:
+    """Each process's parent, read in one pass over /proc."""
+    parents = {}
+    for pid in _all_pids():
+        fields = _proc_stat(pid)
+        if fields:
+            parents[pid] = int(fields[1])
+    return parents
+
+
 def children(parent: int) -> set[int]:
-    return {pid for pid in _all_pids() if (_proc_stat(pid) or ["", "0"])[1] == str(parent)}
+    return {pid for pid, its_parent in _parents().items() if its_parent == parent}
 
 
 def cpu_seconds(pids: set[int]) -> float:
@@ -67,11 +77,12 @@ def cpu_seconds(pids: set[int]) -> float:
 
 def descendants(parent: int) -> set[int]:
     """Every process below `parent` in the process tree."""
+    parents = _parents()
     found: set[int] = set()
-    below = children(parent)
-    while below - found:
+    below = {parent}
+    while below:
+        below = {pid for pid, its_parent in parents.items() if its_parent in below} - found
         found |= below
-        below = {child for pid in below for child in children(pid)}
     return found
 
 
