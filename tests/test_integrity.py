@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -729,3 +730,36 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
         assert rows[honest]["status"] == "graded", feedback
         assert float(rows[honest]["total"]) == HONEST_SCORE, feedback
         assert "found: " in feedback and "CARRIED-9b1d" not in feedback, feedback
+
+
+@needs_bubblewrap
+def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(tmp_path):
+    """The judge writes its next request as soon as a fork is reported ended (next_student,
+    end_fork). The forking process once took that waiting request for the end of the requests
+    and quit, so batch started a new worker, and imported TensorFlow, for most students."""
+    from autograder.isolation.processes import children
+    from autograder.isolation.sandbox import SandboxLearner, WorkerSupply
+    from autograder.submission import GradedCell
+
+    source = "def argmax_accuracy(y_true, y_prob):\n    return 0.5\n"
+    cell = GradedCell("argmax_accuracy", source, "<cell>")
+    arguments = [{"kind": "list", "data": [1]}, {"kind": "list", "data": [[0.0, 1.0]]}]
+    with open(tmp_path / "worker.log", "w+") as log:
+        supply = WorkerSupply(log, str(tmp_path), preload=False)
+        try:
+            worker = supply.get()
+            SandboxLearner({"argmax_accuracy": cell}, supply).call("argmax_accuracy", arguments)
+            (forking,) = children(worker.process.pid)  # bubblewrap's one child
+            (fork,) = children(forking)
+            os.kill(forking, signal.SIGSTOP)  # the fork ends while the forking process waits
+            worker._send({"op": "end"})
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{fork}/stat").read_text().split()[2] != "Z":
+                assert time.monotonic() < deadline, "the fork did not end"
+                time.sleep(0.01)
+            worker._send({"op": "sync", "nonce": "next"})  # waiting when the fork is reaped
+            os.kill(forking, signal.SIGCONT)
+            answer = worker._receive(10, lambda message: message.get("nonce") == "next")
+            assert answer is not None and worker.process.poll() is None
+        finally:
+            supply.close()

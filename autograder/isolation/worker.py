@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import linecache
 import os
-import select
 import shutil
 import sys
 from pathlib import Path
@@ -94,17 +93,19 @@ def handle(request: dict, functions: GradedFunctions) -> dict:
 
 
 ENDED = 87  # a forked worker's exit code after {"op": "end"}: the judge is done with it
+CLOSED = 88  # its exit code at the end of the requests: the judge is gone, no notebook comes
 
 
-def serve(requests, responses, send) -> None:
-    """Answer the judge's requests for one notebook, until it says "end" (or goes away)."""
+def serve(requests, responses, send) -> bool:
+    """Answer the judge's requests for one notebook, until it says "end" (True) or goes away
+    (False)."""
     responses.write(send({"ready": True}) + "\n")
     responses.flush()
     functions = GradedFunctions()
     for line in requests:
         request = json.loads(line)
         if request.get("op") == "end":
-            return
+            return True
         nonce = request.get("nonce")  # echoed: the judge drops any answer without it
         if request.get("op") == "sync":  # the judge drops every line before this answer
             responses.write(send({"synced": True, "nonce": nonce}) + "\n")
@@ -116,6 +117,7 @@ def serve(requests, responses, send) -> None:
             response = {"ok": False, "failure": failure.to_dict()}
         responses.write(send(dict(response, nonce=nonce)) + "\n")
         responses.flush()
+    return False
 
 
 MAX_FILE_BYTES = 512 * 1024 * 1024  # a model file is a few MB; no notebook fills the disk
@@ -184,8 +186,7 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
             limit_files()
             for channel in (requests, responses):  # an earlier fork's code may have changed it
                 os.set_blocking(channel.fileno(), True)
-            serve(requests, responses, send)
-            os._exit(ENDED)
+            os._exit(ENDED if serve(requests, responses, send) else CLOSED)
         report(control, send, {"forked": forks})
         _, status = os.waitpid(child, 0)
         for pid in processes_in_session(child):
@@ -193,14 +194,14 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
         reap_orphans()
         clean = empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
         code = os.waitstatus_to_exitcode(status)
+        if code == CLOSED:
+            return  # the judge closed the requests (a request already waiting is no end)
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
             responses.flush()
         if not clean or descendants(os.getpid()):
             return  # something of that notebook outlived it: never "ended"; the judge replaces us
         report(control, send, {"ended": forks})
-        if select.select([requests], [], [], 0)[0]:  # readable before a "ready": end of file
-            return
 
 
 def main() -> None:
