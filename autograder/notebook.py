@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import inspect
 import linecache
+import shutil
 import sys
 import tempfile
 import warnings
@@ -180,8 +181,15 @@ def worker_supply():
         log = open(Path(folder) / "worker.log", "w+", encoding="utf-8")  # noqa: SIM115
         _WORKERS["folder"] = folder
         _WORKERS["supply"] = WorkerSupply(log, folder)
-        atexit.register(_WORKERS["supply"].close)
+        atexit.register(_close_worker, _WORKERS["supply"], log, folder)
     return _WORKERS["supply"]
+
+
+def _close_worker(supply, log, folder: str) -> None:
+    """When the kernel ends: the worker, its log and its folder."""
+    supply.close()
+    log.close()
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _run_in_worker(exercise, cell: GradedCell) -> list:

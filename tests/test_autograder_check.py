@@ -99,3 +99,17 @@ def test_interrupting_check_gives_one_line_and_a_fresh_worker(monkeypatch):
     with pytest.raises(CheckNotPassed, match="check\\(\\) was interrupted"):
         check(cell_function(source, "argmax_accuracy"))
     assert worker_supply().worker is None  # the next check starts a fresh one
+
+
+def test_a_kernel_that_ends_leaves_no_worker_folder(tmp_path):
+    """check()'s worker lives as long as the kernel; when the kernel ends, its folder goes too."""
+    import os
+    import subprocess
+    import sys
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    kernel = "from autograder.notebook import worker_supply; worker_supply().get()"
+    environment = dict(os.environ, TMPDIR=str(temporary))
+    subprocess.run([sys.executable, "-c", kernel], check=True, env=environment, timeout=120)
+    assert list(temporary.iterdir()) == []

@@ -261,7 +261,11 @@ def test_real_grader_grades_a_generated_class(repo, tmp_path, executed_solutions
     report, canvas = tmp_path / "class.html", tmp_path / "canvas.csv"
     extras = ["--report", str(report), "--canvas", str(canvas)]
     extras += ["--reference", str(executed_solutions)]
-    subprocess.run([*command, "--workers", "2", *extras], check=True)
+    temporary = tmp_path / "tmp"  # the instructor's temporary folder
+    temporary.mkdir()
+    environment = dict(os.environ, TMPDIR=str(temporary))
+    subprocess.run([*command, "--workers", "2", *extras], check=True, env=environment)
+    assert list(temporary.iterdir()) == []  # the judges' folders are gone with them
 
     rows = {name.split("_", 1)[1]: row for name, row in read_csv(out).items()}
     required = points["build_model"] + points["argmax_accuracy"]

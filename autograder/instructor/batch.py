@@ -276,10 +276,14 @@ class _Judge:
 
     def __init__(self, command: list[str], limits: Limits, log_path: Path):
         self.log_path = log_path
+        # Its temporary files (the worker's folder among them) go here, removed once it is
+        # stopped: a judge that is killed cannot remove its own.
+        self.scratch = log_path.with_suffix(".tmp")
+        self.scratch.mkdir(mode=0o700)
         with open(log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 command,
-                env=_child_environment(limits.threads),
+                env=dict(_child_environment(limits.threads), TMPDIR=str(self.scratch)),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log_file,
@@ -316,6 +320,7 @@ class _Judge:
 
     def stop(self) -> None:
         _kill_tree(self.process)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 class _ServedRunner(_Runner):
