@@ -159,7 +159,6 @@ def grade(
     worker_log_path = workdir / "worker.log"
     worker_log = open(worker_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     workers = supply
-    preparation = None
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
             if workers is None:  # started now: it imports Keras while the judge does
@@ -183,13 +182,14 @@ def grade(
                 for exercise in exercises
             ]
             preparation = prepare_in_background(list(zip(exercises, contexts, strict=True)))
-            for exercise, context in zip(exercises, contexts, strict=True):
-                workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
-                results += run_exercise(exercise, context)
-                notes += [note for note in context.notes if note not in notes]
+            try:
+                for exercise, context in zip(exercises, contexts, strict=True):
+                    workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
+                    results += run_exercise(exercise, context)
+                    notes += [note for note in context.notes if note not in notes]
+            finally:
+                preparation.join()  # still quiet, and before its folder is removed below
     finally:
-        if preparation is not None:
-            preparation.join()  # it writes in workdir, removed below
         if supply is None and workers is not None:
             workers.close()
         reap_orphans(keep=supply.pids() if supply is not None else ())
