@@ -181,9 +181,10 @@ def grade(
                 )
                 for exercise in exercises
             ]
-            preparation = prepare_in_background(list(zip(exercises, contexts, strict=True)))
+            work = list(zip(exercises, contexts, strict=True))
+            preparation = prepare_in_background(work)
             try:
-                for exercise, context in zip(exercises, contexts, strict=True):
+                for exercise, context in work:
                     workers.next_notebook()  # a fresh worker per notebook, as a fresh kernel
                     results += run_exercise(exercise, context)
                     notes += [note for note in context.notes if note not in notes]

@@ -149,16 +149,16 @@ def prepare_in_background(work: list[tuple[Exercise, Context]]) -> threading.Thr
     """Prepare each exercise in a thread of the judge while the learner's code runs in the
     worker: the saved files are loaded and predicted with as the learner's models are built.
     run_exercise() waits for an exercise's preparation before a check that reads files."""
-    for _, context in work:
-        context.prepared = threading.Event()
+    done = [threading.Event() for _ in work]
+    for (_, context), event in zip(work, done, strict=True):
+        context.prepared = event
 
     def prepare_all() -> None:
-        for exercise, context in work:
+        for (exercise, context), event in zip(work, done, strict=True):
             try:
                 prepare_exercise(exercise, context)
             finally:
-                assert context.prepared is not None
-                context.prepared.set()
+                event.set()
 
     thread = threading.Thread(target=prepare_all, name="prepare", daemon=True)
     thread.start()

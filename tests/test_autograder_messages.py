@@ -7,6 +7,7 @@ worker process, as `python -m autograder` does.
 import functools
 import json
 import pickle
+import time
 from unittest import mock
 
 import keras
@@ -20,7 +21,14 @@ from autograder.isolation.protocol import Learner
 from autograder.isolation.sandbox import WorkerSupply
 from autograder.notebook import InProcessLearner
 from autograder.results import Outcome
-from autograder.runner import Context, prepare_exercise, run_exercise
+from autograder.runner import (
+    Check,
+    Context,
+    Exercise,
+    prepare_exercise,
+    prepare_in_background,
+    run_exercise,
+)
 from digits.data import MnistData, load_mnist_sample, normalize
 from digits.record import record_training
 
@@ -229,9 +237,9 @@ class NoLearnerCode(Learner):
         raise AssertionError("a preparation ran learner code")
 
 
-def prepared_results(submission) -> tuple[list, Context]:
+def prepared_results(submission) -> tuple[list, bool]:
     """build_model's results, its saved file prepared first (as `python -m autograder` does
-    while the worker starts), and the context the checks shared."""
+    while the worker starts), and whether the preparation loaded and predicted with it."""
     exercise = EXERCISES_BY_FUNCTION["build_model"]
     context = Context(NoLearnerCode(), submission, load_mnist_sample, seed=1)
     prepare_exercise(exercise, context)
@@ -255,6 +263,36 @@ def test_saved_files_are_prepared_without_learner_code_and_graded_the_same(tmp_p
     assert [(r.outcome, r.mistake, r.message) for r in results] == [
         (r.outcome, r.mistake, r.message) for r in results_of(dense_model, "build_model", tmp_path)
     ]
+
+
+def test_a_check_waits_for_its_preparation_in_the_background():
+    """A check that reads what its preparation makes runs only once that is made, while a check
+    of the learner's function does not wait for it."""
+    order = []
+
+    def prepare(context, exercise):
+        time.sleep(0.3)
+        context.test_predictions["slow"] = "prepared"
+        order.append("prepared")
+
+    def learner_check(context, exercise):
+        order.append("learner check")
+        return "ok"
+
+    def file_check(context, exercise):
+        return context.test_predictions["slow"]
+
+    checks = [
+        Check("slow.learner", "the function", 1, learner_check),
+        Check("slow.file", "the saved file", 1, file_check, needs_files=True, prepare=prepare),
+    ]
+    exercise = Exercise("slow", "slow.ipynb", checks)
+    context = Context(NoLearnerCode())
+    thread = prepare_in_background([(exercise, context)])
+    results = run_exercise(exercise, context)
+    thread.join()
+    assert [result.message for result in results] == ["ok", "prepared"]
+    assert order == ["learner check", "prepared"]
 
 
 # ---------------------------------------------------------------- cells run as the grader runs them

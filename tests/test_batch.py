@@ -297,3 +297,23 @@ def test_collect_never_follows_a_symbolic_link(tmp_path):
     names = collect_submission(submission, tmp_path / "work")
     assert names == ["01_build_model.ipynb"]
     assert "instructor" not in " ".join(p.read_text() for p in (tmp_path / "work").iterdir())
+
+
+def test_a_judge_replaced_while_another_grades_gets_a_log_and_folder_of_its_own(
+    tmp_path, monkeypatch
+):
+    """After a timeout or a crash, a slot's judge is replaced while the other slot's still
+    grades: the new one once took the busy one's number, mixing their logs (and then failed
+    to make its folder, which stopped the batch)."""
+    monkeypatch.setattr(batch, "SERVER", (sys.executable, "-c", "import sys; sys.stdin.read()"))
+    runner = batch._ServedRunner(None, Limits(memory_mb=None), tmp_path)
+    try:
+        first, busy = runner._judge(), runner._judge()
+        runner.judges.discard(first)  # what _run() does with a judge that timed out
+        first.stop()
+        replacement = runner._judge()
+        assert replacement.log_path != busy.log_path and replacement.scratch != busy.scratch
+        assert not first.scratch.exists()
+    finally:
+        runner.stop_all()
+    assert not busy.scratch.exists() and not replacement.scratch.exists()

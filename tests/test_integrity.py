@@ -763,3 +763,29 @@ def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(tmp_path):
             assert answer is not None and worker.process.poll() is None
         finally:
             supply.close()
+
+
+@needs_bubblewrap
+def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(tmp_path):
+    """A fork ends with worker.CLOSED when the judge's requests end; learner code that exits
+    with the same code is reported with it, and the same worker serves the next notebook."""
+    from autograder.isolation.protocol import FailureKind, LearnerFailure
+    from autograder.isolation.sandbox import SandboxLearner, WorkerSupply
+    from autograder.isolation.worker import CLOSED
+    from autograder.submission import GradedCell
+
+    source = f"import os\ndef argmax_accuracy(y_true, y_prob):\n    os._exit({CLOSED})\n"
+    cell = GradedCell("argmax_accuracy", source, "<cell>")
+    arguments = [{"kind": "list", "data": [1]}, {"kind": "list", "data": [[0.0, 1.0]]}]
+    with open(tmp_path / "worker.log", "w+") as log:
+        supply = WorkerSupply(log, str(tmp_path), preload=False)
+        try:
+            first = supply.get().process.pid
+            with pytest.raises(LearnerFailure) as failure:
+                SandboxLearner({"argmax_accuracy": cell}, supply).call("argmax_accuracy", arguments)
+            assert failure.value.kind == FailureKind.DIED
+            assert failure.value.message == f"exit code {CLOSED}"
+            supply.next_notebook()
+            assert supply.get().process.pid == first
+        finally:
+            supply.close()

@@ -250,12 +250,18 @@ def check_compile(context: Context, exercise: Exercise) -> str:
 
 
 def saved_model(context: Context, exercise: Exercise):
+    """The model the notebook saved; with --train and no file, the function's model trained."""
+    path = context.folder / exercise.file
+    if exercise.function not in context.saved_models and context.train and not path.is_file():
+        context.saved_models[exercise.function] = train_from_function(context, exercise)
+    return saved_file(context, exercise)
+
+
+def saved_file(context: Context, exercise: Exercise):
+    """The model in the file the notebook saved, loaded safely here (never trained)."""
     models = context.saved_models
     if exercise.function not in models:
         path = context.folder / exercise.file
-        if not path.is_file() and context.train:
-            models[exercise.function] = train_from_function(context, exercise)
-            return models[exercise.function]
         if not path.is_file():
             raise CheckFailed(
                 "model_file_missing",
@@ -385,7 +391,7 @@ def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) ->
         )
 
 
-def test_predictions(context: Context, exercise: Exercise) -> np.ndarray:
+def test_set_probabilities(context: Context, exercise: Exercise) -> np.ndarray:
     """The saved model's probabilities on the whole test set (computed once)."""
     cache = context.test_predictions
     if exercise.function not in cache:
@@ -397,12 +403,12 @@ def test_predictions(context: Context, exercise: Exercise) -> np.ndarray:
 def on_saved_file(
     work: Callable[[Context, Exercise], object],
 ) -> Callable[[Context, Exercise], None]:
-    """A saved-model check's preparation (`Check.prepare`): `work`, done only on a file the
-    notebook saved (without one, the check reports it, or --train needs the learner's code)."""
+    """A saved-model check's preparation (`Check.prepare`): `work`, on the file the notebook
+    saved only (loaded first: without a file, a preparation never trains from learner code)."""
 
     def prepare(context: Context, exercise: Exercise) -> None:
-        if (context.folder / exercise.file).is_file():
-            work(context, exercise)
+        saved_file(context, exercise)
+        work(context, exercise)
 
     return prepare
 
@@ -414,16 +420,17 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     if note and note not in context.notes:
         context.notes.append(note)
     images, labels = test_images(context)
-    scaled = test_predictions(context, exercise)
-    raw = predict(model, images * 255.0) if right_without_confidence(scaled, labels) else None
-    if raw is not None and trained_on_raw_pixels(scaled, raw, labels):
-        raise CheckFailed(
-            "pixels_not_scaled",
-            file=exercise.file,
-            confidence=confidence(scaled),
-            scaled=accuracy_of(scaled, labels),
-            raw=accuracy_of(raw, labels),
-        )
+    scaled = test_set_probabilities(context, exercise)
+    if right_without_confidence(scaled, labels):  # only then is the second prediction needed
+        raw = predict(model, images * 255.0)
+        if trained_on_raw_pixels(scaled, raw, labels):
+            raise CheckFailed(
+                "pixels_not_scaled",
+                file=exercise.file,
+                confidence=confidence(scaled),
+                scaled=accuracy_of(scaled, labels),
+                raw=accuracy_of(raw, labels),
+            )
     accuracy = accuracy_of(scaled, labels)
     shown, mark = percentages(accuracy, threshold)
     where = f"{len(labels):,} test digits of {data.source}"
@@ -696,14 +703,16 @@ def trained_on_raw_pixels(scaled: np.ndarray, raw: np.ndarray, labels: np.ndarra
     )
 
 
-PREPARATIONS = {  # each saved-file check, and the part of it that needs no learner code
+CheckRun = Callable[[Context, Exercise], str]
+PREPARATIONS: dict[CheckRun, Callable[[Context, Exercise], object]] = {
+    # each saved-file check, and the part of it that needs no learner code
     check_saved_model: saved_model,
     check_reload: reload_predictions,
-    check_accuracy: test_predictions,
+    check_accuracy: test_set_probabilities,
 }
 
 
-def saved_file_check(check_id: str, title: str, points: float, run) -> Check:
+def saved_file_check(check_id: str, title: str, points: float, run: CheckRun) -> Check:
     """A check of the model file the notebook saved: not run by the notebook's own check(), and
     prepared (the file loaded, its predictions made) while the learner's worker starts."""
     return Check(

@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import csv
 import hashlib
+import itertools
 import json
 import os
 import queue
@@ -278,8 +279,7 @@ class _Judge:
         self.log_path = log_path
         # Its temporary files (the worker's folder among them) go here, removed once it is
         # stopped: a judge that is killed cannot remove its own.
-        self.scratch = log_path.with_suffix(".tmp")
-        self.scratch.mkdir(mode=0o700)
+        self.scratch = Path(tempfile.mkdtemp(prefix="batch-judge-"))
         with open(log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 command,
@@ -336,6 +336,7 @@ class _ServedRunner(_Runner):
         self.idle: list[_Judge] = []
         self.judges: set[_Judge] = set()
         self.logs = Path(tempfile.mkdtemp(prefix="batch-judges-"))
+        self.numbers = itertools.count()
 
     def _judge(self) -> _Judge:
         with self.lock:
@@ -343,7 +344,8 @@ class _ServedRunner(_Runner):
                 raise _Stopped()
             if self.idle:
                 return self.idle.pop()
-            judge = _Judge(list(self.grader), self.limits, self.logs / f"{len(self.judges)}.log")
+            number = next(self.numbers)  # never reused: a replaced judge's log is its own
+            judge = _Judge(list(self.grader), self.limits, self.logs / f"{number}.log")
             self.judges.add(judge)
             return judge
 

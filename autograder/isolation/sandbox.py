@@ -108,14 +108,12 @@ class Worker:
         (stale, or forged by learner code that found the channel) are dropped. With
         `watch_idle`, also None as soon as the learner's processes sit IDLE_LIMIT s unused."""
         deadline = time.monotonic() + limit
-        idle = None  # watched from the first second without an answer (most come sooner)
+        idle = IdleWatch(self._learner_cpu) if watch_idle else None
         while True:
             remaining = max(0.0, deadline - time.monotonic())
             try:
-                line = self.lines.get(timeout=min(remaining, 1.0) if watch_idle else remaining)
+                line = self.lines.get(timeout=min(remaining, 1.0) if idle else remaining)
             except queue.Empty:
-                if watch_idle and idle is None:
-                    idle = IdleWatch(self._learner_cpu)
                 if time.monotonic() >= deadline or (idle and idle.waited() >= IDLE_LIMIT):
                     return None
                 continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import linecache
 import os
+import select
 import shutil
 import sys
 from pathlib import Path
@@ -163,6 +164,19 @@ def report(control, send, message: dict) -> None:
         control.flush()
 
 
+def requests_ended(requests) -> bool:
+    """End of file on the requests: readable, with nothing to read (a request waiting is no end)."""
+    import array
+    import fcntl  # Linux, where workers fork
+    import termios
+
+    if not select.select([requests], [], [], 0)[0]:
+        return False
+    waiting = array.array("i", [0])
+    fcntl.ioctl(requests.fileno(), termios.FIONREAD, waiting)
+    return waiting[0] == 0
+
+
 def fork_workers(requests, responses, send, user: str | None = None, control=None) -> None:
     """Fork a fresh worker for each notebook from this process, which never runs learner code:
     each one starts from the same state, Keras already imported (a learner's fresh kernel).
@@ -194,8 +208,8 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
         reap_orphans()
         clean = empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
         code = os.waitstatus_to_exitcode(status)
-        if code == CLOSED:
-            return  # the judge closed the requests (a request already waiting is no end)
+        if code == CLOSED and requests_ended(requests):
+            return  # the judge is gone (learner code can exit with CLOSED too: checked)
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
             responses.flush()
