@@ -137,7 +137,7 @@ def grade(
     """
     from autograder.isolation.confinement import confinement
     from autograder.isolation.processes import reap_orphans
-    from autograder.isolation.sandbox import SandboxLearner, WorkerSupply
+    from autograder.isolation.sandbox import WorkerSupply
 
     submission = Path(submission).resolve()
     course, course_note = config.for_grading(submission)  # read before any learner code runs
@@ -168,20 +168,11 @@ def grade(
             notes = [
                 note for note in (course_note, None if how.sandboxed else how.description) if note
             ]
-            contexts = [
-                Context(
-                    SandboxLearner(
-                        {exercise.function: notebook_cell(submission, exercise)}, workers, limits
-                    ),
-                    submission,
-                    workdir=own_files,
-                    seed=seed,
-                    train=train,
-                    loaded_data=data,
-                )
+            shared = dict(workdir=own_files, seed=seed, train=train, loaded_data=data)
+            work = [
+                (exercise, exercise_context(exercise, submission, workers, limits, **shared))
                 for exercise in exercises
             ]
-            work = list(zip(exercises, contexts, strict=True))
             preparation = prepare_in_background(work)
             try:
                 for exercise, context in work:
@@ -199,6 +190,15 @@ def grade(
         learner_output = worker_log_path.read_text(encoding="utf-8", errors="replace")
         shutil.rmtree(workdir, ignore_errors=True)
     return Report(submission, results, data.source, data.description, notes, learner_output, only)
+
+
+def exercise_context(exercise: Exercise, submission: Path, workers, limits: dict, **fields):
+    """The context of one exercise's checks: its graded cell, run by `workers` (a WorkerSupply)."""
+    from autograder.isolation.sandbox import SandboxLearner
+
+    cell = notebook_cell(submission, exercise)
+    learner = SandboxLearner({exercise.function: cell}, workers, limits)
+    return Context(learner, submission, **fields)
 
 
 def notebook_cell(submission: Path, exercise: Exercise) -> GradedCell | str:

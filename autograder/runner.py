@@ -8,6 +8,7 @@ checks, mistakes and known error texts) live in `autograder.exercises`, one modu
 
 from __future__ import annotations
 
+import contextlib
 import re
 import tempfile
 import threading
@@ -137,12 +138,9 @@ def run_exercise(
 def prepare_exercise(exercise: Exercise, context: Context) -> None:
     """Each check's preparation (see Check.prepare), before any learner code runs."""
     for check in exercise.checks:
-        if check.prepare is None:
-            continue
-        try:
-            check.prepare(context, exercise)
-        except Exception:  # noqa: S112  (the check meets it again, and reports it)
-            continue
+        if check.prepare is not None:
+            with contextlib.suppress(Exception):  # the check meets it again, and reports it
+                check.prepare(context, exercise)
 
 
 def prepare_in_background(work: list[tuple[Exercise, Context]]) -> threading.Thread:

@@ -732,60 +732,62 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
         assert "found: " in feedback and "CARRIED-9b1d" not in feedback, feedback
 
 
+@pytest.fixture
+def light_worker(tmp_path):
+    """A sandboxed forking worker that does not import Keras (fast), closed after the test."""
+    from autograder.isolation.sandbox import WorkerSupply
+
+    with open(tmp_path / "worker.log", "w+") as log:
+        supply = WorkerSupply(log, str(tmp_path), preload=False)
+        yield supply
+        supply.close()
+
+
+def call_argmax_accuracy(supply, source: str) -> dict:
+    """argmax_accuracy() of `source`, called once in the supply's worker."""
+    from autograder.isolation.sandbox import SandboxLearner
+    from autograder.submission import GradedCell
+
+    cell = GradedCell("argmax_accuracy", source, "<cell>")
+    arguments = [{"kind": "list", "data": [1]}, {"kind": "list", "data": [[0.0, 1.0]]}]
+    return SandboxLearner({"argmax_accuracy": cell}, supply).call("argmax_accuracy", arguments)
+
+
 @needs_bubblewrap
-def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(tmp_path):
+def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(light_worker):
     """The judge writes its next request as soon as a fork is reported ended (next_student,
     end_fork). The forking process once took that waiting request for the end of the requests
     and quit, so batch started a new worker, and imported TensorFlow, for most students."""
     from autograder.isolation.processes import children
-    from autograder.isolation.sandbox import SandboxLearner, WorkerSupply
-    from autograder.submission import GradedCell
 
-    source = "def argmax_accuracy(y_true, y_prob):\n    return 0.5\n"
-    cell = GradedCell("argmax_accuracy", source, "<cell>")
-    arguments = [{"kind": "list", "data": [1]}, {"kind": "list", "data": [[0.0, 1.0]]}]
-    with open(tmp_path / "worker.log", "w+") as log:
-        supply = WorkerSupply(log, str(tmp_path), preload=False)
-        try:
-            worker = supply.get()
-            SandboxLearner({"argmax_accuracy": cell}, supply).call("argmax_accuracy", arguments)
-            (forking,) = children(worker.process.pid)  # bubblewrap's one child
-            (fork,) = children(forking)
-            os.kill(forking, signal.SIGSTOP)  # the fork ends while the forking process waits
-            worker._send({"op": "end"})
-            deadline = time.monotonic() + 10
-            while Path(f"/proc/{fork}/stat").read_text().split()[2] != "Z":
-                assert time.monotonic() < deadline, "the fork did not end"
-                time.sleep(0.01)
-            worker._send({"op": "sync", "nonce": "next"})  # waiting when the fork is reaped
-            os.kill(forking, signal.SIGCONT)
-            answer = worker._receive(10, lambda message: message.get("nonce") == "next")
-            assert answer is not None and worker.process.poll() is None
-        finally:
-            supply.close()
+    worker = light_worker.get()
+    call_argmax_accuracy(light_worker, "def argmax_accuracy(y_true, y_prob):\n    return 0.5\n")
+    (forking,) = children(worker.process.pid)  # bubblewrap's one child
+    (fork,) = children(forking)
+    os.kill(forking, signal.SIGSTOP)  # the fork ends while the forking process waits
+    worker._send({"op": "end"})
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{fork}/stat").read_text().split()[2] != "Z":
+        assert time.monotonic() < deadline, "the fork did not end"
+        time.sleep(0.01)
+    worker._send({"op": "sync", "nonce": "next"})  # waiting when the fork is reaped
+    os.kill(forking, signal.SIGCONT)
+    answer = worker._receive(10, lambda message: message.get("nonce") == "next")
+    assert answer is not None and worker.process.poll() is None
 
 
 @needs_bubblewrap
-def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(tmp_path):
+def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(light_worker):
     """A fork ends with worker.CLOSED when the judge's requests end; learner code that exits
     with the same code is reported with it, and the same worker serves the next notebook."""
     from autograder.isolation.protocol import FailureKind, LearnerFailure
-    from autograder.isolation.sandbox import SandboxLearner, WorkerSupply
     from autograder.isolation.worker import CLOSED
-    from autograder.submission import GradedCell
 
+    first = light_worker.get().process.pid
     source = f"import os\ndef argmax_accuracy(y_true, y_prob):\n    os._exit({CLOSED})\n"
-    cell = GradedCell("argmax_accuracy", source, "<cell>")
-    arguments = [{"kind": "list", "data": [1]}, {"kind": "list", "data": [[0.0, 1.0]]}]
-    with open(tmp_path / "worker.log", "w+") as log:
-        supply = WorkerSupply(log, str(tmp_path), preload=False)
-        try:
-            first = supply.get().process.pid
-            with pytest.raises(LearnerFailure) as failure:
-                SandboxLearner({"argmax_accuracy": cell}, supply).call("argmax_accuracy", arguments)
-            assert failure.value.kind == FailureKind.DIED
-            assert failure.value.message == f"exit code {CLOSED}"
-            supply.next_notebook()
-            assert supply.get().process.pid == first
-        finally:
-            supply.close()
+    with pytest.raises(LearnerFailure) as failure:
+        call_argmax_accuracy(light_worker, source)
+    assert failure.value.kind == FailureKind.DIED
+    assert failure.value.message == f"exit code {CLOSED}"
+    light_worker.next_notebook()
+    assert light_worker.get().process.pid == first

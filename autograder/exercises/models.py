@@ -400,19 +400,6 @@ def test_set_probabilities(context: Context, exercise: Exercise) -> np.ndarray:
     return cache[exercise.function]
 
 
-def on_saved_file(
-    work: Callable[[Context, Exercise], object],
-) -> Callable[[Context, Exercise], None]:
-    """A saved-model check's preparation (`Check.prepare`): `work`, on the file the notebook
-    saved only (loaded first: without a file, a preparation never trains from learner code)."""
-
-    def prepare(context: Context, exercise: Exercise) -> None:
-        saved_file(context, exercise)
-        work(context, exercise)
-
-    return prepare
-
-
 def check_accuracy(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
     data = context.data()
@@ -706,7 +693,7 @@ def trained_on_raw_pixels(scaled: np.ndarray, raw: np.ndarray, labels: np.ndarra
 CheckRun = Callable[[Context, Exercise], str]
 PREPARATIONS: dict[CheckRun, Callable[[Context, Exercise], object]] = {
     # each saved-file check, and the part of it that needs no learner code
-    check_saved_model: saved_model,
+    check_saved_model: saved_file,
     check_reload: reload_predictions,
     check_accuracy: test_set_probabilities,
 }
@@ -715,6 +702,10 @@ PREPARATIONS: dict[CheckRun, Callable[[Context, Exercise], object]] = {
 def saved_file_check(check_id: str, title: str, points: float, run: CheckRun) -> Check:
     """A check of the model file the notebook saved: not run by the notebook's own check(), and
     prepared (the file loaded, its predictions made) while the learner's worker starts."""
-    return Check(
-        check_id, title, points, run, needs_files=True, prepare=on_saved_file(PREPARATIONS[run])
-    )
+    work = PREPARATIONS[run]
+
+    def prepare(context: Context, exercise: Exercise) -> None:
+        saved_file(context, exercise)  # first: without a file, a preparation never trains
+        work(context, exercise)
+
+    return Check(check_id, title, points, run, needs_files=True, prepare=prepare)
