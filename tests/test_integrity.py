@@ -791,3 +791,21 @@ def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exit
     assert failure.value.message == f"exit code {CLOSED}"
     light_worker.next_notebook()
     assert light_worker.get().process.pid == first
+
+
+@needs_bubblewrap
+def test_a_worker_starts_with_the_judges_matplotlib_font_list(light_worker, monkeypatch, tmp_path):
+    """`import keras` imports pyplot, which searched the system's fonts again in the worker's
+    empty home (about 1 s of every cold grade) until the judge's font list was copied there."""
+    judge_cache = tmp_path / "judge-matplotlib"
+    judge_cache.mkdir()
+    (judge_cache / "fontlist-v390.json").write_text('{"judge": true}')
+    monkeypatch.setenv("MPLCONFIGDIR", str(judge_cache))
+    light_worker.discard()  # the next worker starts with this judge's settings
+    source = (
+        "import os\n"
+        "def argmax_accuracy(y_true, y_prob):\n"
+        "    path = os.path.join(os.environ['MPLCONFIGDIR'], 'fontlist-v390.json')\n"
+        "    return float(os.path.isfile(path) and open(path).read() == '{\"judge\": true}')\n"
+    )
+    assert call_argmax_accuracy(light_worker, source)["value"] == 1.0
