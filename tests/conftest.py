@@ -12,6 +12,23 @@ quiet_environment()
 
 REPO = Path(__file__).resolve().parent.parent
 
+# `pytest -n auto --dist loadgroup` (pytest-xdist, the README's test command) runs the tests in
+# parallel processes. The tests that use an expensive session fixture of a group run in one of
+# them, so that each fixture is made once.
+SHARED_FIXTURE_GROUPS = {
+    "book": ("book",),  # the course site built three times (tests/test_book.py)
+    "hosted": ("wheel", "wheel_venv", "hosted_run", "executed_solutions", "graded_solutions"),
+}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(items):
+    for item in items:
+        for group, fixtures in SHARED_FIXTURE_GROUPS.items():
+            if set(fixtures) & set(getattr(item, "fixturenames", ())):
+                item.add_marker(pytest.mark.xdist_group(group))
+                break
+
 
 @pytest.fixture(scope="session")
 def load_script():

@@ -34,6 +34,9 @@ PACKAGES = ("autograder", "digits")
 HONEST_SCORE = 5.0  # argmax_accuracy right, the rest not attempted
 SECRET = "instructor-secret-4f1c"
 MARKER = "integrity-attack-marker"
+# One parallel test process runs them all: a test ends every process of MARKER, and of the
+# user nobody, on the machine (see SHARED_FIXTURE_GROUPS in conftest.py).
+pytestmark = pytest.mark.xdist_group("integrity")
 FORGED = '{"score": 999, "max_score": 13, "tests": []}'
 
 ARGMAX_ANSWER = """

@@ -1,11 +1,13 @@
 """Repository-wide promises: CI runs the README's commands, and the code is ruff-clean."""
 
+import os
 import re
+import shutil
 import subprocess
 import sys
 
 README_INSTALL = "pip install -r requirements.txt"
-README_TEST = "pytest"
+README_TEST = "pytest -n auto --dist loadgroup"
 
 
 def test_ci_runs_exactly_the_readme_commands(repo):
@@ -73,3 +75,31 @@ def test_pre_commit_runs_ruff_and_the_exercise_sync_check(repo):
     hooks = {hook["id"]: hook for entry in config["repos"] for hook in entry["hooks"]}
     assert {"ruff-check", "ruff-format", "exercises-in-sync"} <= set(hooks)
     assert hooks["exercises-in-sync"]["entry"] == "python -m autograder.instructor.generate --check"
+
+
+def test_parallel_test_processes_make_each_shared_fixture_once(repo, tmp_path):
+    """The README's `pytest -n auto --dist loadgroup` runs the tests that share the built site
+    (or the executed solutions) in one process: made once, not once per process. pytest 9.2
+    broke that without a word (see pyproject.toml); this is how we would know."""
+    shutil.copy(repo / "tests" / "conftest.py", tmp_path / "conftest.py")
+    made = tmp_path / "made.txt"
+    (tmp_path / "shared_book.py").write_text(
+        "import os\nimport pytest\n\n\n@pytest.fixture(scope='session')\ndef book():\n"
+        f"    with open({str(made)!r}, 'a') as log:\n"
+        "        log.write(os.environ.get('PYTEST_XDIST_WORKER', 'main') + '\\n')\n"
+    )
+    test = "def test_{n}(book):\n    pass\n\n\ndef test_other_{n}():\n    pass\n\n\n"
+    tests = "".join(test.format(n=n) for n in range(3))
+    for module in ("test_one.py", "test_two.py"):
+        (tmp_path / module).write_text(tests)
+    command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q"]
+    result = subprocess.run(
+        [*command, "-p", "shared_book", "-p", "no:cacheprovider", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "12 passed" in result.stdout, result.stdout
+    assert len(made.read_text().split()) == 1, "the shared fixture was made in each process"
