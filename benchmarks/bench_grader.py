@@ -98,6 +98,8 @@ def main() -> None:
     print(f"bare import (python -c 'import keras'):        {bare:5.1f} s  {_runs(imports)}")
     print(f"re-executing the three notebooks (nbclient):  {reexecution:6.1f} s")
     print(f"grade / bare import: {grade / bare:.2f}x (a process per notebook: {spawn / bare:.2f}x)")
+    per_round = sorted(g / b for g, b in zip(grades, imports, strict=True))
+    print(f"grade / bare import, round by round: {per_round[0]:.2f}x to {per_round[-1]:.2f}x")
     print(
         f"grade / floor: {grade / floor:.2f}x; grade / floor with both: {grade / floor_both:.2f}x"
     )
