@@ -812,3 +812,15 @@ def test_a_worker_starts_with_the_judges_matplotlib_font_list(light_worker, monk
         "    return float(os.path.isfile(path) and open(path).read() == '{\"judge\": true}')\n"
     )
     assert call_argmax_accuracy(light_worker, source)["value"] == 1.0
+
+
+def test_a_font_list_that_cannot_be_copied_only_costs_the_search(monkeypatch, tmp_path):
+    from autograder.isolation.confinement import copy_font_list
+
+    judge_cache = tmp_path / "judge-matplotlib"
+    (judge_cache / "fontlist-v390.json").mkdir(parents=True)  # not a file: cannot be copied
+    monkeypatch.setenv("MPLCONFIGDIR", str(judge_cache))
+    home = tmp_path / "worker"
+    home.mkdir()
+    copy_font_list(home / ".matplotlib")
+    assert list((home / ".matplotlib").iterdir()) == []

@@ -18,6 +18,7 @@ without it) or ``off``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -125,10 +126,12 @@ MATPLOTLIB_FOLDER = ".matplotlib"  # in the worker's home: matplotlib's settings
 def copy_font_list(folder: Path) -> None:
     """Give the worker the judge's matplotlib font list: `import keras` imports pyplot, which
     would otherwise search the system's fonts again in the worker's empty home, on the way of
-    every grade (benchmarks/RESULTS.md, "Autograder speed")."""
+    every grade (benchmarks/RESULTS.md, "Autograder speed"). Only a saving: a list that
+    cannot be copied is searched for again, as before."""
     folder.mkdir(exist_ok=True)
     for font_list in _matplotlib_cache().glob("fontlist-*.json"):
-        shutil.copy(font_list, folder)
+        with contextlib.suppress(OSError):
+            shutil.copy(font_list, folder)
 
 
 def _matplotlib_cache() -> Path:
