@@ -24,10 +24,15 @@ SHARED_FIXTURE_GROUPS = {
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(items):
     for item in items:
-        for group, fixtures in SHARED_FIXTURE_GROUPS.items():
-            if set(fixtures) & set(getattr(item, "fixturenames", ())):
-                item.add_marker(pytest.mark.xdist_group(group))
-                break
+        used = set(getattr(item, "fixturenames", ()))
+        groups = [
+            group for group, fixtures in SHARED_FIXTURE_GROUPS.items() if used & set(fixtures)
+        ]
+        if groups and (len(groups) > 1 or item.get_closest_marker("xdist_group")):
+            # xdist would run it in a group of both names, where both fixtures are made again
+            raise pytest.UsageError(f"{item.nodeid} is in two process groups: split the test")
+        if groups:
+            item.add_marker(pytest.mark.xdist_group(groups[0]))
 
 
 @pytest.fixture(scope="session")

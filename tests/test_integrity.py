@@ -474,7 +474,8 @@ def test_global_settings_of_one_notebook_do_not_leak_into_the_next(repo, tmp_pat
 
 
 def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(tmp_path):
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES, copy_out
+    from autograder.isolation.confinement import copy_out
+    from autograder.isolation.sandbox import MAX_MODEL_BYTES
 
     secret = tmp_path / "hidden.py"
     secret.write_text(SECRET)
@@ -486,10 +487,12 @@ def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(t
     (worker / "model.keras").write_bytes(b"a model")
     copy = tmp_path / "judge-copy.keras"
 
-    assert not copy_out(worker / "link.keras", copy) and not copy.exists()
-    assert not copy_out(worker / "huge.keras", copy) and not copy.exists()
-    assert not copy_out(Path("/dev/zero"), copy) and not copy.exists()
-    assert copy_out(worker / "model.keras", copy) and copy.read_bytes() == b"a model"
+    assert not copy_out(worker / "link.keras", copy, MAX_MODEL_BYTES) and not copy.exists()
+    assert not copy_out(worker / "huge.keras", copy, MAX_MODEL_BYTES) and not copy.exists()
+    assert not copy_out(Path("/dev/zero"), copy, MAX_MODEL_BYTES) and not copy.exists()
+    assert (
+        copy_out(worker / "model.keras", copy, MAX_MODEL_BYTES) and copy.read_bytes() == b"a model"
+    )
 
 
 # ---------------------------------------------------------------- the judge's channel
@@ -586,11 +589,14 @@ def test_nothing_carries_from_one_notebook_to_the_next(submission_with):
 
 
 def test_the_judge_never_blocks_on_a_fifo_the_worker_left(tmp_path):
-    from autograder.isolation.sandbox import copy_out
+    from autograder.isolation.confinement import copy_out
+    from autograder.isolation.sandbox import MAX_MODEL_BYTES
 
     os.mkfifo(tmp_path / "returned_build_model.keras")
     started = time.monotonic()
-    assert not copy_out(tmp_path / "returned_build_model.keras", tmp_path / "copy.keras")
+    assert not copy_out(
+        tmp_path / "returned_build_model.keras", tmp_path / "copy.keras", MAX_MODEL_BYTES
+    )
     assert time.monotonic() - started < 1
 
 
@@ -818,7 +824,10 @@ def test_a_font_list_that_cannot_be_copied_only_costs_the_search(monkeypatch, tm
     from autograder.isolation.confinement import copy_font_list
 
     judge_cache = tmp_path / "judge-matplotlib"
-    (judge_cache / "fontlist-v390.json").mkdir(parents=True)  # not a file: cannot be copied
+    judge_cache.mkdir()
+    (tmp_path / "secret.txt").write_text(SECRET)
+    (judge_cache / "fontlist-v390.json").symlink_to(tmp_path / "secret.txt")  # a link
+    (judge_cache / "fontlist-v391.json").mkdir()  # not a file
     monkeypatch.setenv("MPLCONFIGDIR", str(judge_cache))
     home = tmp_path / "worker"
     home.mkdir()

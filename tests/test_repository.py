@@ -93,12 +93,13 @@ def test_parallel_test_processes_make_each_shared_fixture_once(repo, tmp_path):
     for module in ("test_one.py", "test_two.py"):
         (tmp_path / module).write_text(tests)
     command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q"]
+    python_path = [path for path in [os.environ.get("PYTHONPATH")] if path]
     result = subprocess.run(
         [*command, "-p", "shared_book", "-p", "no:cacheprovider", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *python_path])),
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "12 passed" in result.stdout, result.stdout

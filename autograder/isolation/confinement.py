@@ -22,6 +22,7 @@ import contextlib
 import functools
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -121,27 +122,51 @@ def worker_user() -> str | None:
 
 
 MATPLOTLIB_FOLDER = ".matplotlib"  # in the worker's home: matplotlib's settings and font list
+FONT_LIST_BYTES = 16 * 1024 * 1024  # a font list is tens of KB
 
 
 def copy_font_list(folder: Path) -> None:
     """Give the worker the judge's matplotlib font list: `import keras` imports pyplot, which
     would otherwise search the system's fonts again in the worker's empty home, on the way of
-    every grade (benchmarks/RESULTS.md, "Autograder speed"). Only a saving: a list that
-    cannot be copied is searched for again, as before."""
+    every grade (benchmarks/RESULTS.md, "Autograder speed"). Only a saving: a list that cannot
+    be copied (a link, a device, too large) is searched for again, as before."""
     folder.mkdir(exist_ok=True)
-    for font_list in _matplotlib_cache().glob("fontlist-*.json"):
+    for cache in _matplotlib_caches():
         with contextlib.suppress(OSError):
-            shutil.copy(font_list, folder)
+            for font_list in cache.glob("fontlist-*.json"):
+                copy_out(font_list, folder / font_list.name, FONT_LIST_BYTES)
 
 
-def _matplotlib_cache() -> Path:
-    """matplotlib.get_cachedir() of the judge's user, without importing matplotlib (0.1 s)
-    before the worker starts."""
+def _matplotlib_caches() -> list[Path]:
+    """Where matplotlib.get_cachedir() may be for the judge's user, found without importing
+    matplotlib (0.1 s) before the worker starts; on Windows, both of its places."""
     if os.environ.get("MPLCONFIGDIR"):
-        return Path(os.environ["MPLCONFIGDIR"])
+        return [Path(os.environ["MPLCONFIGDIR"])]
+    try:
+        home = Path.home()
+    except RuntimeError:  # no home folder: matplotlib has none either
+        return []
     if sys.platform.startswith(("linux", "freebsd")):
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "matplotlib"
-    return Path.home() / ".matplotlib"
+        return [Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "matplotlib"]
+    local = os.environ.get("LOCALAPPDATA")  # Windows, matplotlib 3.11 and later
+    return [home / ".matplotlib", *([Path(local) / "matplotlib"] if local else [])]
+
+
+def copy_out(source: Path, destination: Path, max_bytes: int) -> bool:
+    """Copy a file that learner code may have placed, as the judge: only a regular file (never
+    through a link that may be swapped in at any moment), and only up to `max_bytes`."""
+    try:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(source, flags)  # O_NONBLOCK: a FIFO put there cannot hang us
+    except OSError:
+        return False
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode) or status.st_size > max_bytes:
+            return False
+        with open(destination, "wb") as copy:
+            shutil.copyfileobj(handle, copy)
+    return True
 
 
 def worker_environment(home: str) -> dict[str, str]:
@@ -228,10 +253,10 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_f
     """Start a worker process confined as `how` says, in its own session and process group;
     `pass_fds`: descriptors it inherits (a control pipe)."""
     user = how.user
-    copy_font_list(folder / MATPLOTLIB_FOLDER)
-    if user is not None:
-        shutil.chown(folder, user)
-        shutil.chown(folder / MATPLOTLIB_FOLDER, user)
+    fonts = folder / MATPLOTLIB_FOLDER
+    copy_font_list(fonts)
+    if user is not None:  # the folder last: until then, no process of `user` can change it
+        _give_to(user, [*fonts.iterdir(), fonts, folder])
         _let_others_through(folder.parent)
     if user is not None and not how.bubblewrap and FORK_OPTION in command:
         # The forking process stays root, out of the learner's reach; each fork becomes `user`.
@@ -249,6 +274,13 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_f
         pass_fds=pass_fds,
         **as_user(user),
     )
+
+
+def _give_to(user: str, paths: list[Path]) -> None:
+    import pwd
+
+    for path in paths:
+        os.chown(path, pwd.getpwnam(user).pw_uid, -1, follow_symlinks=False)
 
 
 def become_user(user: str) -> None:

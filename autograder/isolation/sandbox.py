@@ -12,7 +12,6 @@ import os
 import queue
 import secrets
 import shutil
-import stat
 import sys
 import tempfile
 import threading
@@ -24,6 +23,7 @@ from autograder.isolation.confinement import (
     FORK_OPTION,
     Confinement,
     confinement,
+    copy_out,
     end_worker,
     start_worker,
 )
@@ -325,23 +325,6 @@ class WorkerSupply:
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 
 
-def copy_out(source: Path, destination: Path) -> bool:
-    """Copy a file the worker wrote, as the judge: only a regular file (never through a link
-    that learner code may swap in at any moment), and only up to MAX_MODEL_BYTES."""
-    try:
-        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-        descriptor = os.open(source, flags)  # O_NONBLOCK: a FIFO put there cannot hang us
-    except OSError:
-        return False
-    with os.fdopen(descriptor, "rb") as handle:
-        status = os.fstat(handle.fileno())
-        if not stat.S_ISREG(status.st_mode) or status.st_size > MAX_MODEL_BYTES:
-            return False
-        with open(destination, "wb") as copy:
-            shutil.copyfileobj(handle, copy)
-    return True
-
-
 class SandboxLearner(Learner):
     """The learner's graded cells, run in a worker process that is replaced when it dies."""
 
@@ -377,7 +360,7 @@ class SandboxLearner(Learner):
         description = {"type": str(result.get("type")), "saved": result.get("saved") is True}
         if isinstance(result.get("error"), str):
             description["error"] = result["error"]
-        if not (description["saved"] and copy_out(self.folder / name, Path(path))):
+        if not (description["saved"] and copy_out(self.folder / name, Path(path), MAX_MODEL_BYTES)):
             description["saved"] = False
         return description
 
