@@ -279,8 +279,9 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_f
 def _give_to(user: str, paths: list[Path]) -> None:
     import pwd
 
+    uid = pwd.getpwnam(user).pw_uid
     for path in paths:
-        os.chown(path, pwd.getpwnam(user).pw_uid, -1, follow_symlinks=False)
+        os.chown(path, uid, -1, follow_symlinks=False)
 
 
 def become_user(user: str) -> None:
