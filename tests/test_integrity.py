@@ -762,6 +762,14 @@ def call_argmax_accuracy(supply, source: str) -> dict:
     return SandboxLearner({"argmax_accuracy": cell}, supply).call("argmax_accuracy", arguments)
 
 
+def wait_for_state(pid: int, state: str) -> None:
+    """Wait until the process is in `state` (its letter in /proc/PID/stat)."""
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}/stat").read_text().split()[2] != state:
+        assert time.monotonic() < deadline, f"process {pid} never reached state {state}"
+        time.sleep(0.01)
+
+
 @needs_bubblewrap
 def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(light_worker):
     """The judge writes its next request as soon as a fork is reported ended (next_student,
@@ -774,11 +782,9 @@ def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(light_worker):
     (forking,) = children(worker.process.pid)  # bubblewrap's one child
     (fork,) = children(forking)
     os.kill(forking, signal.SIGSTOP)  # the fork ends while the forking process waits
+    wait_for_state(forking, "T")  # a busy machine may run the fork's end before the stop
     worker._send({"op": "end"})
-    deadline = time.monotonic() + 10
-    while Path(f"/proc/{fork}/stat").read_text().split()[2] != "Z":
-        assert time.monotonic() < deadline, "the fork did not end"
-        time.sleep(0.01)
+    wait_for_state(fork, "Z")
     worker._send({"op": "sync", "nonce": "next"})  # waiting when the fork is reaped
     os.kill(forking, signal.SIGCONT)
     answer = worker._receive(10, lambda message: message.get("nonce") == "next")
