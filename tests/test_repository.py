@@ -26,10 +26,11 @@ def test_ruff_is_clean(repo):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_code_is_ruff_formatted(repo):
-    folders = ["autograder", "digits", "tests", "benchmarks", "scripts"]
+def test_code_and_notebooks_are_ruff_formatted(repo):
+    """What pre-commit's ruff-format hook checks: every Python file and notebook (the book's
+    chapters too), so `pre-commit run --all-files` passes on a fresh clone."""
     result = subprocess.run(
-        [sys.executable, "-m", "ruff", "format", "--check", *folders],
+        [sys.executable, "-m", "ruff", "format", "--check", "."],
         capture_output=True,
         text=True,
         cwd=repo,
@@ -75,6 +76,22 @@ def test_pre_commit_runs_ruff_and_the_exercise_sync_check(repo):
     hooks = {hook["id"]: hook for entry in config["repos"] for hook in entry["hooks"]}
     assert {"ruff-check", "ruff-format", "exercises-in-sync"} <= set(hooks)
     assert hooks["exercises-in-sync"]["entry"] == "python -m autograder.instructor.generate --check"
+
+
+def test_pre_commit_and_the_test_suite_run_the_same_ruff(repo):
+    """A hook that formats with another ruff than the suite checks with fights it."""
+    import yaml
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+
+    config = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
+    ruff = [entry for entry in config["repos"] if entry["repo"].endswith("/ruff-pre-commit")]
+    (rev,) = [entry["rev"] for entry in ruff]
+    dev = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert f"ruff=={rev.removeprefix('v')}" in dev["dev"]
 
 
 def test_parallel_test_processes_make_each_shared_fixture_once(repo, tmp_path):
