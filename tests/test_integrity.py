@@ -771,10 +771,13 @@ def wait_for_state(pid: int, state: str) -> None:
 
 
 @needs_bubblewrap
-def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(light_worker):
-    """The judge writes its next request as soon as a fork is reported ended (next_student,
-    end_fork). The forking process once took that waiting request for the end of the requests
-    and quit, so batch started a new worker, and imported TensorFlow, for most students."""
+def test_a_line_waiting_when_a_fork_ends_is_dropped_and_the_judges_next_request_is_answered(
+    light_worker,
+):
+    """The judge writes nothing while a fork ends: it waits for "ended" (next_student, end_fork)
+    or the next fork's "ready". So a line waiting when the fork is reaped was planted by learner
+    code: it is dropped, and the forking process (which once took a waiting line for the end of
+    the requests and quit) stays for the judge's next request."""
     from autograder.isolation.processes import children
 
     worker = light_worker.get()
@@ -785,10 +788,84 @@ def test_a_request_waiting_when_a_fork_ends_reaches_the_next_fork(light_worker):
     wait_for_state(forking, "T")  # a busy machine may run the fork's end before the stop
     worker._send({"op": "end"})
     wait_for_state(fork, "Z")
-    worker._send({"op": "sync", "nonce": "next"})  # waiting when the fork is reaped
+    worker._send({"op": "sync", "nonce": "planted"})  # waiting when the fork is reaped
     os.kill(forking, signal.SIGCONT)
-    answer = worker._receive(10, lambda message: message.get("nonce") == "next")
-    assert answer is not None and worker.process.poll() is None
+    assert worker._control_until({"ended": 1}, 10)
+    worker._send({"op": "sync", "nonce": "next"})
+    answer = worker._receive(10, lambda message: message.get("nonce") in ("planted", "next"))
+    assert answer is not None and answer["nonce"] == "next"
+    assert worker.process.poll() is None
+
+
+# Student A's graded cell, when its fork reads the judge's "end", reopens the request
+# channel for writing (Linux opens a pipe's other end through /proc/self/fd) and plants a
+# request whose source takes over the next fork: every later answer would be 0.0, whatever the
+# next student's code returns.
+TAKE_OVER = """
+import sys
+
+worker = sys.modules["__main__"]
+
+
+def handle(request, functions):
+    return {"type": "float", "is_float": True, "value": 0.0, "shape": []}
+
+
+worker.handle = handle
+argmax_accuracy = handle
+"""
+PLANT_A_REQUEST = """
+import json
+import os
+
+REQUEST = {request!r}
+
+
+read_request = json.loads
+
+
+def plant():
+    for fd in range(3, 256):
+        try:
+            if os.readlink(f"/proc/self/fd/{{fd}}").startswith("pipe:"):
+                with open(f"/proc/self/fd/{{fd}}", "w") as channel:
+                    channel.write(json.dumps(REQUEST) + "\\n")
+        except OSError:
+            pass
+
+
+def read_and_plant_at_the_end(line):
+    request = read_request(line)
+    if isinstance(request, dict) and request.get("op") == "end":
+        plant()
+    return request
+
+
+def argmax_accuracy(y_true, y_prob):
+    json.loads = read_and_plant_at_the_end  # the fork's serve() reads the judge's lines with it
+    return 1.0
+""".format(
+    request={
+        "op": "call",
+        "function": "argmax_accuracy",
+        "source": TAKE_OVER,
+        "filename": "<planted>",
+        "arguments": [],
+        "nonce": "planted",
+    }
+)
+
+
+@needs_bubblewrap
+def test_a_request_planted_by_one_student_never_runs_for_the_next(light_worker):
+    """Red-team finding: the planted request ran in the next student's fresh fork, which then
+    answered every request of every later student of that batch slot as it liked."""
+    assert call_argmax_accuracy(light_worker, PLANT_A_REQUEST)["value"] == 1.0
+    assert light_worker.worker is not None and light_worker.worker.next_student()
+    honest = "def argmax_accuracy(y_true, y_prob):\n    return 0.75\n"
+    assert call_argmax_accuracy(light_worker, honest)["value"] == 0.75
+    light_worker.next_notebook()
+    assert call_argmax_accuracy(light_worker, honest)["value"] == 0.75
 
 
 @needs_bubblewrap

@@ -177,6 +177,24 @@ def requests_ended(requests) -> bool:
     return waiting[0] == 0
 
 
+def drop_waiting_requests(requests) -> None:
+    """Drop every byte waiting on the requests channel once a fork and all it started are gone.
+
+    Learner code can reopen its end of the channel for writing (/proc/self/fd/N) and plant a
+    request there for the next fork: the next student's code would run it. The judge itself
+    writes nothing between a fork's end and this process's "ended" (or the next fork's "ready"),
+    so whatever waits here was planted."""
+    descriptor = requests.fileno()
+    os.set_blocking(descriptor, False)
+    try:
+        while os.read(descriptor, 65536):  # b"" at the end of the requests: the judge is gone
+            pass
+    except BlockingIOError:
+        pass
+    finally:
+        os.set_blocking(descriptor, True)
+
+
 def fork_workers(requests, responses, send, user: str | None = None, control=None) -> None:
     """Fork a fresh worker for each notebook from this process, which never runs learner code:
     each one starts from the same state, Keras already imported (a learner's fresh kernel).
@@ -215,6 +233,7 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
             responses.flush()
         if not clean or descendants(os.getpid()):
             return  # something of that notebook outlived it: never "ended"; the judge replaces us
+        drop_waiting_requests(requests)
         report(control, send, {"ended": forks})
 
 
