@@ -868,6 +868,34 @@ def test_a_request_planted_by_one_student_never_runs_for_the_next(light_worker):
     assert call_argmax_accuracy(light_worker, honest)["value"] == 0.75
 
 
+# A System V shared memory segment outlives the process that made it, in the IPC namespace that
+# every fork of a sandboxed worker shares: student A leaves one, student B looks for it.
+LEAVE_SHARED_MEMORY = """
+import ctypes
+
+
+def argmax_accuracy(y_true, y_prob):
+    libc = ctypes.CDLL(None, use_errno=True)
+    return float(libc.shmget(0x9B1D, 4096, 0o1600) >= 0)  # IPC_CREAT | 0600
+"""
+FIND_SHARED_MEMORY = """
+import ctypes
+
+
+def argmax_accuracy(y_true, y_prob):
+    libc = ctypes.CDLL(None, use_errno=True)
+    return float(libc.shmget(0x9B1D, 0, 0) >= 0)
+"""
+
+
+@needs_bubblewrap
+def test_shared_memory_one_student_leaves_is_gone_for_the_next(light_worker):
+    """Red-team finding: a segment left by one student was read by the next in batch mode."""
+    assert call_argmax_accuracy(light_worker, LEAVE_SHARED_MEMORY)["value"] == 1.0
+    light_worker.next_student()
+    assert call_argmax_accuracy(light_worker, FIND_SHARED_MEMORY)["value"] == 0.0
+
+
 @needs_bubblewrap
 def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(light_worker):
     """A fork ends with worker.CLOSED when the judge's requests end; learner code that exits

@@ -109,6 +109,22 @@ def processes_of_user(user: str) -> set[int]:
     return found
 
 
+SYSTEM_V_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
+
+
+def ipc_objects() -> set[str]:
+    """The System V shared memory segments, semaphores and message queues this process can see
+    (those of its IPC namespace, on Linux): they outlive the processes that made them."""
+    found = set()
+    for table in SYSTEM_V_IPC:
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found |= {f"{table} {' '.join(row.split()[:2])}" for row in rows if row.strip()}
+    return found
+
+
 def become_subreaper() -> bool:
     """Linux: orphans of the worker's descendants become this process's children (not init's),
     so `reap_orphans` finds a process that escaped into a new session. Only for a process whose

@@ -38,6 +38,7 @@ from autograder.isolation.protocol import (
 from autograder.submission import GradedCell
 
 STARTUP_LIMIT = 180.0  # importing TensorFlow on a slow laptop; not the learner's fault
+CONTROL_ENDED = None  # on Worker.controls after the forking process's last line
 END_LIMIT = 10.0  # ending a fork, killing what it started and emptying its folder
 # A fork whose processes use no CPU for this long is waiting for something that never comes
 # (time.sleep, input(), a lock): it is stopped then, not at its time limit. Building or calling
@@ -229,6 +230,7 @@ class Worker:
         with self.control:
             for line in self.control:
                 self.controls.put(json.loads(line))
+        self.controls.put(CONTROL_ENDED)  # the forking process is gone: no "ended" will come
 
     def _current_fork(self, limit: float) -> int | None:
         """The number of the fork now serving: the last one forked and not yet ended."""
@@ -240,6 +242,9 @@ class Worker:
                 message = self.controls.get(timeout=wait)
             except queue.Empty:
                 return forked if forked > ended else None
+            if message is CONTROL_ENDED:
+                self.controls.put(CONTROL_ENDED)
+                return None
             forked = message.get("forked", forked)
             ended = message.get("ended", ended)
 
@@ -249,6 +254,9 @@ class Worker:
             try:
                 message = self.controls.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
+                return False
+            if message is CONTROL_ENDED:
+                self.controls.put(CONTROL_ENDED)
                 return False
             if message == wanted:
                 return True

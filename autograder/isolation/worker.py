@@ -25,6 +25,7 @@ from autograder.isolation.processes import (
     become_subreaper,
     descendants,
     die_with_parent,
+    ipc_objects,
     never_dumpable,
     processes_in_session,
     reap_orphans,
@@ -204,6 +205,7 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
     emptied: a line learner code cannot forge on the shared response channel."""
     become_subreaper()  # what a notebook's code leaves running comes back here, to be ended
     never_dumpable()  # no notebook's code can rewrite this process, and so the next notebook
+    ipc_at_start = ipc_objects()  # in bubblewrap none: the sandbox has its own
     forks = 0
     while True:
         forks += 1
@@ -231,7 +233,7 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
             responses.flush()
-        if not clean or descendants(os.getpid()):
+        if not clean or descendants(os.getpid()) or ipc_objects() - ipc_at_start:
             return  # something of that notebook outlived it: never "ended"; the judge replaces us
         drop_waiting_requests(requests)
         report(control, send, {"ended": forks})
