@@ -180,3 +180,37 @@ def test_the_expected_answer_and_short_answers_are_not_flagged():
     assert code_flags({"a": ORIGINAL, "b": ORIGINAL}, "build_model()", reference=ORIGINAL) == []
     short = "import numpy as np\ndef f(a, b):\n    return float(np.mean(np.argmax(b, 1) == a))\n"
     assert code_flags({"a": short, "b": short}, "argmax_accuracy()") == []
+
+
+def add_a_huge_empty_dataset(keras_file: Path) -> None:
+    """Red team: one extra dataset in model.weights.h5 that declares 1 PiB and stores nothing
+    (Keras never reads it, so the model still loads and scores)."""
+    import io
+    import zipfile
+
+    import h5py
+
+    with zipfile.ZipFile(keras_file) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    weights = io.BytesIO(members["model.weights.h5"])
+    with h5py.File(weights, "a") as h5:
+        h5.create_dataset(
+            "zzz_extra", shape=(2**50,), dtype="uint8", chunks=(2**20,), compression="gzip"
+        )
+    members["model.weights.h5"] = weights.getvalue()
+    with zipfile.ZipFile(keras_file, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+
+def test_a_crafted_weights_file_neither_stops_the_report_nor_hides_a_copy(tmp_path):
+    """A dataset declaring 1 PiB made the class report end with a MemoryError (no report for
+    the class); an extra dataset also hid a copied model ("layers differ")."""
+    model = small_model(7)
+    folders = {
+        "ann": student(tmp_path / "ann", HONEST, model),
+        "ben": student(tmp_path / "ben", ORIGINAL, model),
+    }
+    add_a_huge_empty_dataset(folders["ben"] / "handwritten.keras")
+    flags = class_flags(folders, EXERCISES)
+    assert ("model", ("ann", "ben")) in {(flag.kind, flag.students) for flag in flags}

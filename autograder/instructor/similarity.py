@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.instructor.collect import submission_files
+from autograder.isolation.sandbox import MAX_MODEL_BYTES
 from autograder.submission import GradedCell, graded_cell
 
 NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' weights
@@ -43,34 +44,42 @@ class Flag:
 
 
 def model_weights(path: Path) -> dict[str, np.ndarray] | None:
-    """The weight arrays of a `.keras` file by name, or None when it is not one."""
+    """The weight arrays of a `.keras` file by name, or None when it is not one. This runs in the
+    instructor's own process on files learners made: arrays that point to other files, or that
+    would take more than a model file may (MAX_MODEL_BYTES), are left out."""
     import h5py
 
     try:
         with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("model.weights.h5").file_size > MAX_MODEL_BYTES:
+                return None
             data = archive.read("model.weights.h5")
-        arrays: dict[str, np.ndarray] = {}
         with h5py.File(io.BytesIO(data), "r") as weights:
+            datasets: dict[str, h5py.Dataset] = {}
             weights.visititems(
                 lambda name, item: (
-                    arrays.__setitem__(name, np.asarray(item))
-                    if isinstance(item, h5py.Dataset)
-                    else None
+                    datasets.__setitem__(name, item) if isinstance(item, h5py.Dataset) else None
                 )
             )
-        return arrays
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError):
+            arrays, budget = {}, MAX_MODEL_BYTES
+            for name, item in datasets.items():
+                size = item.size * item.dtype.itemsize
+                if item.is_virtual or item.external or size > budget:
+                    continue  # never read what points elsewhere, or would fill the memory
+                arrays[name], budget = np.asarray(item), budget - size
+            return arrays
+    except Exception:  # whatever a crafted file makes zipfile or h5py raise: not comparable
         return None
 
 
 def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
-    """Relative L2 distance between two models' weights; inf when their layers differ."""
-    if first.keys() != second.keys():
+    """Relative L2 distance between two models' weights, over the arrays both files hold (an
+    array added to a copied file does not hide the copy); inf when their layers differ."""
+    common = sorted(first.keys() & second.keys())
+    if not common or any(first[name].shape != second[name].shape for name in common):
         return float("inf")
-    if any(first[name].shape != second[name].shape for name in first):
-        return float("inf")
-    a = np.concatenate([first[name].ravel() for name in sorted(first)]).astype(np.float64)
-    b = np.concatenate([second[name].ravel() for name in sorted(second)]).astype(np.float64)
+    a = np.concatenate([first[name].ravel() for name in common]).astype(np.float64)
+    b = np.concatenate([second[name].ravel() for name in common]).astype(np.float64)
     scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-12)
     return float(np.linalg.norm(a - b)) / scale
 
