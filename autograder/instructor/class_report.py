@@ -59,6 +59,15 @@ def class_numbers(grades, flags=()) -> ClassNumbers:
     )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(cell: str) -> str:
+    """A cell a spreadsheet shows as text, never runs as a formula: learner code writes the
+    messages quoted here (OWASP's advice on CSV injection: a leading apostrophe)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
+
+
 def write_class_csv(numbers: ClassNumbers, path: Path) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -68,11 +77,12 @@ def write_class_csv(numbers: ClassNumbers, path: Path) -> None:
         for check, (passed, graded) in numbers.pass_rates.items():
             writer.writerow(["check passed", check, passed, graded, ""])
         for mistake, count, example in numbers.mistakes:
-            writer.writerow(["mistake", mistake, count, len(numbers.scores), example])
+            writer.writerow(["mistake", mistake, count, len(numbers.scores), as_text(example)])
         for student, seconds in numbers.seconds:
-            writer.writerow(["seconds", student, f"{seconds:.1f}", "", ""])
+            writer.writerow(["seconds", as_text(student), f"{seconds:.1f}", "", ""])
         for flag in numbers.flags:
-            writer.writerow(["similarity", " & ".join(flag.students), "", "", flag.detail])
+            students = as_text(" & ".join(flag.students))
+            writer.writerow(["similarity", students, "", "", as_text(flag.detail)])
 
 
 def write_class_report(numbers: ClassNumbers, path: Path) -> None:
