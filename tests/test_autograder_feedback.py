@@ -124,6 +124,8 @@ ARGMAX_MISTAKES = {
     ),
     "accuracy_score_on_probabilities": accuracy_score_on_probabilities,
     "hard_coded": lambda y_true, y_prob: 0.9,
+    "returns_none": lambda y_true, y_prob: print(correct_accuracy(y_true, y_prob)),
+    "rounded": lambda y_true, y_prob: round(correct_accuracy(y_true, y_prob), 2),
     "fails_on_input_type": lambda y_true, y_prob: float(np.mean(y_prob.argmax(axis=1) == y_true)),
 }
 
@@ -332,3 +334,13 @@ def test_default_folder_is_exercises_or_the_folder_you_are_in(tmp_path, monkeypa
     (tmp_path / "exercises" / "01_build_model.ipynb").write_text("{}")
     monkeypatch.chdir(tmp_path / "exercises")
     assert default_submission() == tmp_path / "exercises"
+
+
+def test_a_rounded_answer_fails_whatever_the_random_cases():
+    """Rounded to 2 decimals, an answer passed in about one run of ten: when the random number
+    of rows (50, say) made the exact fraction a short decimal."""
+    from autograder.exercises.argmax_accuracy import make_cases
+
+    for seed in range(300):
+        expected = make_cases(seed)[0].expected
+        assert abs(round(expected, 2) - expected) > 1e-6, seed

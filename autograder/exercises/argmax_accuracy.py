@@ -26,6 +26,16 @@ MISTAKES: dict[str, Mistake] = {
         "its mean.",
         "Reduce it to one number: return float(np.mean(predicted == y_true)).",
     ),
+    "returns_none": Mistake(
+        "argmax_accuracy() returned None: the function has no return statement (printing a "
+        "value does not return it).",
+        "End the function with return and the fraction, for example: "
+        "return float(np.mean(predicted == y_true)).",
+    ),
+    "rounded": Mistake(
+        "argmax_accuracy() returned {value} on {case}, the expected value {expected} rounded.",
+        "Return the fraction as it is: do not round it (round only where you print it).",
+    ),
     "returns_non_float": Mistake(
         "argmax_accuracy() returned {type} ({value}), not a Python float.",
         "Convert the result: return float(...).",
@@ -155,10 +165,15 @@ def make_case(name: str, rows: int, correct: int, rng: np.random.Generator) -> C
     return Case(name, y_true.astype(np.int64), y_prob.astype(np.float32))
 
 
+PRIME_ROWS = (41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89)
+
+
 def make_cases(seed: int | None = None) -> list[Case]:
     """A fresh random set each run (so a hard-coded answer fails), or a fixed one for a seed."""
     rng = np.random.default_rng(secrets.randbits(64) if seed is None else seed)
-    rows = int(rng.integers(40, 90))
+    # A prime number of rows: the expected fraction never has a short decimal form, so a rounded
+    # answer always fails (with 50 rows, round(..., 2) would be exact).
+    rows = int(rng.choice(PRIME_ROWS))
     return [
         make_case(f"{rows} random rows", rows, int(rng.integers(5, rows - 5)), rng),
         make_case("10 random rows", 10, int(rng.integers(3, 8)), rng),
@@ -187,6 +202,8 @@ def check_returns_float(context: Context, exercise: Exercise) -> str:
     result = _call_on(context, exercise, case)
     if result["is_tensor"]:
         raise CheckFailed("returns_tensor", type=result["type"])
+    if result["type"] == "builtins.NoneType":
+        raise CheckFailed("returns_none")
     if result["shape"]:
         raise CheckFailed("returns_array", shape=tuple(result["shape"]))
     value = result["value"]
@@ -244,9 +261,10 @@ def check_values(context: Context, exercise: Exercise) -> str:
         for mistake, wrong in case.wrong_versions().items():
             if value is not None and np.isclose(value, wrong, rtol=0, atol=1e-6):
                 raise CheckFailed(mistake, value=_number(value))
-        raise CheckFailed(
-            "wrong_value", value=_number(value), case=case.name, expected=_number(case.expected)
-        )
+        shown = dict(value=_number(value), case=case.name, expected=_number(case.expected))
+        if value is not None and _rounded(value, case.expected):
+            raise CheckFailed("rounded", **shown)
+        raise CheckFailed("wrong_value", **shown)
     return f"right on {len(cases)} random cases"
 
 
@@ -273,6 +291,12 @@ def check_input_types(context: Context, exercise: Exercise) -> str:
                 "wrong_value", value=_number(value), case=name, expected=_number(case.expected)
             )
     return "works with lists, uint8/int32/int64 labels, float32/float64 probabilities"
+
+
+def _rounded(value: float, expected: float) -> bool:
+    return any(
+        np.isclose(value, round(expected, digits), rtol=0, atol=1e-9) for digits in (1, 2, 3, 4)
+    )
 
 
 def _number(value) -> str:
