@@ -126,9 +126,9 @@ def show(results: list, exercise) -> None:
     if not any(result.outcome in (Outcome.FAILED, Outcome.ERROR) for result in results):
         print(summary + ".")  # an unfinished stub: the next cell that calls it stops Run all
         return
+    why = "no wrong model is trained" if exercise.model_file else "the cells below use it"
     raise CheckNotPassed(  # its one line ends the output: no summary printed twice
-        f"{summary}, run its cell, then this one again. (Run all stops here so that no wrong "
-        "model is trained.)"
+        f"{summary}, run its cell, then this one again. (Run all stops here: {why}.)"
     )
 
 

@@ -63,6 +63,16 @@ def test_check_has_the_graders_time_limit(capsys, monkeypatch):
     assert "did not finish within 2 s" in capsys.readouterr().out
 
 
+def test_a_failed_check_says_why_run_all_stops_for_its_own_exercise(capsys):
+    """Exercise 2 trains no model; its check said Run all stopped "so that no wrong model is
+    trained" (newcomer review)."""
+    source = "def argmax_accuracy(y_true, y_prob):\n    return 'high'\n"
+    with pytest.raises(CheckNotPassed) as stopped:
+        check(cell_function(source, "argmax_accuracy"))
+    assert "the cells below use it" in str(stopped.value)
+    assert "model" not in str(stopped.value)
+
+
 @pytest.mark.slow
 def test_check_shows_the_error_where_the_hint_said_to_look_for_it(capsys):
     source = 'def argmax_accuracy(y_true, y_prob):\n    raise ValueError("no idea yet")\n'

@@ -344,3 +344,12 @@ def test_a_rounded_answer_fails_whatever_the_random_cases():
     for seed in range(300):
         expected = make_cases(seed)[0].expected
         assert abs(round(expected, 2) - expected) > 1e-6, seed
+
+
+def test_a_last_layer_of_one_unit_is_named_in_good_english(capsys):
+    def build_model():
+        return compiled(dense_layers(units=1))
+
+    assert "The last layer has 1 unit; it needs 10 units" in first_problem(
+        capsys, build_model, "build_model"
+    )

@@ -52,6 +52,18 @@ def test_without_network_returns_sample_with_one_warning(monkeypatch):
     assert "offline MNIST sample" in message and "MNIST_PATH" in message
 
 
+def test_mnist_offline_uses_the_sample_and_says_why(monkeypatch):
+    """The learner chose MNIST_OFFLINE=1: the warning said "No network ... connect to the
+    internet" instead (newcomer review)."""
+    monkeypatch.setenv("MNIST_OFFLINE", "1")
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    with pytest.warns(UserWarning) as caught:
+        assert load_mnist().source == "mnist-sample"
+    message = str(caught[0].message)
+    assert message.startswith("MNIST_OFFLINE=1: using the offline MNIST sample")
+    assert "No network" not in message
+
+
 def test_with_network_returns_keras_download(monkeypatch):
     monkeypatch.delenv("MNIST_OFFLINE", raising=False)
     monkeypatch.delenv("MNIST_PATH", raising=False)

@@ -13,7 +13,7 @@ from digits import models, plots, training  # noqa: E402
 from digits.data import normalize  # noqa: E402
 
 # The loader warns, once per call site, that it uses the offline sample: expected in tests.
-pytestmark = pytest.mark.filterwarnings("ignore:No network:UserWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:(No network|MNIST_OFFLINE=1):UserWarning")
 BUILDERS = [models.build_dense_model, models.build_dropout_model, models.build_cnn_model]
 
 

@@ -215,7 +215,7 @@ def test_wheel_loads_the_offline_sample_with_its_warning(wheel_venv):
     assert result.returncode == 0, result.stderr
     source, origin = result.stdout.split()
     assert source == "mnist-sample" and Path(origin).is_relative_to(wheel_venv["site"])
-    assert "No network: using the offline MNIST sample" in result.stderr
+    assert "MNIST_OFFLINE=1: using the offline MNIST sample" in result.stderr  # fresh_env sets it
 
 
 @pytest.mark.slow

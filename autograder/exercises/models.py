@@ -55,7 +55,7 @@ MISTAKES: dict[str, Mistake] = {
         "Add keras.layers.Flatten() right after keras.Input(shape=(28, 28)).",
     ),
     "last_layer_units": Mistake(
-        "The last layer has {got} units; it needs 10, one per digit.",
+        "The last layer has {got}; it needs 10 units, one per digit.",
         'End with keras.layers.Dense(10, activation="softmax").',
     ),
     "last_layer_not_softmax": Mistake(
@@ -351,7 +351,7 @@ def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFaile
         file=exercise.file,
         function=exercise.function,
         notebook=exercise.notebook,
-        problem="in the file: " + failure.message.rstrip("."),
+        problem="in the file: " + failure.message[:1].lower() + failure.message[1:].rstrip("."),
     )
 
 
@@ -587,7 +587,8 @@ def _activation_name(layer) -> str | None:
 def judge_last_layer(layers: list) -> None:
     _, shape, activation = layers[-1]
     if shape[-1] != 10:
-        raise CheckFailed("last_layer_units", got=shape[-1])
+        units = f"{shape[-1]} unit" + ("" if shape[-1] == 1 else "s")
+        raise CheckFailed("last_layer_units", got=units)
     if activation != "softmax":
         raise CheckFailed("last_layer_not_softmax", got=activation)
 
