@@ -60,7 +60,8 @@ GENERAL: dict[str, Mistake] = {
     ),
     "not_attempted": Mistake(
         "{function}() is not written yet (it still raises NotImplementedError).",
-        "Replace the `raise NotImplementedError(...)` line with your code.",
+        "Replace the `raise NotImplementedError(...)` line with your code, then save the "
+        "notebook: the grader reads the saved file.",
     ),
     "not_found": Mistake(
         "{problem}",

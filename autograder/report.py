@@ -48,6 +48,16 @@ def score_line(report) -> str:
     return line
 
 
+def _from_notebook(function: str, bonus: bool) -> str:
+    """ " (bonus, from 03_cnn.ipynb)": the file the grader read, which a learner may have copied
+    or not saved."""
+    from autograder.exercises import EXERCISES_BY_FUNCTION
+
+    found = EXERCISES_BY_FUNCTION.get(function)
+    parts = (["bonus"] if bonus else []) + ([f"from {found.notebook}"] if found else [])
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def format_report(report, verbose: bool = False) -> str:
     """The text a learner reads: checks per exercise with hints, then the summary table."""
     lines = [
@@ -59,7 +69,7 @@ def format_report(report, verbose: bool = False) -> str:
     for result in report.results:
         if result.exercise != exercise:
             exercise = result.exercise
-            lines += ["", f"== {exercise}" + (" (bonus)" if result.bonus else "")]
+            lines += ["", f"== {exercise}" + _from_notebook(exercise, result.bonus)]
         lines += check_lines([result], verbose=verbose)
     if verbose and report.worker_log.strip():
         lines += ["", "== output of your code and TensorFlow (--verbose)", report.worker_log]

@@ -20,6 +20,7 @@ from autograder.exercises import CATALOGUE, EXERCISES
 from autograder.grader import grade
 from autograder.isolation.protocol import Learner
 from autograder.isolation.sandbox import WorkerSupply
+from autograder.report import format_report
 from autograder.results import Outcome
 from autograder.runner import Context
 from autograder.submission import GRADED_TAG
@@ -103,6 +104,10 @@ def test_untouched_exercises_get_zero_all_not_attempted(repo):
     assert report.score == 0
     assert {result.outcome for result in report.results} == {Outcome.NOT_ATTEMPTED}
     assert all("is not written yet" in result.message for result in report.results)
+    text = format_report(report)  # names the file read: a learner may copy it, or not save it
+    for exercise in EXERCISES:
+        assert f"== {exercise.function} (" in text and f"from {exercise.notebook})" in text
+    assert "then save the notebook" in text
 
 
 # ---------------------------------------------------------------- mistakes in the graded cells
