@@ -126,6 +126,7 @@ ARGMAX_MISTAKES = {
     "hard_coded": lambda y_true, y_prob: 0.9,
     "returns_none": lambda y_true, y_prob: print(correct_accuracy(y_true, y_prob)),
     "rounded": lambda y_true, y_prob: round(correct_accuracy(y_true, y_prob), 2),
+    "not_repeatable": lambda y_true, y_prob: float(np.random.random()),
     "fails_on_input_type": lambda y_true, y_prob: float(np.mean(y_prob.argmax(axis=1) == y_true)),
 }
 

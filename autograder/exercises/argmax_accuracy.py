@@ -91,6 +91,12 @@ MISTAKES: dict[str, Mistake] = {
         "argmax_accuracy() returns {value} whatever the inputs: the grader uses random inputs.",
         "Compute the fraction from y_true and y_prob.",
     ),
+    "not_repeatable": Mistake(
+        "argmax_accuracy() returned {first} and then {second} on the same inputs: its result "
+        "must depend on y_true and y_prob only.",
+        "Compute the fraction from y_true and y_prob, without random numbers or state kept "
+        "between calls.",
+    ),
     "wrong_value": Mistake(
         "argmax_accuracy() returned {value} on {case}; the expected value is {expected}.",
         "Count the rows where np.argmax(y_prob, axis=1) equals y_true, divided by the number "
@@ -217,14 +223,18 @@ def check_returns_float(context: Context, exercise: Exercise) -> str:
 
 
 def _judge_uses_inputs(context: Context, exercise: Exercise) -> None:
-    """A function that returns one value whatever the inputs earns nothing for its exercise:
-    judged in its first check, so no later check gives it points."""
+    """A function that returns one value whatever the inputs, or another value on the same
+    inputs (a random number), earns nothing for its exercise: judged in its first check, so no
+    later check gives it points."""
     values = set()
-    for case in _cases(context):
-        try:
+    try:
+        for case in _cases(context):
             values.add(_call_on(context, exercise, case)["value"])
-        except LearnerFailure:
-            return  # a later check reports the error
+        first, second = [_call_on(context, exercise, _cases(context)[0])["value"] for _ in range(2)]
+    except LearnerFailure:
+        return  # a later check reports the error
+    if first != second:
+        raise CheckFailed("not_repeatable", first=_number(first), second=_number(second))
     expected = {case.expected for case in _cases(context)}
     if len(values) == 1 and len(expected) > 1:
         _raise_constant(values.pop())
