@@ -255,3 +255,12 @@ def test_each_trigger_gets_its_catalogued_message(mistake, tmp_path, monkeypatch
     assert result.mistake == mistake, result.message
     assert CATALOGUE[mistake].message.split("{")[0] in result.message
     assert len(result.message) < 600
+
+
+def test_a_model_saved_under_another_name_is_named_when_the_file_is_missing(tmp_path, monkeypatch):
+    """Chapter 7 also saves handwritten.h5: with only that file, the message said no more than
+    "handwritten.keras was not found" (newcomer review)."""
+    save_h5 = saved_file(lambda folder: dense_model().save(folder / "handwritten.h5"))
+    result = save_h5(tmp_path, monkeypatch)
+    assert result.mistake == "model_file_missing"
+    assert "(there is handwritten.h5: the grader reads handwritten.keras only)" in result.message

@@ -89,7 +89,7 @@ MISTAKES: dict[str, Mistake] = {
         'Pass metrics=["accuracy"] to model.compile().',
     ),
     "model_file_missing": Mistake(
-        "{file} was not found beside {notebook}.",
+        "{file} was not found beside {notebook}{others}.",
         "Run {notebook} top to bottom: {writer} saves it.",
     ),
     "model_file_out_of_date": Mistake(
@@ -268,9 +268,26 @@ def saved_file(context: Context, exercise: Exercise):
                 file=exercise.file,
                 notebook=exercise.notebook,
                 writer=_writer_cell(context.folder / exercise.notebook, exercise.file),
+                others=_other_model_files(context.folder, exercise.file),
             )
         models[exercise.function] = load_or_fail(path, "model_file_invalid", file=exercise.file)
     return models[exercise.function]
+
+
+def _other_model_files(folder: Path, wanted: str) -> str:
+    """Model files saved under another name or format (chapter 7 shows .h5 too), as the end of
+    the missing-file message: " (there is model.h5: the grader reads handwritten.keras only)"."""
+    from autograder.exercises import MODEL_FILES
+
+    theirs = set()  # the other exercises' files
+    for name in MODEL_FILES:
+        if name != wanted:
+            theirs |= {name, Path(name).with_suffix(".h5").name}
+    found = (path.name for suffix in ("*.keras", "*.h5") for path in folder.glob(suffix))
+    others = sorted(name for name in found if name not in theirs)
+    if not others:
+        return ""
+    return f" (there is {', '.join(others[:3])}: the grader reads {wanted} only)"
 
 
 def train_from_function(context: Context, exercise: Exercise):
