@@ -13,6 +13,7 @@ it: the same report, printed under the cell.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -61,6 +62,9 @@ def write_submission(cells: list[str], models_from: Path, folder: Path) -> list[
     return written
 
 
+GRADED_HERE = "Grading the cells run in this notebook and the model files beside it"
+
+
 def grade(*options: str) -> None:
     """Grade the exercise of this notebook (the cells run so far, the model files saved in the
     current folder) and print the autograder's report.
@@ -89,4 +93,6 @@ def grade(*options: str) -> None:
             capture_output=True,
             text=True,
         )
-    print(completed.stdout + completed.stderr, end="")
+    # The report's first line names the temporary folder: say what was graded instead.
+    report = re.sub(r"\AGrading .*", GRADED_HERE, completed.stdout, count=1)
+    print(report + completed.stderr, end="")

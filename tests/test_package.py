@@ -24,6 +24,8 @@ import pytest
 import yaml
 from fresh_env import HOSTED_CHAPTER, run_in
 
+from autograder.hosted import GRADED_HERE
+
 PACKAGE_DATA = (
     "digits/resources/mnist_sample.npz",
     "digits/resources/README.md",
@@ -262,6 +264,7 @@ def test_a_fresh_hosted_kernel_runs_a_chapter_and_every_exercise_and_grades_them
         assert Path(digits_file).is_relative_to(wheel_venv["site"]), name
         if ran["graded"] is not None:  # grade(): its exercise only, every check passed
             assert re.search(r"^PASS ", ran["graded"], re.MULTILINE), ran["graded"]
+            assert ran["graded"].startswith(GRADED_HERE), ran["graded"]  # not a temporary folder
             assert not re.search(r"^(FAIL|ERROR|TODO) ", ran["graded"], re.MULTILINE), name
 
     chapter = nbformat.read(folder / Path(HOSTED_CHAPTER).name, as_version=4)
