@@ -888,12 +888,38 @@ def argmax_accuracy(y_true, y_prob):
 """
 
 
+# The same with a POSIX message queue (mq_open), another object of the IPC namespace.
+LEAVE_A_MESSAGE_QUEUE = """
+import ctypes
+import os
+
+
+def argmax_accuracy(y_true, y_prob):
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    return float(rt.mq_open(b"/carried9b1d", os.O_CREAT | os.O_RDWR, 0o600, None) >= 0)
+"""
+FIND_A_MESSAGE_QUEUE = """
+import ctypes
+import os
+
+
+def argmax_accuracy(y_true, y_prob):
+    rt = ctypes.CDLL("librt.so.1", use_errno=True)
+    return float(rt.mq_open(b"/carried9b1d", os.O_RDWR) >= 0)
+"""
+
+
 @needs_bubblewrap
-def test_shared_memory_one_student_leaves_is_gone_for_the_next(light_worker):
+@pytest.mark.parametrize(
+    "leave, find",
+    [(LEAVE_SHARED_MEMORY, FIND_SHARED_MEMORY), (LEAVE_A_MESSAGE_QUEUE, FIND_A_MESSAGE_QUEUE)],
+    ids=["system_v_shared_memory", "posix_message_queue"],
+)
+def test_shared_memory_one_student_leaves_is_gone_for_the_next(light_worker, leave, find):
     """Red-team finding: a segment left by one student was read by the next in batch mode."""
-    assert call_argmax_accuracy(light_worker, LEAVE_SHARED_MEMORY)["value"] == 1.0
+    assert call_argmax_accuracy(light_worker, leave)["value"] == 1.0
     light_worker.next_student()
-    assert call_argmax_accuracy(light_worker, FIND_SHARED_MEMORY)["value"] == 0.0
+    assert call_argmax_accuracy(light_worker, find)["value"] == 0.0
 
 
 @needs_bubblewrap

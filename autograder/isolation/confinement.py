@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.isolation.processes import (
+    MESSAGE_QUEUES,
     kill,
     processes_in_session,
     processes_of_user,
@@ -196,6 +197,9 @@ def worker_command(command: list[str], folder: Path, how: Confinement) -> list[s
     arguments = ["bwrap", *_namespace_arguments(), "--cap-drop", "ALL"]
     arguments += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     arguments += ["--tmpfs", "/dev/shm"]
+    # The sandbox's own POSIX message queues, listed there: the forking process sees any that a
+    # notebook leaves (processes.ipc_objects), as it sees System V ones in /proc/sysvipc.
+    arguments += ["--mqueue", MESSAGE_QUEUES]
     emptied = _hidden_folders(folder) + [Path(path).resolve() for path in how.private]
     for hidden in emptied:
         arguments += ["--tmpfs", str(hidden)]

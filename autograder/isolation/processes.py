@@ -110,11 +110,13 @@ def processes_of_user(user: str) -> set[int]:
 
 
 SYSTEM_V_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
+MESSAGE_QUEUES = "/dev/mqueue"  # POSIX message queues, where that file system is mounted
 
 
 def ipc_objects() -> set[str]:
-    """The System V shared memory segments, semaphores and message queues this process can see
-    (those of its IPC namespace, on Linux): they outlive the processes that made them."""
+    """The System V shared memory segments, semaphores and message queues, and the POSIX
+    message queues, this process can see (those of its IPC namespace, on Linux): they outlive
+    the processes that made them."""
     found = set()
     for table in SYSTEM_V_IPC:
         try:
@@ -122,6 +124,10 @@ def ipc_objects() -> set[str]:
         except OSError:
             continue
         found |= {f"{table} {' '.join(row.split()[:2])}" for row in rows if row.strip()}
+    try:
+        found |= {f"{MESSAGE_QUEUES}/{name}" for name in os.listdir(MESSAGE_QUEUES)}
+    except OSError:
+        pass
     return found
 
 
