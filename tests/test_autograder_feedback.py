@@ -127,6 +127,7 @@ ARGMAX_MISTAKES = {
     "returns_none": lambda y_true, y_prob: print(correct_accuracy(y_true, y_prob)),
     "rounded": lambda y_true, y_prob: round(correct_accuracy(y_true, y_prob), 2),
     "not_repeatable": lambda y_true, y_prob: float(np.random.random()),
+    "returns_several": lambda y_true, y_prob: (correct_accuracy(y_true, y_prob), len(y_true)),
     "fails_on_input_type": lambda y_true, y_prob: float(np.mean(y_prob.argmax(axis=1) == y_true)),
 }
 

@@ -36,6 +36,11 @@ MISTAKES: dict[str, Mistake] = {
         "argmax_accuracy() returned {value} on {case}, the expected value {expected} rounded.",
         "Return the fraction as it is: do not round it (round only where you print it).",
     ),
+    "returns_several": Mistake(
+        "argmax_accuracy() returned a {type} of {count} values; it returns one number, the "
+        "fraction.",
+        "Return the fraction alone: return float(np.mean(predicted == y_true)).",
+    ),
     "returns_non_float": Mistake(
         "argmax_accuracy() returned {type} ({value}), not a Python float.",
         "Convert the result: return float(...).",
@@ -210,13 +215,15 @@ def check_returns_float(context: Context, exercise: Exercise) -> str:
         raise CheckFailed("returns_tensor", type=result["type"])
     if result["type"] == "builtins.NoneType":
         raise CheckFailed("returns_none")
+    type_name = result["type"].removeprefix("builtins.")
+    if type_name in ("tuple", "list") and result["shape"]:
+        raise CheckFailed("returns_several", type=type_name, count=result["shape"][0])
     if result["shape"]:
         raise CheckFailed("returns_array", shape=tuple(result["shape"]))
     value = result["value"]
     if value is not None and value == case.wrong_versions()["returns_count"] != case.expected:
         raise CheckFailed("returns_count", value=_number(value))
     if not result["is_float"] or result["is_bool"]:
-        type_name = result["type"].removeprefix("builtins.")
         raise CheckFailed("returns_non_float", type=type_name, value=_number(value))
     _judge_uses_inputs(context, exercise)
     return "returns a Python float"
