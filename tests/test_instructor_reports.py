@@ -202,9 +202,9 @@ def test_the_expected_answer_and_short_answers_are_not_flagged():
     assert code_flags({"a": short, "b": short}, "argmax_accuracy()") == []
 
 
-def add_a_huge_empty_dataset(keras_file: Path) -> None:
-    """Red team: one extra dataset in model.weights.h5 that declares 1 PiB and stores nothing
-    (Keras never reads it, so the model still loads and scores)."""
+def craft_weights(keras_file: Path, change) -> None:
+    """Rewrite the model.weights.h5 inside a .keras file with `change(h5_file)`: what a learner
+    can do to a file that Keras still loads (it never reads an extra dataset)."""
     import io
     import zipfile
 
@@ -214,23 +214,58 @@ def add_a_huge_empty_dataset(keras_file: Path) -> None:
         members = {name: archive.read(name) for name in archive.namelist()}
     weights = io.BytesIO(members["model.weights.h5"])
     with h5py.File(weights, "a") as h5:
-        h5.create_dataset(
-            "zzz_extra", shape=(2**50,), dtype="uint8", chunks=(2**20,), compression="gzip"
-        )
+        change(h5)
     members["model.weights.h5"] = weights.getvalue()
     with zipfile.ZipFile(keras_file, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
 
 
-def test_a_crafted_weights_file_neither_stops_the_report_nor_hides_a_copy(tmp_path):
-    """A dataset declaring 1 PiB made the class report end with a MemoryError (no report for
-    the class); an extra dataset also hid a copied model ("layers differ")."""
+def huge_dataset(h5) -> None:  # 1 PiB declared, nothing stored
+    h5.create_dataset("zzz", shape=(2**50,), dtype="uint8", chunks=(2**20,), compression="gzip")
+
+
+def dataset_that_fills_the_budget(h5) -> None:  # read first, it left no room for the weights
+    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+
+    size = MAX_MODEL_BYTES // 8 - 1024
+    h5.create_dataset("aaa", shape=(size,), dtype="float64", chunks=(2**16,), compression="gzip")
+
+
+def empty_dataset(h5) -> None:
+    import h5py
+
+    h5.create_dataset("aaa", data=h5py.Empty("f"))
+
+
+def text_under_a_weights_name(h5) -> None:
+    name = next(name for name in _dataset_names(h5) if name.startswith("optimizer"))
+    del h5[name]
+    h5.create_dataset(name, data="text")
+
+
+def _dataset_names(h5) -> list[str]:
+    import h5py
+
+    names: list[str] = []
+    h5.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+    return names
+
+
+@pytest.mark.parametrize(
+    "change",
+    [huge_dataset, dataset_that_fills_the_budget, empty_dataset, text_under_a_weights_name],
+)
+def test_a_crafted_weights_file_neither_stops_the_report_nor_hides_a_copy(tmp_path, change):
+    """Red team and review: a dataset declaring 1 PiB ended the class report with a MemoryError
+    (no report for the class); an extra dataset, an empty one, one read first that used the
+    whole budget, or text under a weights' name hid a copied model or crashed the report."""
     model = small_model(7)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     folders = {
         "ann": student(tmp_path / "ann", HONEST, model),
         "ben": student(tmp_path / "ben", ORIGINAL, model),
     }
-    add_a_huge_empty_dataset(folders["ben"] / "handwritten.keras")
+    craft_weights(folders["ben"] / "handwritten.keras", change)
     flags = class_flags(folders, EXERCISES)
     assert ("model", ("ann", "ben")) in {(flag.kind, flag.students) for flag in flags}

@@ -922,6 +922,35 @@ def test_shared_memory_one_student_leaves_is_gone_for_the_next(light_worker, lea
     assert call_argmax_accuracy(light_worker, find)["value"] == 0.0
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forking workers: Linux")
+def test_without_a_sandbox_the_machines_own_shared_memory_does_not_end_the_worker(tmp_path):
+    """Review finding: without bubblewrap the worker shares the machine's IPC namespace, where
+    other programs make segments too; one made mid-grade ended the worker, and the next
+    notebook's first request could be reported as the learner's code dying."""
+    import ctypes
+
+    from autograder.isolation.confinement import Confinement
+    from autograder.isolation.sandbox import WorkerSupply
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    answer = "def argmax_accuracy(y_true, y_prob):\n    return 0.75\n"
+    with open(tmp_path / "worker.log", "w+") as log:
+        supply = WorkerSupply(log, str(tmp_path), False, Confinement(False, None, "none"))
+        segment = -1
+        try:
+            first = supply.get().process.pid
+            assert call_argmax_accuracy(supply, answer)["value"] == 0.75
+            segment = libc.shmget(0, 4096, 0o1600)  # IPC_PRIVATE, as another program would
+            assert segment >= 0
+            supply.next_notebook()
+            assert call_argmax_accuracy(supply, answer)["value"] == 0.75
+            assert supply.get().process.pid == first
+        finally:
+            if segment >= 0:
+                libc.shmctl(segment, 0, None)  # IPC_RMID
+            supply.close()
+
+
 @needs_bubblewrap
 def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(light_worker):
     """A fork ends with worker.CLOSED when the judge's requests end; learner code that exits

@@ -59,7 +59,7 @@ def class_numbers(grades, flags=()) -> ClassNumbers:
     )
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 
 def as_text(cell: str) -> str:

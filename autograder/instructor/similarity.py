@@ -61,15 +61,26 @@ def model_weights(path: Path) -> dict[str, np.ndarray] | None:
                     datasets.__setitem__(name, item) if isinstance(item, h5py.Dataset) else None
                 )
             )
-            arrays, budget = {}, MAX_MODEL_BYTES
-            for name, item in datasets.items():
-                size = item.size * item.dtype.itemsize
+            arrays: dict[str, np.ndarray] = {}
+            budget: float = MAX_MODEL_BYTES
+            for name, item in sorted(datasets.items(), key=lambda entry: _declared_bytes(entry[1])):
+                size = _declared_bytes(item)
                 if item.is_virtual or item.external or size > budget:
                     continue  # never read what points elsewhere, or would fill the memory
-                arrays[name], budget = np.asarray(item), budget - size
+                try:
+                    arrays[name], budget = np.asarray(item, dtype=np.float64), budget - size
+                except Exception:  # text, a corrupt chunk...: not a weight to compare
+                    continue
             return arrays
     except Exception:  # whatever a crafted file makes zipfile or h5py raise: not comparable
         return None
+
+
+def _declared_bytes(item) -> float:
+    """What reading the dataset would take (smallest first: a model's weights before any
+    padding); inf for what is not an array of numbers."""
+    numeric = item.shape is not None and item.dtype.kind in "biuf"
+    return item.size * item.dtype.itemsize if numeric else float("inf")
 
 
 def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:

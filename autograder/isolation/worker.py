@@ -205,7 +205,9 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
     emptied: a line learner code cannot forge on the shared response channel."""
     become_subreaper()  # what a notebook's code leaves running comes back here, to be ended
     never_dumpable()  # no notebook's code can rewrite this process, and so the next notebook
-    ipc_at_start = ipc_objects()  # in bubblewrap none: the sandbox has its own
+    # Only a sandbox's process 1 (bubblewrap) has an IPC namespace of its own: elsewhere the
+    # machine's other programs make and remove such objects too.
+    ipc_at_start = ipc_objects() if os.getpid() == 1 else None
     forks = 0
     while True:
         forks += 1
@@ -233,7 +235,8 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
         if code != ENDED:
             responses.write(send({"ok": False, "died": code}) + "\n")
             responses.flush()
-        if not clean or descendants(os.getpid()) or ipc_objects() - ipc_at_start:
+        left_ipc = ipc_at_start is not None and bool(ipc_objects() - ipc_at_start)
+        if not clean or descendants(os.getpid()) or left_ipc:
             return  # something of that notebook outlived it: never "ended"; the judge replaces us
         drop_waiting_requests(requests)
         report(control, send, {"ended": forks})
