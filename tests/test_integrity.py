@@ -13,6 +13,7 @@ import csv
 import hashlib
 import json
 import os
+import platform
 import shutil
 import signal
 import socket
@@ -26,7 +27,7 @@ import pytest
 from conftest import set_graded_cell
 
 from autograder.instructor.gradescope import build_zip
-from autograder.isolation.confinement import as_user, bubblewrap_problem
+from autograder.isolation.confinement import KEYRING_CALLS, as_user, bubblewrap_problem
 from autograder.submission import graded_cell
 from digits.quiet import QUIET_TENSORFLOW
 
@@ -949,6 +950,32 @@ def test_without_a_sandbox_the_machines_own_shared_memory_does_not_end_the_worke
             if segment >= 0:
                 libc.shmctl(segment, 0, None)  # IPC_RMID
             supply.close()
+
+
+# The kernel keyring belongs to a user, not to a sandbox: a key added by one student's code was
+# found by the next (and stayed in the grading user's keyring). The sandbox refuses its calls.
+KEYRING_LEARNER = """
+import ctypes
+
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+
+
+def argmax_accuracy(y_true, y_prob):
+    return float(libc.syscall({call}) > 0)
+"""
+
+
+@needs_bubblewrap
+@pytest.mark.skipif(platform.machine() not in KEYRING_CALLS, reason="keyring calls: x86_64, arm64")
+def test_a_key_one_student_adds_to_the_keyring_never_reaches_the_next(light_worker):
+    _, (add_key, _, keyctl) = KEYRING_CALLS[platform.machine()]
+    user_keyring, search = -4, 10  # KEY_SPEC_USER_KEYRING, KEYCTL_SEARCH
+    add = f'{add_key}, b"user", b"carried9b1d", b"CARRIED", 7, {user_keyring}'
+    find = f'{keyctl}, {search}, {user_keyring}, b"user", b"carried9b1d", 0'
+    assert call_argmax_accuracy(light_worker, KEYRING_LEARNER.format(call=add))["value"] == 0.0
+    light_worker.next_student()
+    assert call_argmax_accuracy(light_worker, KEYRING_LEARNER.format(call=find))["value"] == 0.0
 
 
 @needs_bubblewrap

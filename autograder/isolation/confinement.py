@@ -188,8 +188,11 @@ def worker_environment(home: str) -> dict[str, str]:
     return environment
 
 
-def worker_command(command: list[str], folder: Path, how: Confinement) -> list[str]:
-    """`command` wrapped in bubblewrap when `how` says so: it may write `folder` only."""
+def worker_command(
+    command: list[str], folder: Path, how: Confinement, seccomp: int | None = None
+) -> list[str]:
+    """`command` wrapped in bubblewrap when `how` says so: it may write `folder` only;
+    `seccomp`: a descriptor to read a seccomp filter from (keyring_filter)."""
     if not how.bubblewrap:
         return command
     # No capabilities, even when the grader runs as root: learner code cannot unmount the empty
@@ -212,9 +215,48 @@ def worker_command(command: list[str], folder: Path, how: Confinement) -> list[s
     arguments += ["--bind", str(folder), str(folder), "--chdir", str(folder)]
     for hidden in [Path("/dev"), *emptied]:  # empty, and read-only: nothing to fill or share
         arguments += ["--remount-ro", str(hidden)]
+    if seccomp is not None:
+        arguments += ["--seccomp", str(seccomp)]
     # The worker is the sandbox's process 1: learner code cannot kill it, and every process left
     # in the sandbox ends with it.
     return [*arguments, "--as-pid-1", "--", *command]
+
+
+# The kernel keyring's system calls (add_key, request_key, keyctl) and the audit architecture
+# whose numbers they are, for the machines the course is graded on.
+KEYRING_CALLS = {
+    "x86_64": (0xC000003E, (248, 249, 250)),
+    "aarch64": (0xC00000B7, (217, 218, 219)),
+}
+
+
+def keyring_filter() -> bytes | None:
+    """A seccomp filter (classic BPF, as bubblewrap's --seccomp reads it) that refuses the
+    kernel keyring with EPERM: keyrings belong to a user, not to a sandbox, so a notebook could
+    leave data there for the next student (red team). Other architectures' and x32 system calls
+    are refused too, so that no other numbering reaches the keyring. None on other machines."""
+    import errno
+    import platform
+    import struct
+
+    known = KEYRING_CALLS.get(platform.machine())
+    if known is None:
+        return None
+    architecture, calls = known
+    load, equal, at_least, give = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, JEQ, JGE, RET
+    allow, refuse = 0x7FFF0000, 0x00050000 | errno.EPERM  # SECCOMP_RET_ALLOW, RET_ERRNO
+    count = len(calls)
+    program = [
+        (load, 0, 0, 4),  # seccomp_data.arch
+        (equal, 1, 0, architecture),
+        (give, 0, 0, refuse),
+        (load, 0, 0, 0),  # seccomp_data.nr
+        (at_least, count + 1, 0, 0x40000000),  # x32
+        *[(equal, count - index, 0, call) for index, call in enumerate(calls)],
+        (give, 0, 0, allow),
+        (give, 0, 0, refuse),
+    ]
+    return b"".join(struct.pack("HBBI", *instruction) for instruction in program)
 
 
 def _namespace_arguments() -> list[str]:
@@ -265,19 +307,29 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_f
     if user is not None and not how.bubblewrap and FORK_OPTION in command:
         # The forking process stays root, out of the learner's reach; each fork becomes `user`.
         command, user = [*command, USER_OPTION, user], None
-    return subprocess.Popen(
-        worker_command(command, folder, how),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=log,
-        env=worker_environment(str(folder)),
-        cwd=folder,
-        text=True,
-        encoding="utf-8",
-        start_new_session=os.name == "posix",
-        pass_fds=pass_fds,
-        **as_user(user),
-    )
+    rules = keyring_filter() if how.bubblewrap else None
+    seccomp = None
+    if rules is not None:  # a pipe holds it (a few dozen bytes) until bubblewrap reads it
+        seccomp, writing = os.pipe()
+        os.write(writing, rules)
+        os.close(writing)
+    try:
+        return subprocess.Popen(
+            worker_command(command, folder, how, seccomp),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            env=worker_environment(str(folder)),
+            cwd=folder,
+            text=True,
+            encoding="utf-8",
+            start_new_session=os.name == "posix",
+            pass_fds=(*pass_fds, *([seccomp] if seccomp is not None else [])),
+            **as_user(user),
+        )
+    finally:
+        if seccomp is not None:
+            os.close(seccomp)
 
 
 def _give_to(user: str, paths: list[Path]) -> None:
