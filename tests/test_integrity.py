@@ -978,6 +978,53 @@ def test_a_key_one_student_adds_to_the_keyring_never_reaches_the_next(light_work
     assert call_argmax_accuracy(light_worker, KEYRING_LEARNER.format(call=find))["value"] == 0.0
 
 
+# Student A's cell changes what every fork shares: it clears O_APPEND on the log that is its
+# stderr and stdout and moves the offset past the 512 MB file size limit, and it sets another
+# signal on the channels. Student B's honest cell prints, and looks at the channels' signal.
+SPOIL_THE_SHARED_FILES = """
+import fcntl
+import os
+
+
+def argmax_accuracy(y_true, y_prob):
+    fcntl.fcntl(2, fcntl.F_SETFL, 0)
+    os.lseek(2, 2**40, os.SEEK_SET)
+    for fd in range(3, 64):
+        try:
+            fcntl.fcntl(fd, 10, 37)  # F_SETSIG
+        except OSError:
+            pass
+    return 1.0
+"""
+PRINT_AND_ANSWER = """
+import fcntl
+import os
+import sys
+
+
+def argmax_accuracy(y_true, y_prob):
+    print("working on it", file=sys.stderr, flush=True)
+    print("working on it", flush=True)
+    signals = set()
+    for fd in range(3, 64):
+        try:
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:"):
+                signals.add(fcntl.fcntl(fd, 11))  # F_GETSIG
+        except OSError:
+            pass
+    return 0.75 if signals == {0} else 0.25
+"""
+
+
+@needs_bubblewrap
+def test_what_one_student_sets_on_the_shared_log_and_channels_spares_the_next(light_worker):
+    """Red team: B's prints failed with "File too large" (graded as B's error), and the
+    channels' settings carried data from A to B."""
+    assert call_argmax_accuracy(light_worker, SPOIL_THE_SHARED_FILES)["value"] == 1.0
+    light_worker.next_student()
+    assert call_argmax_accuracy(light_worker, PRINT_AND_ANSWER)["value"] == 0.75
+
+
 @needs_bubblewrap
 def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(light_worker):
     """A fork ends with worker.CLOSED when the judge's requests end; learner code that exits

@@ -7,6 +7,7 @@ prints (sent to stderr) and input() (end of file) cannot touch them. Nothing is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import linecache
 import os
@@ -178,6 +179,47 @@ def requests_ended(requests) -> bool:
     return waiting[0] == 0
 
 
+F_SETSIG = 10  # Linux's fcntl: the signal sent when the channel is ready (0: SIGIO)
+
+
+def pipe_size(descriptor: int) -> int | None:
+    import fcntl
+
+    try:
+        return fcntl.fcntl(descriptor, fcntl.F_GETPIPE_SZ)
+    except (OSError, AttributeError):
+        return None
+
+
+def reset_channel(descriptor: int, size: int | None) -> None:
+    """Undo what an earlier fork's code may have set on a channel that every fork shares (its
+    open file): status flags (non-blocking, O_ASYNC), the owner and signal of O_ASYNC, and the
+    pipe's size (red team: these carried data from one student to the next)."""
+    import fcntl
+
+    fcntl.fcntl(descriptor, fcntl.F_SETFL, 0)
+    for command in (fcntl.F_SETOWN, F_SETSIG):
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(descriptor, command, 0)
+    if size is not None:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(descriptor, fcntl.F_SETPIPE_SZ, size)
+
+
+def own_output() -> None:
+    """Give this fork its own open file on the log for stdout and stderr. The one it inherits
+    is shared by every fork: a notebook could clear its O_APPEND and move its offset past the
+    file size limit, and the next student's prints failed with "File too large" (red team).
+    Where the log cannot be reopened, the shared handle stays."""
+    try:
+        fresh = os.open("/proc/self/fd/2", os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        return
+    os.dup2(fresh, 1)
+    os.dup2(fresh, 2)
+    os.close(fresh)
+
+
 def drop_waiting_requests(requests) -> None:
     """Drop every byte waiting on the requests channel once a fork and all it started are gone.
 
@@ -208,6 +250,9 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
     # Only a sandbox's process 1 (bubblewrap) has an IPC namespace of its own: elsewhere the
     # machine's other programs make and remove such objects too.
     ipc_at_start = ipc_objects() if os.getpid() == 1 else None
+    pipe_sizes = {
+        channel.fileno(): pipe_size(channel.fileno()) for channel in (requests, responses)
+    }
     forks = 0
     while True:
         forks += 1
@@ -216,12 +261,13 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
             if control is not None:
                 control.close()
             os.setsid()
+            own_output()  # before become_user: reopening the log takes its owner
             if user is not None:
                 become_user(user)
             die_with_parent()
             limit_files()
             for channel in (requests, responses):  # an earlier fork's code may have changed it
-                os.set_blocking(channel.fileno(), True)
+                reset_channel(channel.fileno(), pipe_sizes.get(channel.fileno()))
             os._exit(ENDED if serve(requests, responses, send) else CLOSED)
         report(control, send, {"forked": forks})
         _, status = os.waitpid(child, 0)
