@@ -1026,6 +1026,30 @@ def test_what_one_student_sets_on_the_shared_log_and_channels_spares_the_next(li
 
 
 @needs_bubblewrap
+def test_a_student_whose_last_notebook_made_no_request_hands_over_without_a_second_end(
+    light_worker, monkeypatch
+):
+    """Review finding: after next_notebook() had ended the last fork (the student's next
+    notebook made no request, e.g. it was missing), next_student() sent another "end". When it
+    came after the drain, the fresh fork took it, the sync was dropped, and after 10 s the whole
+    worker was replaced."""
+    answer = "def argmax_accuracy(y_true, y_prob):\n    return 0.75\n"
+    first = light_worker.get().process.pid
+    assert call_argmax_accuracy(light_worker, answer)["value"] == 0.75
+    light_worker.next_notebook()  # the next notebook is missing: no request follows
+    worker = light_worker.get()
+    sent: list[dict] = []
+    send = worker._send
+    monkeypatch.setattr(worker, "_send", lambda message: sent.append(message) or send(message))
+    started = time.monotonic()
+    light_worker.next_student()
+    assert time.monotonic() - started < 5
+    assert {"op": "end"} not in sent
+    assert call_argmax_accuracy(light_worker, answer)["value"] == 0.75
+    assert light_worker.get().process.pid == first
+
+
+@needs_bubblewrap
 def test_learner_code_that_exits_like_the_end_of_requests_is_reported_as_it_exited(light_worker):
     """A fork ends with worker.CLOSED when the judge's requests end; learner code that exits
     with the same code is reported with it, and the same worker serves the next notebook."""

@@ -98,6 +98,7 @@ class Worker:
         self.ready = False
         self.used = False  # a request reached the current fork
         self.touched = False  # a request reached any fork since the last next_student()
+        self.ending: int | None = None  # the fork next_notebook() ended, until a new request
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -141,6 +142,7 @@ class Worker:
         except (BrokenPipeError, OSError):
             raise LearnerFailure(FailureKind.DIED, "ProcessEnded", "the worker had ended") from None
         self.used = self.touched = True
+        self.ending = None
         started = time.monotonic()
         response = self._receive(
             limit,
@@ -160,6 +162,8 @@ class Worker:
     def next_notebook(self) -> None:
         """End the current fork, if learner code ran in it: the next notebook gets a fresh one."""
         if self.ready and self.used and self.process.poll() is None:
+            if self.control is not None:
+                self.ending = self._current_fork(END_LIMIT)
             self.process.stdin.write(json.dumps({"op": "end"}) + "\n")
             self.process.stdin.flush()
             self.ready = self.used = False
@@ -174,8 +178,12 @@ class Worker:
         if not self.touched:  # no learner code ran: nothing to end
             return True
         try:
-            current = self._current_fork(END_LIMIT)
-            self._send({"op": "end"})
+            current: int | None = self.ending
+            if current is not None:  # next_notebook() ended the last fork code ran in: a
+                self.ending = None  # second "end" would end the fresh one
+            else:
+                current = self._current_fork(END_LIMIT)
+                self._send({"op": "end"})
             if current is None or not self._control_until({"ended": current}, END_LIMIT):
                 return False
             return self._sync()
