@@ -233,18 +233,17 @@ def _judge_uses_inputs(context: Context, exercise: Exercise) -> None:
     """A function that returns one value whatever the inputs, or another value on the same
     inputs (a random number), earns nothing for its exercise: judged in its first check, so no
     later check gives it points."""
-    values = set()
+    cases = _cases(context)
     try:
-        for case in _cases(context):
-            values.add(_call_on(context, exercise, case)["value"])
-        first, second = [_call_on(context, exercise, _cases(context)[0])["value"] for _ in range(2)]
+        values = [_call_on(context, exercise, case)["value"] for case in cases]
+        again = _call_on(context, exercise, cases[0])["value"]
     except LearnerFailure:
         return  # a later check reports the error
-    if _number(first) != _number(second):  # as shown: nan and nan are the same answer
-        raise CheckFailed("not_repeatable", first=_number(first), second=_number(second))
-    expected = {case.expected for case in _cases(context)}
-    if len(values) == 1 and len(expected) > 1:
-        _raise_constant(values.pop())
+    if _number(values[0]) != _number(again):  # as shown: nan and nan are the same answer
+        raise CheckFailed("not_repeatable", first=_number(values[0]), second=_number(again))
+    expected = {case.expected for case in cases}
+    if len(set(values)) == 1 and len(expected) > 1:
+        _raise_constant(values[0])
 
 
 def _raise_constant(value) -> None:

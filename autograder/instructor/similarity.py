@@ -63,8 +63,9 @@ def model_weights(path: Path) -> dict[str, np.ndarray] | None:
             )
             arrays: dict[str, np.ndarray] = {}
             budget: float = MAX_MODEL_BYTES
-            for name, item in sorted(datasets.items(), key=lambda entry: _declared_bytes(entry[1])):
-                size = _declared_bytes(item)
+            sized = sorted((_declared_bytes(item), name) for name, item in datasets.items())
+            for size, name in sized:
+                item = datasets[name]
                 if item.is_virtual or item.external or size > budget:
                     continue  # never read what points elsewhere, or would fill the memory
                 try:

@@ -240,6 +240,14 @@ class Worker:
                 self.controls.put(json.loads(line))
         self.controls.put(CONTROL_ENDED)  # the forking process is gone: no "ended" will come
 
+    def _next_control(self, timeout: float):
+        """The forking process's next report (queue.Empty after `timeout`); CONTROL_ENDED stays
+        for every later reader to see."""
+        message = self.controls.get(timeout=timeout)
+        if message is CONTROL_ENDED:
+            self.controls.put(CONTROL_ENDED)
+        return message
+
     def _current_fork(self, limit: float) -> int | None:
         """The number of the fork now serving: the last one forked and not yet ended."""
         forked, ended = 0, 0
@@ -247,11 +255,10 @@ class Worker:
         while True:
             wait = 0.0 if forked > ended else max(0.0, deadline - time.monotonic())
             try:
-                message = self.controls.get(timeout=wait)
+                message = self._next_control(wait)
             except queue.Empty:
                 return forked if forked > ended else None
             if message is CONTROL_ENDED:
-                self.controls.put(CONTROL_ENDED)
                 return None
             forked = message.get("forked", forked)
             ended = message.get("ended", ended)
@@ -260,11 +267,10 @@ class Worker:
         deadline = time.monotonic() + limit
         while True:
             try:
-                message = self.controls.get(timeout=max(0.0, deadline - time.monotonic()))
+                message = self._next_control(max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 return False
             if message is CONTROL_ENDED:
-                self.controls.put(CONTROL_ENDED)
                 return False
             if message == wanted:
                 return True
