@@ -49,8 +49,8 @@ def score_line(report) -> str:
 
 
 def _from_notebook(function: str, bonus: bool) -> str:
-    """ " (bonus, from 03_cnn.ipynb)": the file the grader read, which a learner may have copied
-    or not saved."""
+    """The end of an exercise's header, such as " (bonus, from 03_cnn.ipynb)": it names the
+    file the grader read, which a learner may have copied or not saved."""
     from autograder.exercises import EXERCISES_BY_FUNCTION
 
     found = EXERCISES_BY_FUNCTION.get(function)

@@ -33,17 +33,18 @@ SOURCE_DESCRIPTIONS = {
     SAMPLE_SOURCE: "offline sample of real MNIST digits (4,000 training / 1,000 test)",
     FILE_SOURCE: "a custom MNIST-format file from MNIST_PATH",
 }
-SAMPLE_WARNING = (
-    "No network: using the offline MNIST sample shipped with the course "
+_USING_THE_SAMPLE = (
+    "using the offline MNIST sample shipped with the course "
     "(4,000 training / 1,000 test real MNIST digits instead of 60,000 / 10,000), so accuracy "
-    "figures are a few points lower than with full MNIST. To get the full data, connect to the "
-    "internet and run again, or set MNIST_PATH to a copy of mnist.npz."
+    "figures are a few points lower than with full MNIST."
+)
+SAMPLE_WARNING = (
+    f"No network: {_USING_THE_SAMPLE} To get the full data, connect to the internet and run "
+    "again, or set MNIST_PATH to a copy of mnist.npz."
 )
 OFFLINE_WARNING = (
-    "MNIST_OFFLINE=1: using the offline MNIST sample shipped with the course "
-    "(4,000 training / 1,000 test real MNIST digits instead of 60,000 / 10,000), so accuracy "
-    "figures are a few points lower than with full MNIST. Unset MNIST_OFFLINE to download the "
-    "full data, or set MNIST_PATH to a copy of mnist.npz."
+    f"MNIST_OFFLINE=1: {_USING_THE_SAMPLE} Unset MNIST_OFFLINE to download the full data, or "
+    "set MNIST_PATH to a copy of mnist.npz."
 )
 
 
