@@ -362,9 +362,9 @@ def sample_with_source(source):
 @functools.cache  # the same training for the tests here and in test_autograder_catalogue.py
 def trained(optimizer="adam", scale=normalize, epochs=1):
     (x_train, y_train), _ = load_mnist_sample()
+    keras.utils.set_random_seed(0)  # before the model is built: its first weights are random too
     model = dense_model()
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    keras.utils.set_random_seed(0)
     history = model.fit(scale(x_train), y_train, epochs=epochs, verbose=0)
     return model, history
 
@@ -383,8 +383,9 @@ def accuracy_result(folder, model, data=None, history=None):
     return next(r for r in results if r.check_id == "build_model.accuracy")
 
 
-def mark_of_90_percent(data, kind, submission=None):
-    return 0.9, ""
+def mark_of_97_percent(data, kind, submission=None):
+    """A mark the sample's 3-epoch models miss by far: from 85.6% to 90.2% over seeds 0-5."""
+    return 0.97, ""
 
 
 def known_by_source(data):
@@ -428,7 +429,7 @@ def keras_normalize(images):
 
 def test_a_model_trained_on_other_scaling_is_told_what_the_grader_feeds(tmp_path, monkeypatch):
     model, history = trained(scale=keras_normalize, epochs=3)
-    monkeypatch.setattr(models, "accuracy_mark", mark_of_90_percent)
+    monkeypatch.setattr(models, "accuracy_mark", mark_of_97_percent)
     result = accuracy_result(tmp_path, model)
     assert result.mistake == "other_scaling", result.message
     assert "divided by 255" in result.message and "keras.utils.normalize" in result.message
