@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import hashlib
 import io
@@ -105,14 +106,18 @@ def load_data_quietly():
     return data
 
 
-def prepare_judge():
+def prepare_judge(models_judged: bool = True):
     """Import everything the judge uses, and read the data, before any learner code runs: the
-    judge then never imports a module that a learner's cell could have rewritten."""
-    import keras  # noqa: F401
-
+    judge then never imports a module that a learner's cell could have rewritten. Keras and the
+    data only where a model is judged: otherwise nothing of the judge uses them (and reading
+    MNIST imports Keras to reach its download cache), so the data is None."""
     import autograder.exercises  # noqa: F401
     import autograder.report  # noqa: F401
     import autograder.thresholds  # noqa: F401
+
+    if not models_judged:
+        return None
+    import keras  # noqa: F401
 
     return load_data_quietly()
 
@@ -150,6 +155,9 @@ def grade(
         exercises = with_hidden(exercises, load_hidden_checks(hidden), hidden)
     silence_tensorflow()
     how = replace(confinement(), private=(hidden,) if hidden else ())
+    cells = [notebook_cell(submission, exercise) for exercise in exercises]  # before learner code
+    models_judged = hidden is not None or any(exercise.model_file for exercise in exercises)
+    learner_keras = models_judged or not all(map(imports_only_light_modules, cells))
     workdir = Path(tempfile.mkdtemp(prefix="autograder-"))
     own_files = workdir / "judge"  # the judge's copies of models: no worker can reach them
     own_files.mkdir(mode=0o700)
@@ -162,16 +170,16 @@ def grade(
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
             if workers is None:  # started now: it imports Keras while the judge does
-                workers = WorkerSupply(worker_log, str(workdir), True, how)
-            data = prepare_judge()
+                workers = WorkerSupply(worker_log, str(workdir), learner_keras, how)
+            data = prepare_judge(models_judged)
             results = []
             notes = [
                 note for note in (course_note, None if how.sandboxed else how.description) if note
             ]
             shared = dict(workdir=own_files, seed=seed, train=train, loaded_data=data)
             work = [
-                (exercise, exercise_context(exercise, submission, workers, limits, **shared))
-                for exercise in exercises
+                (exercise, exercise_context(exercise, cell, submission, workers, limits, **shared))
+                for exercise, cell in zip(exercises, cells, strict=True)
             ]
             preparation = prepare_in_background(work)
             try:
@@ -189,14 +197,17 @@ def grade(
         worker_log.close()
         learner_output = worker_log_path.read_text(encoding="utf-8", errors="replace")
         shutil.rmtree(workdir, ignore_errors=True)
-    return Report(submission, results, data.source, data.description, notes, learner_output, only)
+    source, description = (data.source, data.description) if data is not None else ("", "")
+    return Report(submission, results, source, description, notes, learner_output, only)
 
 
-def exercise_context(exercise: Exercise, submission: Path, workers, limits: dict, **fields):
-    """The context of one exercise's checks: its graded cell, run by `workers` (a WorkerSupply)."""
+def exercise_context(
+    exercise: Exercise, cell: GradedCell | str, submission: Path, workers, limits: dict, **fields
+):
+    """The context of one exercise's checks: its graded `cell` (see `notebook_cell`), run by
+    `workers` (a WorkerSupply)."""
     from autograder.isolation.sandbox import SandboxLearner
 
-    cell = notebook_cell(submission, exercise)
     learner = SandboxLearner({exercise.function: cell}, workers, limits)
     return Context(learner, submission, **fields)
 
@@ -204,6 +215,33 @@ def exercise_context(exercise: Exercise, submission: Path, workers, limits: dict
 def notebook_cell(submission: Path, exercise: Exercise) -> GradedCell | str:
     """The exercise's graded cell, or why there is none (a broken notebook is one such reason)."""
     return graded_cell(submission / exercise.notebook, exercise.function)
+
+
+# What a graded cell may import and still run in a worker that has not imported Keras first:
+# each of these takes well under a second, far inside the time limit of a call.
+LIGHT_MODULES = frozenset(
+    {"numpy", "sklearn", "math", "statistics", "random", "collections", "functools", "itertools",
+     "operator", "typing", "__future__", "warnings", "dataclasses"}
+)  # fmt: skip
+
+
+def imports_only_light_modules(cell: GradedCell | str) -> bool:
+    """Whether the graded cell (or its absence) needs no Keras in its worker: Keras takes 5 to 10
+    s to import, more than a call's time limit, so the worker imports it first where it may be
+    needed. Exercise 2 alone is then graded without TensorFlow at all."""
+    if not isinstance(cell, GradedCell):
+        return True
+    try:
+        tree = ast.parse(cell.source)
+    except SyntaxError:
+        return True  # the cell fails before anything is imported
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0] if node.level == 0 else "")
+    return imported <= LIGHT_MODULES
 
 
 def choices() -> list[str]:

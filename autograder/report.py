@@ -58,12 +58,14 @@ def _from_notebook(function: str, bonus: bool) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def data_line(report, form: str = "Data: {} [{}]") -> str:
+    """Which MNIST the models were graded on; no line where no model was graded."""
+    return form.format(report.data_description, report.data_source) if report.data_source else ""
+
+
 def format_report(report, verbose: bool = False) -> str:
     """The text a learner reads: checks per exercise with hints, then the summary table."""
-    lines = [
-        f"Grading {report.submission}",
-        f"Data: {report.data_description} [{report.data_source}]",
-    ]
+    lines = [line for line in (f"Grading {report.submission}", data_line(report)) if line]
     lines += [f"Note: {note}" for note in report.notes]
     exercise = None
     for result in report.results:
@@ -121,14 +123,8 @@ def results_json(report) -> dict:
     table = ["| exercise | check | points | status |", "| --- | --- | --- | --- |"]
     table += [f"| {' | '.join(row)} |" for row in summary_rows(report)]
     notes = [f"Note: {note}" for note in report.notes]
-    output = "\n\n".join(
-        [
-            f"Graded on the {report.data_description} (`{report.data_source}`).",
-            *notes,
-            "\n".join(table),
-            f"**{score_line(report)}**",
-        ]
-    )
+    parts = [data_line(report, "Graded on the {} (`{}`)."), *notes, "\n".join(table)]
+    output = "\n\n".join([part for part in parts if part] + [f"**{score_line(report)}**"])
     return {
         "score": report.score,
         "max_score": report.max_score,

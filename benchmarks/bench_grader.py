@@ -10,8 +10,10 @@ In one run, on a copy of solutions/:
 3. cold grade: a fresh `python -m autograder` process on the executed copy, its workers forked
    from one process that imported Keras once (the default on Linux), and with a new worker
    process per notebook (AUTOGRADER_WORKER_FORK=0, as on macOS and Windows);
-4. bare import: `python -c "import keras"`, the least any grading process costs.
-Steps 2 to 4 alternate `--repeats` times; the medians are printed with their ratios.
+4. bare import: `python -c "import keras"`, the least any grading process costs;
+5. exercise 2 alone (`--only argmax_accuracy`), a learner's feedback on the one exercise that
+   judges no model: no process imports TensorFlow for it.
+Steps 2 to 5 alternate `--repeats` times; the medians are printed with their ratios.
 """
 
 from __future__ import annotations
@@ -74,16 +76,18 @@ def main() -> None:
         shutil.copytree(REPO / "solutions", folder)
         reexecution = execute_notebooks(folder)
         dense, cnn = (str(folder / name) for name in MODEL_FILES)
-        floors, floors_both, grades, spawned, imports = [], [], [], [], []
+        floors, floors_both, grades, spawned, imports, alone = [], [], [], [], [], []
         grader = [sys.executable, "-m", "autograder", str(folder)]
+        exercise_2 = [*grader, "--only", "argmax_accuracy"]
         for _ in range(arguments.repeats):
             imports.append(timed([sys.executable, "-c", "import keras"]))
             floors.append(timed([sys.executable, "-c", FLOOR, dense]))
             floors_both.append(timed([sys.executable, "-c", FLOOR, dense, cnn]))
             grades.append(timed(grader))
             spawned.append(timed(grader, environment={"AUTOGRADER_WORKER_FORK": "0"}))
-    floor, floor_both, grade, spawn, bare = map(
-        statistics.median, (floors, floors_both, grades, spawned, imports)
+            alone.append(timed(exercise_2))
+    floor, floor_both, grade, spawn, bare, alone_s = map(
+        statistics.median, (floors, floors_both, grades, spawned, imports, alone)
     )
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
@@ -96,6 +100,7 @@ def main() -> None:
     )
     print(f"cold grade, a new worker process per notebook: {spawn:5.1f} s  {_runs(spawned)}")
     print(f"bare import (python -c 'import keras'):        {bare:5.1f} s  {_runs(imports)}")
+    print(f"exercise 2 alone (--only argmax_accuracy):    {alone_s:6.1f} s  {_runs(alone)}")
     print(f"re-executing the three notebooks (nbclient):  {reexecution:6.1f} s")
     print(f"grade / bare import: {grade / bare:.2f}x (a process per notebook: {spawn / bare:.2f}x)")
     per_round = sorted(g / b for g, b in zip(grades, imports, strict=True))

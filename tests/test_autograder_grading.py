@@ -402,6 +402,44 @@ def test_tampering_with_the_grader_or_numpy_from_the_notebook_earns_nothing(
     assert result_of(report, "build_model.accuracy").mistake == "accuracy_near_chance"
 
 
+SAY_WHETHER_KERAS_IS_LOADED = (
+    'print("Keras in the worker:", "keras" in __import__("sys").modules)\n'
+)
+NUMPY_ANSWER = """
+def argmax_accuracy(y_true, y_prob):
+    return float(np.mean(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+"""
+GRADE_IN_A_FRESH_PROCESS = """
+import sys
+from autograder.grader import grade
+from autograder.report import format_report
+print(format_report(grade(sys.argv[1], only="argmax_accuracy"), verbose=True))
+print("Keras in the judge:", "keras" in sys.modules)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("imports", "keras_loaded"),
+    [("import numpy as np\n", False), ("import numpy as np\nimport tensorflow as tf\n", True)],
+    ids=["numpy", "tensorflow"],
+)
+def test_exercise_2_alone_is_graded_without_tensorflow_unless_its_cell_imports_it(
+    submission_with, imports, keras_loaded
+):
+    """Exercise 2 judges no model: its grade imported TensorFlow twice (judge and worker) only
+    to read MNIST, 7 to 9 s here for a 1 s grade. A cell that imports TensorFlow itself still
+    finds it imported, not counted in its time limit."""
+    source = SAY_WHETHER_KERAS_IS_LOADED + imports + NUMPY_ANSWER
+    submission = submission_with({"02_argmax_accuracy.ipynb": source})
+    command = [sys.executable, "-c", GRADE_IN_A_FRESH_PROCESS, str(submission)]
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=300).stdout
+    assert "Score: 5/5" in shown, shown
+    assert f"Keras in the worker: {keras_loaded}" in shown
+    assert "Keras in the judge: False" in shown
+    assert "Data:" not in shown  # no model, no MNIST
+
+
 @pytest.mark.slow
 def test_command_line_exit_code_json_and_quiet_stderr(graded_solutions, repo):
     completed = graded_solutions["completed"]
