@@ -21,7 +21,7 @@ from autograder import config
 from autograder.exercises import EXERCISES
 from autograder.results import CheckResult, Outcome, counted
 from autograder.runner import Context, Exercise, prepare_in_background, run_exercise
-from autograder.submission import GradedCell, graded_cell
+from autograder.submission import GradedCell, graded_cell, parse_cell
 from digits.quiet import quiet_environment
 
 
@@ -231,10 +231,9 @@ def imports_only_light_modules(cell: GradedCell | str) -> bool:
     needed. Exercise 2 alone is then graded without TensorFlow at all."""
     if not isinstance(cell, GradedCell):
         return True
-    try:
-        tree = ast.parse(cell.source)
-    except SyntaxError:
-        return True  # the cell fails before anything is imported
+    tree = parse_cell(cell.source)
+    if tree is None:
+        return True  # the worker cannot compile it either: it fails before anything is imported
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):

@@ -57,6 +57,16 @@ def _checked_code_cell(cell: dict, number: int) -> dict:
     return {"source": source, "tags": tags}
 
 
+def parse_cell(source: str) -> ast.Module | None:
+    """A learner's cell as a syntax tree, or None where Python cannot parse it: a syntax error,
+    a null byte, or nesting beyond the parser's limits (which raises MemoryError or
+    RecursionError from the parser itself, with memory to spare)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+
+
 def cell_source(cell: dict) -> str:
     return cell["source"]
 

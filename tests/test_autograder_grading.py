@@ -440,6 +440,21 @@ def test_exercise_2_alone_is_graded_without_tensorflow_unless_its_cell_imports_i
     assert "Data:" not in shown  # no model, no MNIST
 
 
+@pytest.mark.parametrize(
+    "body", ["-" * 1_000_000 + "1", "1\0"], ids=["beyond_the_parser", "null_byte"]
+)
+def test_a_cell_python_cannot_parse_fails_its_exercise_and_grading_goes_on(
+    submission_with, supply, body
+):
+    """The judge reads the graded cell's parameters and imports: a cell beyond the parser's
+    limits raised MemoryError in the judge itself, and grading stopped with a traceback."""
+    source = "def argmax_accuracy(y_true, y_prob):\n    return " + body
+    submission = submission_with({"02_argmax_accuracy.ipynb": source})
+    first, *rest = grade(submission, supply=supply, only="argmax_accuracy").results
+    assert first.outcome is Outcome.ERROR and "Python cannot read your cell" in first.message
+    assert rest and all(result.outcome is Outcome.SKIPPED for result in rest)
+
+
 @pytest.mark.slow
 def test_command_line_exit_code_json_and_quiet_stderr(graded_solutions, repo):
     completed = graded_solutions["completed"]

@@ -202,6 +202,16 @@ def test_the_expected_answer_and_short_answers_are_not_flagged():
     assert code_flags({"a": short, "b": short}, "argmax_accuracy()") == []
 
 
+def test_a_cell_nested_beyond_pythons_limits_does_not_stop_the_similarity_report():
+    """A valid cell 900 operators deep (it still returns its answer) hit the recursion limit
+    while its program was normalized, and `batch --report` wrote no class report."""
+    deep = "def argmax_accuracy(y_true, y_prob):\n    return " + "-" * 900 + "1\n"
+    beyond = "def argmax_accuracy(y_true, y_prob):\n    return " + "-" * 1_000_000 + "1\n"
+    cells = {"a": deep, "b": deep, "c": beyond, "d": ORIGINAL, "e": ORIGINAL}
+    flags = code_flags(cells, "argmax_accuracy()")
+    assert [flag.students for flag in flags] == [("d", "e")]
+
+
 def craft_weights(keras_file: Path, change) -> None:
     """Rewrite the model.weights.h5 inside a .keras file with `change(h5_file)`: what a learner
     can do to a file that Keras still loads (it never reads an extra dataset)."""

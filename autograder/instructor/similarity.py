@@ -28,7 +28,7 @@ import numpy as np
 
 from autograder.instructor.collect import submission_files
 from autograder.isolation.sandbox import MAX_MODEL_BYTES
-from autograder.submission import GradedCell, graded_cell
+from autograder.submission import GradedCell, graded_cell, parse_cell
 
 NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' weights
 MIN_CODE_NODES = 60  # argmax_accuracy's answer has about 45
@@ -142,11 +142,14 @@ class _Normalizer(ast.NodeTransformer):
 
 def normalized_code(source: str) -> tuple[str, int] | None:
     """The cell's program with names, comments, docstrings and layout set aside; its size."""
-    try:
-        tree = _Normalizer().visit(ast.parse(source))
-    except SyntaxError:
+    tree = parse_cell(source)
+    if tree is None:
         return None
-    return ast.dump(tree, annotate_fields=False), sum(1 for _ in ast.walk(tree))
+    try:
+        tree = _Normalizer().visit(tree)
+        return ast.dump(tree, annotate_fields=False), sum(1 for _ in ast.walk(tree))
+    except RecursionError:  # a valid cell nested deeper than Python's recursion limit
+        return None
 
 
 def code_flags(cells: dict[str, str], label: str, reference: str | None = None) -> list[Flag]:

@@ -14,6 +14,8 @@ from enum import Enum
 
 import numpy as np
 
+from autograder.submission import parse_cell
+
 
 class FailureKind(str, Enum):
     """How the learner's code failed to return."""
@@ -52,9 +54,8 @@ class Learner:
 
 
 def parameters_in_source(source: str, function: str) -> list[str]:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = parse_cell(source)
+    if tree is None:
         return []
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == function:

@@ -51,6 +51,15 @@ def open_private_channels():
     return requests, responses
 
 
+def compile_cell(source: str, filename: str):
+    """compile(), where nesting beyond the parser's limits reads as the syntax error it is
+    (the parser raises MemoryError or RecursionError, which said "your cell raised")."""
+    try:
+        return compile(source, filename, "exec")
+    except (MemoryError, RecursionError):
+        raise SyntaxError("the cell is nested too deeply for Python to read") from None
+
+
 class GradedFunctions:
     """The namespaces of the graded cells, each executed once, on first use."""
 
@@ -64,7 +73,7 @@ class GradedFunctions:
             linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
             namespace = {"__name__": "__graded__"}
             try:
-                exec(compile(source, filename, "exec"), namespace)
+                exec(compile_cell(source, filename), namespace)
             except (Exception, SystemExit) as error:
                 failure = failure_from_exception(error, filename, stage="cell")
                 if isinstance(error, SyntaxError):
