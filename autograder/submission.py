@@ -33,6 +33,8 @@ def code_cells(notebook: Path) -> list[dict]:
         content = json.loads(notebook.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidNotebook(f"it is not JSON ({error})") from None
+    except RecursionError:  # valid JSON nested deeper than Python's recursion limit
+        raise InvalidNotebook("it is JSON nested too deeply to read") from None
     cells = content.get("cells") if isinstance(content, dict) else None
     if not isinstance(cells, list):
         raise InvalidNotebook("it has no list of cells")

@@ -202,14 +202,33 @@ def test_the_expected_answer_and_short_answers_are_not_flagged():
     assert code_flags({"a": short, "b": short}, "argmax_accuracy()") == []
 
 
-def test_a_cell_nested_beyond_pythons_limits_does_not_stop_the_similarity_report():
+def test_a_cell_nested_beyond_pythons_limits_neither_stops_the_report_nor_hides_a_copy():
     """A valid cell 900 operators deep (it still returns its answer) hit the recursion limit
-    while its program was normalized, and `batch --report` wrote no class report."""
+    while its program was normalized, and `batch --report` wrote no class report; then such a
+    line set a copied cell aside unflagged (review)."""
     deep = "def argmax_accuracy(y_true, y_prob):\n    return " + "-" * 900 + "1\n"
     beyond = "def argmax_accuracy(y_true, y_prob):\n    return " + "-" * 1_000_000 + "1\n"
-    cells = {"a": deep, "b": deep, "c": beyond, "d": ORIGINAL, "e": ORIGINAL}
+    one_deep_line = "\n_ = " + "-" * 900 + "1\n"
+    cells = {"a": deep, "b": deep, "c": beyond, "d": ORIGINAL, "e": ORIGINAL + one_deep_line}
     flags = code_flags(cells, "argmax_accuracy()")
-    assert [flag.students for flag in flags] == [("d", "e")]
+    assert [flag.students for flag in flags] == [("a", "b")]
+    cells = {"d": ORIGINAL + one_deep_line, "e": COPIED + one_deep_line}
+    assert [flag.students for flag in code_flags(cells, "build_model()")] == [("d", "e")]
+
+
+def test_a_notebook_nested_beyond_pythons_limits_is_invalid_and_the_report_goes_on(tmp_path):
+    """Valid JSON 100,000 lists deep raised RecursionError where the notebook was read: the
+    judge stopped with a traceback, and `batch --report` wrote no class report (review)."""
+    from autograder.submission import graded_cell
+
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    notebook = deep / EXERCISES[0].notebook
+    notebook.write_text('{"cells": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert "is not a valid notebook" in graded_cell(notebook, EXERCISES[0].function)
+    folders = {"ann": student(tmp_path / "ann", ORIGINAL), "ben": student(tmp_path / "ben", COPIED)}
+    flags = class_flags({**folders, "deep": deep}, EXERCISES)
+    assert [(flag.kind, flag.students) for flag in flags] == [("code", ("ann", "ben"))]
 
 
 def craft_weights(keras_file: Path, change) -> None:

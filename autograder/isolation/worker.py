@@ -52,12 +52,15 @@ def open_private_channels():
 
 
 def compile_cell(source: str, filename: str):
-    """compile(), where nesting beyond the parser's limits reads as the syntax error it is
-    (the parser raises MemoryError or RecursionError, which said "your cell raised")."""
+    """compile(), where what Python cannot read reads as a syntax error: the parser raises
+    MemoryError or RecursionError beyond its limits, and Python 3.10 ValueError for a NUL byte
+    (all three said "your cell raised")."""
     try:
         return compile(source, filename, "exec")
+    except ValueError as error:
+        raise SyntaxError(str(error)) from None
     except (MemoryError, RecursionError):
-        raise SyntaxError("the cell is nested too deeply for Python to read") from None
+        raise SyntaxError("the cell is too large or nested too deeply for Python to read") from None
 
 
 class GradedFunctions:
