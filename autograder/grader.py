@@ -169,7 +169,7 @@ def grade(
     workers = supply
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
-            if workers is None:  # started now: it imports Keras while the judge does
+            if workers is None:  # started now: any Keras import runs while the judge prepares
                 workers = WorkerSupply(worker_log, str(workdir), learner_keras, how)
             data = prepare_judge(models_judged)
             results = []
