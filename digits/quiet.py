@@ -1,5 +1,6 @@
-"""TensorFlow's log settings, the one place they live: `QUIET_TENSORFLOW` for a process about
-to start (the grader's workers, benchmarks, tests) and `quiet_tensorflow()` in a notebook."""
+"""TensorFlow's process settings, the one place they live: `QUIET_TENSORFLOW` for a process about
+to start (the grader's workers, benchmarks, tests), `quiet_tensorflow()` in a notebook, and
+`share_cores()` for programs that run side by side."""
 
 import os
 import sys
@@ -8,6 +9,22 @@ from collections.abc import MutableMapping
 
 # Environment settings that keep TensorFlow's C++ log (INFO, WARNING, ERROR) off stderr.
 QUIET_TENSORFLOW = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+# Environment settings for the size of TensorFlow's thread pools (and oneDNN's, through OpenMP).
+THREAD_SETTINGS = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS")
+
+
+def threads_per_process(processes: int) -> int:
+    """Each of `processes` TensorFlow programs running side by side gets its share of the cores:
+    by default each sizes its thread pools for the whole machine, and together they fight over
+    the cores and spend CPU on threads that spin."""
+    return max(1, (os.cpu_count() or 1) // max(1, processes))
+
+
+def share_cores(threads: int, environment: MutableMapping[str, str] = os.environ) -> None:
+    """Set TensorFlow's thread pools to `threads` in `environment`, where not set already."""
+    for name in THREAD_SETTINGS:
+        environment.setdefault(name, str(threads))
 
 
 def quiet_environment(environment: MutableMapping[str, str] = os.environ) -> None:

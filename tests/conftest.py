@@ -5,10 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from digits.quiet import quiet_environment  # noqa: E402 (imports nothing heavy)
+from digits.quiet import quiet_environment, share_cores, threads_per_process
 
 os.environ["MNIST_OFFLINE"] = "1"  # before any test imports the loader
 quiet_environment()
+if "PYTEST_XDIST_WORKER" in os.environ:
+    # The test processes of `pytest -n auto` run side by side, as batch grading's graders do:
+    # each (with the graders, kernels and builds it starts) gets its share of the cores.
+    share_cores(threads_per_process(int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 import sys
 
+from digits.quiet import THREAD_SETTINGS
+
 README_INSTALL = "pip install -r requirements.txt"
 README_TEST = "pytest -n auto --dist loadgroup"
 
@@ -94,10 +96,11 @@ def test_pre_commit_and_the_test_suite_run_the_same_ruff(repo):
     assert f"ruff=={rev.removeprefix('v')}" in dev["dev"]
 
 
-def test_parallel_test_processes_make_each_shared_fixture_once(repo, tmp_path):
+def test_parallel_test_processes_make_each_shared_fixture_once_and_share_the_cores(repo, tmp_path):
     """The README's `pytest -n auto --dist loadgroup` runs the tests that share the built site
     (or the executed solutions) in one process: made once, not once per process. pytest 9.2
-    broke that without a word (see pyproject.toml); this is how we would know."""
+    broke that without a word (see pyproject.toml); this is how we would know. Each process
+    sizes TensorFlow's thread pools for its share of the cores, not the whole machine."""
     shutil.copy(repo / "tests" / "conftest.py", tmp_path / "conftest.py")
     made = tmp_path / "made.txt"
     (tmp_path / "shared_book.py").write_text(
@@ -105,8 +108,15 @@ def test_parallel_test_processes_make_each_shared_fixture_once(repo, tmp_path):
         f"    with open({str(made)!r}, 'a') as log:\n"
         "        log.write(os.environ.get('PYTEST_XDIST_WORKER', 'main') + '\\n')\n"
     )
-    test = "def test_{n}(book):\n    pass\n\n\ndef test_other_{n}():\n    pass\n\n\n"
-    tests = "".join(test.format(n=n) for n in range(3))
+    threads = tmp_path / "threads.txt"
+    header = "import os\n\nfrom digits.quiet import THREAD_SETTINGS\n\n\n"
+    test = (
+        "def test_{n}(book):\n    pass\n\n\ndef test_other_{n}():\n"
+        f"    with open({str(threads)!r}, 'a') as log:\n"
+        "        settings = (os.environ.get(name, 'unset') for name in THREAD_SETTINGS)\n"
+        "        log.write(' '.join(settings) + '\\n')\n\n\n"
+    )
+    tests = header + "".join(test.format(n=n) for n in range(3))
     for module in ("test_one.py", "test_two.py"):
         (tmp_path / module).write_text(tests)
     command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q"]
@@ -116,8 +126,13 @@ def test_parallel_test_processes_make_each_shared_fixture_once(repo, tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), *python_path])),
+        env={
+            **{name: value for name, value in os.environ.items() if name not in THREAD_SETTINGS},
+            "PYTHONPATH": os.pathsep.join([str(tmp_path), *python_path]),
+        },
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "12 passed" in result.stdout, result.stdout
     assert len(made.read_text().split()) == 1, "the shared fixture was made in each process"
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    assert set(threads.read_text().split()) == {share}, "TensorFlow sized for the whole machine"

@@ -53,7 +53,7 @@ from autograder.instructor.canvas import (
 from autograder.instructor.collect import collect_submission, fingerprint
 from autograder.instructor.hidden import hidden_files
 from autograder.isolation.confinement import SANDBOX_SETTING, SandboxUnavailable, confinement
-from digits.quiet import quiet_environment
+from digits.quiet import quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
 GRADED = "graded"
@@ -391,8 +391,7 @@ def _child_environment(threads: int) -> dict[str, str]:
     quiet_environment(env)
     env.setdefault("MPLBACKEND", "Agg")
     env.setdefault("MALLOC_ARENA_MAX", "2")  # keeps TensorFlow's address space predictable
-    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
-        env.setdefault(name, str(threads))
+    share_cores(threads, env)
     return env
 
 
@@ -622,7 +621,7 @@ def main(argv: list[str] | None = None) -> int:
     except SandboxUnavailable as error:
         parser.exit(2, f"batch: {error}. Install bubblewrap (Debian: apt install bubblewrap).\n")
     workers = args.workers or os.cpu_count() or 1
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = threads_per_process(workers)
     limits = Limits(args.timeout, args.memory_mb or None, threads)
     try:
         grades = grade_class(
