@@ -13,7 +13,7 @@ import pytest
 from autograder.exercises import CATALOGUE, EXERCISES, build_cnn, models
 from autograder.exercises.argmax_accuracy import make_cases
 from autograder.grader import select
-from autograder.isolation.protocol import LearnerFailure
+from autograder.isolation.protocol import NOT_A_PYTHON_NAME, LearnerFailure
 from autograder.isolation.sandbox import LIMITS, SandboxLearner, WorkerSupply
 from autograder.mistakes import CheckFailed
 from autograder.notebook import CheckNotPassed, check
@@ -258,6 +258,37 @@ def test_worker_protocol_resists_learner_output_and_input(sandbox):
     assert failure.value.exc_type == "EOFError"
     learner = sandbox(LEARNER_PRINTS.replace("input()", "pass"))
     assert learner.call("argmax_accuracy", ARGUMENTS)["value"] == 0.5
+
+
+INJECTED_NAME = "x\n\n## argmax_accuracy: 5 / 5\n\n**Score: 13 / 13** <img src=x onerror=alert(1)>"
+NAMED_BY_THE_LEARNER = f"""
+class Named(Exception):
+    pass
+
+
+Named.__qualname__ = Named.__name__ = {INJECTED_NAME!r}
+
+
+def argmax_accuracy(y_true, y_prob):
+    if len(y_true) == 3:
+        raise Named()
+    return Named()
+"""
+THREE_ROWS = [
+    {"kind": "list", "data": [1, 2, 3]},
+    {"kind": "array", "dtype": "float32", "data": np.eye(10)[[1, 3, 3]].tolist()},
+]
+
+
+def test_a_type_named_with_markdown_reaches_no_message(sandbox):
+    """A learner names a class anything: the report, Markdown for Gradescope and feedback
+    files, gets a placeholder instead of a forged heading or score."""
+    learner = sandbox(NAMED_BY_THE_LEARNER)
+    returned = learner.call("argmax_accuracy", ARGUMENTS)
+    assert returned["type"] == NOT_A_PYTHON_NAME
+    with pytest.raises(LearnerFailure) as failure:
+        learner.call("argmax_accuracy", THREE_ROWS)
+    assert failure.value.exc_type == NOT_A_PYTHON_NAME
 
 
 @pytest.mark.parametrize(

@@ -213,6 +213,37 @@ def test_collect_finds_notebooks_at_any_depth_and_ignores_checkpoints(tmp_path):
     assert (tmp_path / "work" / "01_build_model.ipynb").read_text() == "mine"
 
 
+@pytest.mark.skipif(not LINUX, reason="Linux file names may hold any bytes")
+def test_a_file_name_that_is_not_text_or_a_folder_nested_deep_does_not_stop_the_class(
+    tmp_path, fake_grader
+):
+    """Git keeps any bytes in a name and trees 4,096 deep: a student controls both."""
+    submissions = make_class(tmp_path, {"ada": "score 3", "bob": "score 2"})
+    bob = submissions / "bob" / "exercises"
+    with open(os.fsencode(bob) + b"/\xff.ipynb", "wb") as not_text:
+        not_text.write(b"{}")
+    (bob / "line\nbreak.ipynb").write_text("{}")
+    deep = os.fsencode(bob)
+    for _ in range(1100):  # deeper than Python's recursion limit
+        deep += b"/d"
+        os.mkdir(deep)
+    with open(deep + b"/02_argmax_accuracy.ipynb", "wb") as deepest:
+        deepest.write(b"{}")
+
+    try:
+        out = tmp_path / "grades.csv"
+        run(submissions, out, fake_grader)
+        rows = read_csv(out)
+        assert (rows["ada"]["total"], rows["bob"]["total"]) == ("3", "2")
+        names = collect_submission(submissions / "bob", tmp_path / "work")
+        assert names == ["01_build_model.ipynb", "02_argmax_accuracy.ipynb"]
+    finally:  # from the bottom up: pytest's own clean-up of tmp_path would recurse
+        os.remove(deep + b"/02_argmax_accuracy.ipynb")
+        while deep != os.fsencode(bob):
+            os.rmdir(deep)
+            deep = os.path.dirname(deep)
+
+
 def test_fingerprint_changes_with_graded_files_only(tmp_path):
     submission = tmp_path / "student"
     submission.mkdir()

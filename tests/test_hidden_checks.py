@@ -151,7 +151,16 @@ def private(learner):
 """
 
 
-def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(tmp_path):
+@pytest.mark.parametrize(
+    ("exception", "shown"),
+    [
+        ("ValueError", "ValueError"),  # its message holds the inputs
+        ("y_true_7_3_3_1", "an exception of its own"),  # a class named after them
+    ],
+)
+def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(
+    tmp_path, exception, shown
+):
     from autograder.exercises import EXERCISES_BY_FUNCTION
     from autograder.instructor.hidden import load_hidden_checks, with_hidden
     from autograder.isolation.protocol import Learner, LearnerFailure
@@ -159,7 +168,7 @@ def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(tmp_pa
 
     class Echoing(Learner):  # a function that raises with its inputs in the message
         def call(self, function, arguments):
-            raise LearnerFailure("error", "ValueError", f"got {arguments[0]['data']}")
+            raise LearnerFailure("error", exception, f"got {arguments[0]['data']}")
 
     (tmp_path / "checks.py").write_text(ECHO)
     exercise = with_hidden(
@@ -167,5 +176,6 @@ def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(tmp_pa
     )[0]
     result = run_check(exercise.checks[-1], exercise, Context(Echoing(), workdir=tmp_path))
     assert result.outcome == "failed"
-    assert "did not return on a hidden case (error: ValueError)" in result.message
-    assert "7, 3, 3, 1" not in result.message + result.hint + result.details
+    assert f"did not return on a hidden case (error: {shown})" in result.message
+    seen = result.message + result.hint + result.details
+    assert "7, 3, 3, 1" not in seen and "7_3_3_1" not in seen

@@ -298,3 +298,33 @@ def test_a_crafted_weights_file_neither_stops_the_report_nor_hides_a_copy(tmp_pa
     craft_weights(folders["ben"] / "handwritten.keras", change)
     flags = class_flags(folders, EXERCISES)
     assert ("model", ("ann", "ben")) in {(flag.kind, flag.students) for flag in flags}
+
+
+def bytes_that_read_as_eight(h5) -> None:  # half the budget stored, four times it read
+    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+
+    size = MAX_MODEL_BYTES // 2
+    h5.create_dataset("zzz", shape=(size,), dtype="uint8", chunks=(2**20,), compression="gzip")
+
+
+def test_a_weights_file_that_widens_when_read_stays_within_the_memory_budget(tmp_path):
+    """Red team: a 1 KB file of bytes that read as float64 took 2 GiB of the instructor's
+    memory; ten of them, the report. Every student's file still gets a model file's worth."""
+    import tracemalloc
+
+    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+
+    model = small_model(7)
+    folders = {
+        "ann": student(tmp_path / "ann", HONEST, model),
+        "ben": student(tmp_path / "ben", ORIGINAL, model),
+    }
+    craft_weights(folders["ben"] / "handwritten.keras", bytes_that_read_as_eight)
+    tracemalloc.start()
+    try:
+        flags = class_flags(folders, EXERCISES)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert ("model", ("ann", "ben")) in {(flag.kind, flag.students) for flag in flags}
+    assert peak < MAX_MODEL_BYTES, f"{peak / 2**20:.0f} MiB for two small models"

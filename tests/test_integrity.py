@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -107,12 +108,18 @@ for action in (rewrite_grader, poison_sample, forge_results_later, write_outside
     + ARGMAX_ANSWER
 )
 
-READ_SECRET = """
+READ_SECRETS = """
 from pathlib import Path
 
 
 def build_cnn():
-    raise RuntimeError("read: " + Path({secret!r}).read_text())
+    read = []
+    for path in {secrets!r}:
+        try:
+            read.append(Path(path).read_text())
+        except OSError as error:
+            read.append(type(error).__name__)
+    raise RuntimeError("read: " + ", ".join(read))
 """
 
 needs_bubblewrap = pytest.mark.skipif(
@@ -171,7 +178,7 @@ class Scene:
         self.listener = Listener()
         self.results: list[Path] = []
 
-    def submission(self, folder: Path, repo: Path) -> Path:
+    def submission(self, folder: Path, repo: Path, secrets: tuple[Path, ...] = ()) -> Path:
         folder.mkdir(parents=True)
         for notebook in sorted((repo / "exercises").glob("*.ipynb")):
             shutil.copy(notebook, folder / notebook.name)
@@ -185,8 +192,8 @@ class Scene:
             "02_argmax_accuracy.ipynb",
             ATTACK.format(targets=targets, forged=FORGED, marker=MARKER),
         )
-        secret = str(self.home / "secret.txt")
-        set_graded_cell(folder, "03_cnn.ipynb", READ_SECRET.format(secret=secret))
+        secrets = [str(path) for path in (self.home / "secret.txt", *secrets)]
+        set_graded_cell(folder, "03_cnn.ipynb", READ_SECRETS.format(secrets=secrets))
         return folder
 
     def environment(self, **extra) -> dict:
@@ -234,6 +241,19 @@ def scene(tmp_path, repo):
         os.kill(pid, 9)
 
 
+@pytest.fixture
+def instructor_tmpdir():
+    """A temporary folder outside the ones the sandbox hides whatever they hold (/tmp, /var/tmp,
+    homes), as an instructor's TMPDIR may be; needs a writable one (CI runs as root)."""
+    for place in (Path("/srv"), Path("/opt"), Path("/mnt")):
+        if os.access(place, os.W_OK):
+            folder = Path(tempfile.mkdtemp(prefix="autograder-test-", dir=place))
+            yield folder
+            shutil.rmtree(folder, ignore_errors=True)
+            return
+    pytest.skip("no writable folder outside /tmp, /var/tmp and the homes (not root)")
+
+
 @pytest.mark.slow
 @needs_bubblewrap
 def test_attacks_fail_in_local_mode(scene, repo, tmp_path):
@@ -248,27 +268,30 @@ def test_attacks_fail_in_local_mode(scene, repo, tmp_path):
     report = completed.stdout + completed.stderr
     scene.assert_nothing_got_through(before, report, results.read_text())
     assert json.loads(results.read_text())["score"] == HONEST_SCORE, report
-    assert "build_cnn" in report and "No such file" in report  # the secret was not there
+    assert "read: FileNotFoundError" in report  # the secret was not there
 
 
 @pytest.mark.slow
 @needs_bubblewrap
 def test_attacks_fail_in_batch_mode_and_spare_the_next_student(
-    scene, repo, tmp_path, submission_with
+    scene, repo, tmp_path, submission_with, instructor_tmpdir
 ):
+    """Batch copies every student into its temporary folder, here the instructor's TMPDIR
+    outside /tmp (where the sandbox shows nothing anyway), with a file of theirs beside."""
     grades = tmp_path / "out" / "grades.csv"
     scene.results.append(grades)
-    scene.submission(tmp_path / "class" / "a_attacker", repo)
+    (instructor_tmpdir / "notes.txt").write_text(SECRET)
+    scene.submission(tmp_path / "class" / "a_attacker", repo, (instructor_tmpdir / "notes.txt",))
     answer = {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
     submission_with(answer, tmp_path / "class" / "b_honest")
     before = tree_hash(scene.install)
     command = [sys.executable, "-m", "autograder.instructor.batch", str(tmp_path / "class"),
                "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
-    completed = subprocess.run(
-        command, capture_output=True, text=True, env=scene.environment(), timeout=900
-    )
+    env = scene.environment(TMPDIR=str(instructor_tmpdir))
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     feedback = (grades.parent / "feedback" / "a_attacker.md").read_text()
+    assert "read: FileNotFoundError, FileNotFoundError" in feedback
     scene.assert_nothing_got_through(before, feedback)
     rows = {row["student"]: row for row in csv.DictReader(grades.open())}
     assert float(rows["a_attacker"]["total"]) == HONEST_SCORE

@@ -329,6 +329,10 @@ class _ServedRunner(_Runner):
 
     def __init__(self, hidden: Path | None, limits: Limits, feedback: Path):
         command = [*SERVER] + (["--hidden", str(Path(hidden).resolve())] if hidden else [])
+        # Every student's copy is made in this process's temporary folder; each judge has a
+        # folder of its own (TMPDIR), which learner code never sees, but not this one: /tmp is
+        # hidden anyway, an instructor's TMPDIR elsewhere must be too.
+        command += ["--private", tempfile.gettempdir()]
         if limits.memory_mb and sys.platform.startswith("linux"):
             command = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited",
                        str(limits.memory_mb), *command]  # fmt: skip

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import stat
 from pathlib import Path
 
 GRADED_SUFFIXES = (".ipynb", ".keras", ".h5")  # .h5: the reload cross-check reads it
@@ -22,27 +21,45 @@ def submission_files(submission: Path) -> dict[str, Path]:
     """The notebooks and model files of a submission, by file name; the shallowest copy wins.
 
     Only regular files count: a symbolic link (to the grader's files, say) is never followed,
-    since the grader copies and reads these files with its own permissions."""
-    found: dict[str, Path] = {}
+    since the grader copies and reads these files with its own permissions. So do only names
+    that are printable text (Jupyter never saves another): a student controls every byte of a
+    name, and a name that is not text would stop whatever writes it. The folders are walked
+    without recursion, however deep, and one that cannot be read is left out."""
     candidates = []
-    for folder, folders, files in os.walk(submission):  # never follows a linked folder
-        folders[:] = [name for name in folders if name not in IGNORED_FOLDERS]
-        for name in files:
-            path = Path(folder) / name
-            if path.suffix in GRADED_SUFFIXES and stat.S_ISREG(path.lstat().st_mode):
-                candidates.append(path)
+    folders = [submission]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except OSError:  # unreadable, or a path too long for the system
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                if entry.name not in IGNORED_FOLDERS:
+                    folders.append(Path(entry.path))
+            elif entry.is_file(follow_symlinks=False) and _graded_name(entry.name):
+                candidates.append(Path(entry.path))
+    found: dict[str, Path] = {}
     for path in sorted(candidates, key=lambda path: (len(path.parts), str(path))):
         found.setdefault(path.name, path)
     return found
 
 
+def _graded_name(name: str) -> bool:
+    return Path(name).suffix in GRADED_SUFFIXES and name.isprintable()
+
+
 def collect_submission(submission: Path, destination: Path) -> list[str]:
-    """Copy a submission's graded files into ``destination``; return their names."""
+    """Copy a submission's graded files into ``destination``; return their names. A file that
+    cannot be read is left out: the grade says it is missing."""
     destination.mkdir(parents=True, exist_ok=True)
-    files = submission_files(submission)
-    for name, path in files.items():
-        shutil.copyfile(path, destination / name, follow_symlinks=False)
-    return sorted(files)
+    copied = []
+    for name, path in submission_files(submission).items():
+        try:
+            shutil.copyfile(path, destination / name, follow_symlinks=False)
+        except OSError:
+            continue
+        copied.append(name)
+    return sorted(copied)
 
 
 def fingerprint(submission: Path) -> str:
@@ -50,5 +67,18 @@ def fingerprint(submission: Path) -> str:
     digest = hashlib.sha256()
     for name, path in sorted(submission_files(submission).items()):
         digest.update(name.encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(_file_digest(path))
     return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    """The file's SHA-256, read in blocks (a model file may be large); an unreadable file
+    digests as such, so that it is graded and reported, not a stop for the whole class."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            while block := file.read(1 << 20):
+                digest.update(block)
+    except OSError as error:
+        return f"unreadable: {error.strerror}".encode()
+    return digest.digest()

@@ -24,6 +24,7 @@ code runs, and the sandbox hides the folder from learner code.
 
 from __future__ import annotations
 
+import builtins
 import importlib.util
 import sys
 from collections.abc import Callable
@@ -154,7 +155,7 @@ def _runner(check: HiddenCheck, folder: Path) -> Callable:
         except LearnerFailure as failure:  # its message could echo the hidden inputs back
             raise HiddenCheckFailed(
                 f"your {exercise.function}() did not return on a hidden case ({failure.kind}: "
-                f"{failure.exc_type})",
+                f"{_builtin_or_not(failure.exc_type)})",
                 hint="Make it work for any valid input; the public checks show how it is called.",
             ) from None
         except Exception:  # the hidden code's own error: its traceback would reveal it
@@ -164,3 +165,12 @@ def _runner(check: HiddenCheck, folder: Path) -> Callable:
             ) from None
 
     return run
+
+
+def _builtin_or_not(exc_type: str) -> str:
+    """A built-in exception's name; any other, which learner code may have made from the hidden
+    inputs themselves (a class named `y_true_3_1_4`), is not shown."""
+    exception = getattr(builtins, exc_type, None)
+    if isinstance(exception, type) and issubclass(exception, BaseException):
+        return exc_type
+    return "an exception of its own"

@@ -1,6 +1,6 @@
 """A judge that grades many students in turn, for batch grading (one per batch slot).
 
-    python -m autograder.instructor.serve [--hidden DIR]
+    python -m autograder.instructor.serve [--hidden DIR] [--private DIR ...]
 
 It imports Keras and reads the data once, and keeps one forking worker across students: each
 notebook still gets a fresh fork, and between two students the fork is ended, everything it
@@ -29,6 +29,15 @@ from pathlib import Path
 def parse_arguments(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m autograder.instructor.serve")
     parser.add_argument("--hidden", type=Path, metavar="DIR", help="a folder of hidden checks")
+    parser.add_argument(
+        "--private",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder learner code must not see (batch: its temporary folder, with every "
+        "student's copy)",
+    )
     return parser.parse_args(argv)
 
 
@@ -40,12 +49,13 @@ def main(argv=None) -> int:
     scratch = Path(tempfile.mkdtemp(prefix="autograder-serve-"))
     tempfile.tempdir = str(scratch)  # the judge's folders, removed with it
     try:
-        return serve(sys.stdin, answers, scratch, hidden)
+        private = [path.resolve() for path in arguments.private]
+        return serve(sys.stdin, answers, scratch, hidden, private)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def serve(requests, answers, scratch: Path, hidden: Path | None) -> int:
+def serve(requests, answers, scratch: Path, hidden: Path | None, private=()) -> int:
     from autograder.isolation.confinement import SandboxUnavailable, confinement
     from autograder.isolation.processes import become_subreaper, reap_orphans
     from autograder.isolation.sandbox import WorkerSupply
@@ -54,7 +64,7 @@ def serve(requests, answers, scratch: Path, hidden: Path | None) -> int:
     learner_log_path = scratch / "learner.log"
     learner_log = open(learner_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     try:
-        how = replace(confinement(), private=(hidden,) if hidden else ())
+        how = replace(confinement(), private=(*([hidden] if hidden else []), *private))
     except SandboxUnavailable as error:
         print(f"ERROR  Cannot grade: {error}.", file=sys.stderr, flush=True)
         return 2

@@ -20,6 +20,7 @@ import ast
 import hashlib
 import io
 import itertools
+import math
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,10 +79,11 @@ def model_weights(path: Path) -> dict[str, np.ndarray] | None:
 
 
 def _declared_bytes(item) -> float:
-    """What reading the dataset would take (smallest first: a model's weights before any
-    padding); inf for what is not an array of numbers."""
+    """What reading the dataset as float64 would take (smallest first: a model's weights before
+    any padding), whatever it is stored as (a byte a value reads as eight); inf for what is not
+    an array of numbers."""
     numeric = item.shape is not None and item.dtype.kind in "biuf"
-    return item.size * item.dtype.itemsize if numeric else float("inf")
+    return item.size * np.dtype(np.float64).itemsize if numeric else float("inf")
 
 
 def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
@@ -90,10 +92,12 @@ def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray])
     common = sorted(first.keys() & second.keys())
     if not common or any(first[name].shape != second[name].shape for name in common):
         return float("inf")
-    a = np.concatenate([first[name].ravel() for name in common]).astype(np.float64)
-    b = np.concatenate([second[name].ravel() for name in common]).astype(np.float64)
-    scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-12)
-    return float(np.linalg.norm(a - b)) / scale
+
+    def norm(arrays) -> float:  # array by array: no copy of a whole model
+        return math.sqrt(sum(float(np.vdot(array, array)) for array in arrays))
+
+    scale = max(norm(first[name] for name in common), norm(second[name] for name in common), 1e-12)
+    return norm(first[name] - second[name] for name in common) / scale
 
 
 def model_flags(

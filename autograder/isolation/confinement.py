@@ -203,17 +203,21 @@ def worker_command(
     # The sandbox's own POSIX message queues, listed there: the forking process sees any that a
     # notebook leaves (processes.ipc_objects), as it sees System V ones in /proc/sysvipc.
     arguments += ["--mqueue", MESSAGE_QUEUES]
-    emptied = _hidden_folders(folder) + [Path(path).resolve() for path in how.private]
+    private = [Path(path).resolve() for path in how.private]
+    # Shallowest first: an empty folder laid inside another one stays on top of it.
+    emptied = sorted({*_hidden_folders(folder), *private}, key=lambda path: len(path.parts))
     for hidden in emptied:
         arguments += ["--tmpfs", str(hidden)]
-    emptied.append(Path("/dev/shm"))  # read-only too: nothing carried from one notebook on
     for path in _python_paths(folder):
-        if path.exists() and not any(private in path.parents for private in how.private):
+        if path.exists() and not any(hidden in path.parents for hidden in private):
             arguments += ["--ro-bind", str(path), str(path)]
-    for private in how.private:  # again, in case a Python path above held it
-        arguments += ["--tmpfs", str(Path(private).resolve())]
+    for hidden in private:  # again, in case a Python path above held it (and what is inside)
+        arguments += ["--tmpfs", str(hidden)]
     arguments += ["--bind", str(folder), str(folder), "--chdir", str(folder)]
-    for hidden in [Path("/dev"), *emptied]:  # empty, and read-only: nothing to fill or share
+    # Empty, and read-only: nothing to fill or share. Those inside a private folder were laid
+    # over again with it.
+    emptied = [path for path in emptied if not any(hidden in path.parents for hidden in private)]
+    for hidden in [Path("/dev"), *emptied, Path("/dev/shm")]:
         arguments += ["--remount-ro", str(hidden)]
     if seccomp is not None:
         arguments += ["--seccomp", str(seccomp)]

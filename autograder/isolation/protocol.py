@@ -8,6 +8,7 @@ it with the helpers below, so a learner's function is called and described the s
 from __future__ import annotations
 
 import ast
+import re
 import traceback
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -28,6 +29,19 @@ class FailureKind(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+# A dotted Python name, as a class's module and qualified name make it (`<locals>` included).
+PYTHON_NAME = re.compile(r"(?:[^\W\d]\w*|<locals>)(?:\.(?:[^\W\d]\w*|<locals>))*")
+NOT_A_PYTHON_NAME = "a type whose name is not a Python name"
+
+
+def type_name(name: object) -> str:
+    """A type's name, fit for a message: learner code can name a class anything (lines of
+    Markdown or HTML for the report), so a name that is not a dotted Python name of at most 100
+    characters is replaced."""
+    name = str(name)
+    return name if len(name) <= 100 and PYTHON_NAME.fullmatch(name) else NOT_A_PYTHON_NAME
 
 
 # What a worker may report; a timeout or a death is only ever the judge's own finding.
@@ -100,7 +114,7 @@ def failure_from_exception(
     text = "".join(traceback.format_exception(type(error), error, _from_cell(error, cell_filename)))
     return LearnerFailure(
         kind=kind,
-        exc_type=type(error).__name__,
+        exc_type=type_name(type(error).__name__),
         message=str(error),
         line=line,
         cell=cell_filename,
@@ -135,7 +149,7 @@ def describe_value(value) -> dict:
     """What the judge needs to know about a returned value, as JSON-safe data."""
     kind = type(value)
     description = {
-        "type": f"{kind.__module__}.{kind.__qualname__}",
+        "type": type_name(f"{kind.__module__}.{kind.__qualname__}"),
         "is_float": isinstance(value, float),
         "is_bool": isinstance(value, (bool, np.bool_)),
         "is_tensor": "tensorflow" in kind.__module__ or kind.__name__.endswith("Tensor"),
@@ -157,7 +171,7 @@ def save_returned_model(value, path: str) -> dict:
     import keras
 
     kind = type(value)
-    description = {"type": f"{kind.__module__}.{kind.__qualname__}", "saved": False}
+    description = {"type": type_name(f"{kind.__module__}.{kind.__qualname__}"), "saved": False}
     if isinstance(value, keras.Model):
         try:
             value.save(path)

@@ -34,6 +34,7 @@ from autograder.isolation.protocol import (
     FailureKind,
     Learner,
     LearnerFailure,
+    type_name,
 )
 from autograder.submission import GradedCell
 
@@ -56,6 +57,8 @@ def _plain_fields(data) -> dict:
     for name in ("exc_type", "message", "cell", "traceback", "stage"):
         if isinstance(data.get(name), str):
             fields[name] = data[name]
+    if "exc_type" in fields:
+        fields["exc_type"] = type_name(fields["exc_type"])
     if isinstance(data.get("line"), int):
         fields["line"] = data["line"]
     return fields
@@ -379,7 +382,7 @@ class SandboxLearner(Learner):
         """The worker saves into its own folder; the judge's copy is taken from there."""
         name = Path(path).name
         result = self._request(function, "save_model", path=name)
-        description = {"type": str(result.get("type")), "saved": result.get("saved") is True}
+        description = {"type": type_name(result.get("type")), "saved": result.get("saved") is True}
         if isinstance(result.get("error"), str):
             description["error"] = result["error"]
         if not (description["saved"] and copy_out(self.folder / name, Path(path), MAX_MODEL_BYTES)):
@@ -391,7 +394,7 @@ class SandboxLearner(Learner):
         value = result.get("value")
         shape = result.get("shape")
         return {
-            "type": str(result.get("type")),
+            "type": type_name(result.get("type")),
             "is_float": result.get("is_float") is True,
             "is_bool": result.get("is_bool") is True,
             "is_tensor": result.get("is_tensor") is True,
