@@ -18,7 +18,15 @@ def threads_per_process(processes: int) -> int:
     """Each of `processes` TensorFlow programs running side by side gets its share of the cores:
     by default each sizes its thread pools for the whole machine, and together they fight over
     the cores and spend CPU on threads that spin."""
-    return max(1, (os.cpu_count() or 1) // max(1, processes))
+    return max(1, cores() // max(1, processes))
+
+
+def cores() -> int:
+    """The cores this process may run on (a container or CI runner may allow fewer than the
+    machine has)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def share_cores(threads: int, environment: MutableMapping[str, str] = os.environ) -> None:

@@ -13,7 +13,7 @@ import pytest
 from autograder.exercises import CATALOGUE, EXERCISES, build_cnn, models
 from autograder.exercises.argmax_accuracy import make_cases
 from autograder.grader import select
-from autograder.isolation.protocol import NOT_A_PYTHON_NAME, LearnerFailure
+from autograder.isolation.protocol import UNSHOWN_CLASS, UNSHOWN_EXCEPTION, LearnerFailure
 from autograder.isolation.sandbox import LIMITS, SandboxLearner, WorkerSupply
 from autograder.mistakes import CheckFailed
 from autograder.notebook import CheckNotPassed, check
@@ -285,10 +285,10 @@ def test_a_type_named_with_markdown_reaches_no_message(sandbox):
     files, gets a placeholder instead of a forged heading or score."""
     learner = sandbox(NAMED_BY_THE_LEARNER)
     returned = learner.call("argmax_accuracy", ARGUMENTS)
-    assert returned["type"] == NOT_A_PYTHON_NAME
+    assert returned["type"] == UNSHOWN_CLASS
     with pytest.raises(LearnerFailure) as failure:
         learner.call("argmax_accuracy", THREE_ROWS)
-    assert failure.value.exc_type == NOT_A_PYTHON_NAME
+    assert failure.value.exc_type == UNSHOWN_EXCEPTION
 
 
 @pytest.mark.parametrize(

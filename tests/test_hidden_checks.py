@@ -135,9 +135,30 @@ def test_the_sandbox_masks_the_hidden_checks_folder_wherever_it_is(tmp_path):
 
     how = Confinement(True, None, "sandbox", private=(Path("/srv/course/hidden"),))
     command = worker_command(["python"], tmp_path / "worker", how)
-    masked = command.index("/srv/course/hidden")
-    assert command[masked - 1] == "--tmpfs"
+    laid = [i for i, word in enumerate(command[1:]) if word == "/srv/course/hidden"]
+    masked = max(i for i in laid if command[i] == "--tmpfs")  # the last empty folder laid there
+    assert masked > max(i for i, word in enumerate(command) if word == "--ro-bind")
     assert masked < command.index("--chdir")  # after every read-only bind that could expose it
+
+
+def test_a_worker_folder_inside_a_private_folder_is_the_only_thing_shown_there(tmp_path):
+    """Batch grades in a folder of its own that the sandbox empties: each judge's worker folder
+    lies inside it. An empty folder laid over a deeper one would hide it (and bubblewrap could
+    not make the deeper one read-only: every worker died)."""
+    from autograder.isolation.confinement import Confinement, worker_command
+
+    private = tmp_path / "batch"
+    worker = private / "judge" / "serve" / "worker"
+    worker.mkdir(parents=True)
+    how = Confinement(True, None, "sandbox", private=(private,))
+    command = worker_command(["python"], worker, how)
+    laid = [i + 1 for i, word in enumerate(command) if word == "--tmpfs"]
+    first = {Path(command[i]): i for i in reversed(laid)}
+    assert first[private] < first[worker.parent]  # shallowest first
+    last_laid_over_private = max(i for i in laid if command[i] == str(private))
+    assert command.index("--bind") > last_laid_over_private  # the worker's folder on top
+    read_only = [Path(command[i + 1]) for i, word in enumerate(command) if word == "--remount-ro"]
+    assert private in read_only and worker.parent not in read_only and worker not in read_only
 
 
 ECHO = """
@@ -152,14 +173,15 @@ def private(learner):
 
 
 @pytest.mark.parametrize(
-    ("exception", "shown"),
+    ("kind", "exception", "shown"),
     [
-        ("ValueError", "ValueError"),  # its message holds the inputs
-        ("y_true_7_3_3_1", "an exception of its own"),  # a class named after them
+        ("error", "ValueError", "error: ValueError"),  # its message holds the inputs
+        ("error", "y_true_7_3_3_1", "error: an exception that is not one of Python's built-in"),
+        ("timeout", "", "timeout"),
     ],
 )
 def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(
-    tmp_path, exception, shown
+    tmp_path, kind, exception, shown
 ):
     from autograder.exercises import EXERCISES_BY_FUNCTION
     from autograder.instructor.hidden import load_hidden_checks, with_hidden
@@ -168,7 +190,7 @@ def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(
 
     class Echoing(Learner):  # a function that raises with its inputs in the message
         def call(self, function, arguments):
-            raise LearnerFailure("error", exception, f"got {arguments[0]['data']}")
+            raise LearnerFailure(kind, exception, f"got {arguments[0]['data']}")
 
     (tmp_path / "checks.py").write_text(ECHO)
     exercise = with_hidden(
@@ -176,6 +198,6 @@ def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(
     )[0]
     result = run_check(exercise.checks[-1], exercise, Context(Echoing(), workdir=tmp_path))
     assert result.outcome == "failed"
-    assert f"did not return on a hidden case (error: {shown})" in result.message
+    assert f"did not return on a hidden case ({shown}" in result.message
     seen = result.message + result.hint + result.details
     assert "7, 3, 3, 1" not in seen and "7_3_3_1" not in seen

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from digits.quiet import THREAD_SETTINGS
+from digits.quiet import THREAD_SETTINGS, threads_per_process
 
 README_INSTALL = "pip install -r requirements.txt"
 README_TEST = "pytest -n auto --dist loadgroup"
@@ -134,5 +134,5 @@ def test_parallel_test_processes_make_each_shared_fixture_once_and_share_the_cor
     assert result.returncode == 0, result.stdout + result.stderr
     assert "12 passed" in result.stdout, result.stdout
     assert len(made.read_text().split()) == 1, "the shared fixture was made in each process"
-    share = str(max(1, (os.cpu_count() or 1) // 2))
+    share = str(threads_per_process(2))
     assert set(threads.read_text().split()) == {share}, "TensorFlow sized for the whole machine"

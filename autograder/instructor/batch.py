@@ -53,7 +53,7 @@ from autograder.instructor.canvas import (
 from autograder.instructor.collect import collect_submission, fingerprint
 from autograder.instructor.hidden import hidden_files
 from autograder.isolation.confinement import SANDBOX_SETTING, SandboxUnavailable, confinement
-from digits.quiet import quiet_environment, share_cores, threads_per_process
+from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
 GRADED = "graded"
@@ -130,7 +130,7 @@ def grade_class(
     if hidden is not None:
         grader = (*grader, "--hidden", str(Path(hidden).resolve()))
     limits = limits or Limits()
-    workers = workers or os.cpu_count() or 1
+    workers = workers or cores()
     feedback = out.parent / "feedback"
     feedback.mkdir(parents=True, exist_ok=True)
     state_path = out.with_suffix(".state.json")
@@ -204,13 +204,18 @@ class _Runner:
         self.grader = grader
         self.limits = limits
         self.feedback = feedback
+        # Every student's copy, and the judges' own folders, are made here: a folder that the
+        # judges hide from learner code (`serve --private`), wherever TMPDIR puts it.
+        self.scratch = Path(tempfile.mkdtemp(prefix="autograder-batch-"))
         self.children: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
         self.stopping = False
 
     def grade(self, folder: Path, current_fingerprint: str) -> Grade:
         start = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix=f"grade-{folder.name}-") as scratch:
+        with tempfile.TemporaryDirectory(
+            prefix=f"grade-{folder.name}-", dir=self.scratch
+        ) as scratch:
             work = Path(scratch) / "submission"
             collect_submission(folder, work)
             results = Path(scratch) / "results.json"
@@ -267,6 +272,7 @@ class _Runner:
             self.stopping = True
             for child in list(self.children):
                 _kill_tree(child)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 SERVER = (sys.executable, "-m", "autograder.instructor.serve")
@@ -275,11 +281,11 @@ SERVER = (sys.executable, "-m", "autograder.instructor.serve")
 class _Judge:
     """A long-lived judge (`autograder.instructor.serve`) that grades one student at a time."""
 
-    def __init__(self, command: list[str], limits: Limits, log_path: Path):
+    def __init__(self, command: list[str], limits: Limits, log_path: Path, inside: Path):
         self.log_path = log_path
         # Its temporary files (the worker's folder among them) go here, removed once it is
         # stopped: a judge that is killed cannot remove its own.
-        self.scratch = Path(tempfile.mkdtemp(prefix="batch-judge-"))
+        self.scratch = Path(tempfile.mkdtemp(prefix="batch-judge-", dir=inside))
         with open(log_path, "ab") as log_file:
             self.process = subprocess.Popen(
                 command,
@@ -329,17 +335,15 @@ class _ServedRunner(_Runner):
 
     def __init__(self, hidden: Path | None, limits: Limits, feedback: Path):
         command = [*SERVER] + (["--hidden", str(Path(hidden).resolve())] if hidden else [])
-        # Every student's copy is made in this process's temporary folder; each judge has a
-        # folder of its own (TMPDIR), which learner code never sees, but not this one: /tmp is
-        # hidden anyway, an instructor's TMPDIR elsewhere must be too.
-        command += ["--private", tempfile.gettempdir()]
         if limits.memory_mb and sys.platform.startswith("linux"):
             command = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited",
                        str(limits.memory_mb), *command]  # fmt: skip
         super().__init__(tuple(command), limits, feedback)
+        self.grader = (*self.grader, "--private", str(self.scratch))
         self.idle: list[_Judge] = []
         self.judges: set[_Judge] = set()
-        self.logs = Path(tempfile.mkdtemp(prefix="batch-judges-"))
+        self.logs = self.scratch / "judges"
+        self.logs.mkdir()
         self.numbers = itertools.count()
 
     def _judge(self) -> _Judge:
@@ -349,7 +353,8 @@ class _ServedRunner(_Runner):
             if self.idle:
                 return self.idle.pop()
             number = next(self.numbers)  # never reused: a replaced judge's log is its own
-            judge = _Judge(list(self.grader), self.limits, self.logs / f"{number}.log")
+            log = self.logs / f"{number}.log"
+            judge = _Judge(list(self.grader), self.limits, log, self.scratch)
             self.judges.add(judge)
             return judge
 
@@ -374,7 +379,7 @@ class _ServedRunner(_Runner):
             judges, self.judges, self.idle = list(self.judges), set(), []
         for judge in judges:
             judge.stop()
-        shutil.rmtree(self.logs, ignore_errors=True)
+        super().stop_all()
 
 
 def exec_limited(memory_mb: int, command: list[str]) -> None:
@@ -624,7 +629,7 @@ def main(argv: list[str] | None = None) -> int:
         print(confinement().description.split(";")[0] + ".")
     except SandboxUnavailable as error:
         parser.exit(2, f"batch: {error}. Install bubblewrap (Debian: apt install bubblewrap).\n")
-    workers = args.workers or os.cpu_count() or 1
+    workers = args.workers or cores()
     threads = threads_per_process(workers)
     limits = Limits(args.timeout, args.memory_mb or None, threads)
     try:

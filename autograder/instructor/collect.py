@@ -50,14 +50,17 @@ def _graded_name(name: str) -> bool:
 
 def collect_submission(submission: Path, destination: Path) -> list[str]:
     """Copy a submission's graded files into ``destination``; return their names. A file that
-    cannot be read is left out: the grade says it is missing."""
+    cannot be read is left out (the grade says it is missing); an error in ``destination`` (a
+    full disk) is raised."""
     destination.mkdir(parents=True, exist_ok=True)
     copied = []
     for name, path in submission_files(submission).items():
         try:
-            shutil.copyfile(path, destination / name, follow_symlinks=False)
+            source = open(path, "rb")  # noqa: SIM115 (closed below)
         except OSError:
             continue
+        with source, open(destination / name, "wb") as copy:
+            shutil.copyfileobj(source, copy)
         copied.append(name)
     return sorted(copied)
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.exercises import models
-from autograder.isolation.protocol import LearnerFailure, argument_spec
+from autograder.isolation.protocol import FailureKind, LearnerFailure, argument_spec
 from autograder.mistakes import CheckFailed
 from autograder.runner import Check, Context, Exercise
 
@@ -154,8 +154,7 @@ def _runner(check: HiddenCheck, folder: Path) -> Callable:
             raise
         except LearnerFailure as failure:  # its message could echo the hidden inputs back
             raise HiddenCheckFailed(
-                f"your {exercise.function}() did not return on a hidden case ({failure.kind}: "
-                f"{_builtin_or_not(failure.exc_type)})",
+                f"your {exercise.function}() did not return on a hidden case ({_how(failure)})",
                 hint="Make it work for any valid input; the public checks show how it is called.",
             ) from None
         except Exception:  # the hidden code's own error: its traceback would reveal it
@@ -167,10 +166,13 @@ def _runner(check: HiddenCheck, folder: Path) -> Callable:
     return run
 
 
-def _builtin_or_not(exc_type: str) -> str:
-    """A built-in exception's name; any other, which learner code may have made from the hidden
-    inputs themselves (a class named `y_true_3_1_4`), is not shown."""
-    exception = getattr(builtins, exc_type, None)
+def _how(failure: LearnerFailure) -> str:
+    """How the function failed: its kind, and for an error, a built-in exception's name. Any
+    other name is not shown: learner code may have made it from the hidden inputs themselves (a
+    class named `y_true_3_1_4`)."""
+    if failure.kind != FailureKind.ERROR:
+        return str(failure.kind)
+    exception = getattr(builtins, failure.exc_type, None)
     if isinstance(exception, type) and issubclass(exception, BaseException):
-        return exc_type
-    return "an exception of its own"
+        return f"error: {failure.exc_type}"
+    return "error: an exception that is not one of Python's built-in ones"

@@ -205,7 +205,9 @@ def worker_command(
     arguments += ["--mqueue", MESSAGE_QUEUES]
     private = [Path(path).resolve() for path in how.private]
     # Shallowest first: an empty folder laid inside another one stays on top of it.
-    emptied = sorted({*_hidden_folders(folder), *private}, key=lambda path: len(path.parts))
+    emptied = sorted(
+        dict.fromkeys([*_hidden_folders(folder), *private]), key=lambda p: len(p.parts)
+    )
     for hidden in emptied:
         arguments += ["--tmpfs", str(hidden)]
     for path in _python_paths(folder):

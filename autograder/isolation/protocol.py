@@ -33,15 +33,16 @@ class FailureKind(str, Enum):
 
 # A dotted Python name, as a class's module and qualified name make it (`<locals>` included).
 PYTHON_NAME = re.compile(r"(?:[^\W\d]\w*|<locals>)(?:\.(?:[^\W\d]\w*|<locals>))*")
-NOT_A_PYTHON_NAME = "a type whose name is not a Python name"
+UNSHOWN_CLASS = "an object of a class whose name cannot be shown"
+UNSHOWN_EXCEPTION = "an exception whose class name cannot be shown"
 
 
-def type_name(name: object) -> str:
-    """A type's name, fit for a message: learner code can name a class anything (lines of
+def type_name(name: object, instead: str = UNSHOWN_CLASS) -> str:
+    """A class's name, fit for a message: learner code can name a class anything (lines of
     Markdown or HTML for the report), so a name that is not a dotted Python name of at most 100
-    characters is replaced."""
+    characters reads `instead`."""
     name = str(name)
-    return name if len(name) <= 100 and PYTHON_NAME.fullmatch(name) else NOT_A_PYTHON_NAME
+    return name if len(name) <= 100 and PYTHON_NAME.fullmatch(name) else instead
 
 
 # What a worker may report; a timeout or a death is only ever the judge's own finding.
@@ -114,7 +115,7 @@ def failure_from_exception(
     text = "".join(traceback.format_exception(type(error), error, _from_cell(error, cell_filename)))
     return LearnerFailure(
         kind=kind,
-        exc_type=type_name(type(error).__name__),
+        exc_type=type_name(type(error).__name__, UNSHOWN_EXCEPTION),
         message=str(error),
         line=line,
         cell=cell_filename,
@@ -176,7 +177,7 @@ def save_returned_model(value, path: str) -> dict:
         try:
             value.save(path)
         except Exception as error:  # Keras' own error, not the learner's function raising
-            description["error"] = f"{type(error).__name__}: {error}"
+            description["error"] = f"{type_name(type(error).__name__, UNSHOWN_EXCEPTION)}: {error}"
         else:
             description["saved"] = True
     return description

@@ -31,6 +31,7 @@ from autograder.isolation.processes import children, cpu_seconds, descendants, k
 from autograder.isolation.protocol import (
     MISSING,
     REPORTABLE,
+    UNSHOWN_EXCEPTION,
     FailureKind,
     Learner,
     LearnerFailure,
@@ -58,7 +59,7 @@ def _plain_fields(data) -> dict:
         if isinstance(data.get(name), str):
             fields[name] = data[name]
     if "exc_type" in fields:
-        fields["exc_type"] = type_name(fields["exc_type"])
+        fields["exc_type"] = type_name(fields["exc_type"], UNSHOWN_EXCEPTION)
     if isinstance(data.get("line"), int):
         fields["line"] = data["line"]
     return fields
