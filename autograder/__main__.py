@@ -6,7 +6,6 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -63,6 +62,8 @@ def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if os.environ.get(JUDGE_SETTING) == "1":
         return judge(argv)
+    from autograder.isolation.confinement import remove_tree
+
     scratch = tempfile.mkdtemp(prefix="autograder-")
     environment = dict(os.environ, **{JUDGE_SETTING: "1", "TMPDIR": scratch})
     try:
@@ -70,7 +71,7 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         return 130
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
     if completed.returncode < 0:
         print(judge_stopped_message(-completed.returncode), flush=True)
         return 1

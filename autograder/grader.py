@@ -11,7 +11,6 @@ import hashlib
 import io
 import logging
 import os
-import shutil
 import tempfile
 import warnings
 from dataclasses import dataclass, field, replace
@@ -140,7 +139,7 @@ def grade(
     `hidden`: an instructor's hidden-checks folder (see `autograder.instructor.hidden`).
     Raises ValueError for an unknown `only`, before anything starts.
     """
-    from autograder.isolation.confinement import confinement
+    from autograder.isolation.confinement import confinement, remove_tree
     from autograder.isolation.processes import reap_orphans
     from autograder.isolation.sandbox import WorkerSupply
 
@@ -196,7 +195,7 @@ def grade(
         log.close()
         worker_log.close()
         learner_output = worker_log_path.read_text(encoding="utf-8", errors="replace")
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)
     source, description = (data.source, data.description) if data is not None else ("", "")
     return Report(submission, results, source, description, notes, learner_output, only)
 

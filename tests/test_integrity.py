@@ -407,6 +407,38 @@ def test_a_cell_that_kills_the_grader_leaves_a_readable_line_and_no_files(
     assert list(scratch.iterdir()) == []
 
 
+NEST_FOLDERS = """
+import os
+
+path = "d"
+for _ in range(1100):  # deeper than Python's recursion limit
+    os.mkdir(path)
+    path += "/d"
+"""
+
+
+@pytest.mark.parametrize("sandbox", ["require", "off"])
+def test_folders_nested_deeper_than_pythons_limit_neither_stop_the_grader_nor_stay(
+    submission_with, tmp_path, sandbox
+):
+    """Red team: the judge removed the worker's folder with shutil.rmtree, which recurses, and
+    stopped with a RecursionError traceback; batch removes its folders the same way."""
+    if sandbox == "require" and bubblewrap_problem() is not None:
+        pytest.skip(f"no sandbox here: {bubblewrap_problem()}")
+    cell = "import numpy as np\n" + NEST_FOLDERS + ARGMAX_ANSWER
+    submission = submission_with({"02_argmax_accuracy.ipynb": cell})
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = dict(os.environ, AUTOGRADER_SANDBOX=sandbox, TMPDIR=str(scratch), MNIST_OFFLINE="1")
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy"],
+        capture_output=True, text=True, env=env, timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+    assert "PASS argmax_accuracy.values" in completed.stdout
+    assert list(scratch.iterdir()) == []
+
+
 DAEMON = f"""
 import subprocess, sys
 import numpy as np

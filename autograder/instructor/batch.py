@@ -33,7 +33,6 @@ import itertools
 import json
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
@@ -52,7 +51,12 @@ from autograder.instructor.canvas import (
 )
 from autograder.instructor.collect import collect_submission, fingerprint
 from autograder.instructor.hidden import hidden_files
-from autograder.isolation.confinement import SANDBOX_SETTING, SandboxUnavailable, confinement
+from autograder.isolation.confinement import (
+    SANDBOX_SETTING,
+    SandboxUnavailable,
+    confinement,
+    remove_tree,
+)
 from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -272,7 +276,7 @@ class _Runner:
             self.stopping = True
             for child in list(self.children):
                 _kill_tree(child)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.scratch)
 
 
 SERVER = (sys.executable, "-m", "autograder.instructor.serve")
@@ -326,7 +330,7 @@ class _Judge:
 
     def stop(self) -> None:
         _kill_tree(self.process)
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        remove_tree(self.scratch)
 
 
 class _ServedRunner(_Runner):

@@ -19,7 +19,6 @@ import argparse
 import gc
 import json
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import replace
@@ -42,6 +41,8 @@ def parse_arguments(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> int:
+    from autograder.isolation.confinement import remove_tree
+
     arguments = parse_arguments(argv)
     hidden = arguments.hidden.resolve() if arguments.hidden else None
     answers = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
         private = [path.resolve() for path in arguments.private]
         return serve(sys.stdin, answers, scratch, hidden, private)
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
 
 
 def serve(requests, answers, scratch: Path, hidden: Path | None, private=()) -> int:

@@ -11,7 +11,6 @@ import json
 import os
 import queue
 import secrets
-import shutil
 import sys
 import tempfile
 import threading
@@ -25,6 +24,7 @@ from autograder.isolation.confinement import (
     confinement,
     copy_out,
     end_worker,
+    remove_tree,
     start_worker,
 )
 from autograder.isolation.processes import children, cpu_seconds, descendants, kill
@@ -282,7 +282,7 @@ class Worker:
     def close(self) -> None:
         """End the worker and every process it started; remove its folder."""
         end_worker(self.process, self.how)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        remove_tree(self.folder)
 
 
 class IdleWatch:

@@ -12,7 +12,6 @@ import json
 import linecache
 import os
 import select
-import shutil
 import sys
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from autograder.isolation.confinement import (
     FORK_OPTION,
     USER_OPTION,
     become_user,
+    remove_tree,
 )
 from autograder.isolation.processes import (
     become_subreaper,
@@ -153,23 +153,12 @@ def empty_folder(folder: Path) -> bool:
         os.chmod(folder, 0o700)
         for entry in folder.iterdir():
             if entry.is_dir() and not entry.is_symlink():
-                _open_up(entry)
-                shutil.rmtree(entry, ignore_errors=True)
+                remove_tree(entry)
             else:
                 entry.unlink(missing_ok=True)
         return not any(folder.iterdir())
     except OSError:
         return False
-
-
-def _open_up(directory: Path) -> None:
-    """Let this process remove everything below `directory` (a notebook may chmod 000)."""
-    os.chmod(directory, 0o700)
-    for root, folders, _ in os.walk(directory):
-        for name in folders:
-            path = os.path.join(root, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o700)
 
 
 def report(control, send, message: dict) -> None:
