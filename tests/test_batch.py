@@ -16,6 +16,7 @@ import pytest
 from autograder.instructor import batch
 from autograder.instructor.batch import Limits, grade_class
 from autograder.instructor.collect import collect_submission, fingerprint
+from autograder.isolation.confinement import remove_tree
 
 LINUX = sys.platform.startswith("linux")
 
@@ -237,11 +238,8 @@ def test_a_file_name_that_is_not_text_or_a_folder_nested_deep_does_not_stop_the_
         assert (rows["ada"]["total"], rows["bob"]["total"]) == ("3", "2")
         names = collect_submission(submissions / "bob", tmp_path / "work")
         assert names == ["01_build_model.ipynb", "02_argmax_accuracy.ipynb"]
-    finally:  # from the bottom up: pytest's own clean-up of tmp_path would recurse
-        os.remove(deep + b"/02_argmax_accuracy.ipynb")
-        while deep != os.fsencode(bob):
-            os.rmdir(deep)
-            deep = os.path.dirname(deep)
+    finally:  # without recursion: pytest's own clean-up of old tmp_path folders recurses
+        remove_tree(submissions)
 
 
 def test_fingerprint_changes_with_graded_files_only(tmp_path):
@@ -348,3 +346,4 @@ def test_a_judge_replaced_while_another_grades_gets_a_log_and_folder_of_its_own(
     finally:
         runner.stop_all()
     assert not busy.scratch.exists() and not replacement.scratch.exists()
+    assert not runner.scratch.exists()  # every student's copy was made there

@@ -28,7 +28,12 @@ import pytest
 from conftest import set_graded_cell
 
 from autograder.instructor.gradescope import build_zip
-from autograder.isolation.confinement import KEYRING_CALLS, as_user, bubblewrap_problem
+from autograder.isolation.confinement import (
+    KEYRING_CALLS,
+    as_user,
+    bubblewrap_problem,
+    remove_tree,
+)
 from autograder.submission import graded_cell
 from digits.quiet import QUIET_TENSORFLOW
 
@@ -430,13 +435,16 @@ def test_folders_nested_deeper_than_pythons_limit_neither_stop_the_grader_nor_st
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = dict(os.environ, AUTOGRADER_SANDBOX=sandbox, TMPDIR=str(scratch), MNIST_OFFLINE="1")
-    completed = subprocess.run(
-        [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy"],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
-    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
-    assert "PASS argmax_accuracy.values" in completed.stdout
-    assert list(scratch.iterdir()) == []
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy"],
+            capture_output=True, text=True, env=env, timeout=600,
+        )  # fmt: skip
+        assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-2000:]
+        assert "PASS argmax_accuracy.values" in completed.stdout
+        assert list(scratch.iterdir()) == []
+    finally:  # whatever was left: pytest's own clean-up of old tmp_path folders would recurse
+        remove_tree(scratch)
 
 
 DAEMON = f"""

@@ -153,9 +153,10 @@ def grade_class(
         f"{len(students)} submissions: {len(students) - len(to_grade)} unchanged since last "
         f"graded, {len(to_grade)} to grade with {workers} worker(s)."
     )
-    runner = _Runner(grader, limits, feedback)
-    if served:  # the real grader: long-lived judges, Keras imported once per slot
-        runner = _ServedRunner(hidden, limits, feedback)
+    # The real grader: long-lived judges, Keras imported once per slot.
+    runner = (
+        _ServedRunner(hidden, limits, feedback) if served else _Runner(grader, limits, feedback)
+    )
     start = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=workers)
     try:
