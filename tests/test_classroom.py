@@ -1,10 +1,15 @@
 """The GitHub Classroom workflow: valid, and in step with the grader's exercises and points."""
 
+import importlib.util
+import os
+import py_compile
+import shutil
 import subprocess
 import sys
 
 import pytest
 import yaml
+from conftest import set_graded_cell
 
 from autograder.exercises import EXERCISES
 
@@ -103,31 +108,158 @@ def test_workflow_commands_pass_on_solutions_and_fail_on_stubs(repo, steps, exec
         assert stub.returncode == 1, f"{step['id']} should fail on the unwritten exercises"
 
 
-def test_an_edited_grader_is_reported_instead_of_a_score(repo, tmp_path, steps):
-    import shutil
-
-    from autograder.instructor.tamper import grader_fingerprint
-
-    learner = tmp_path / "learner-repository"
-    caches = shutil.ignore_patterns("__pycache__")
-    for folder in ("autograder", ".github"):
-        shutil.copytree(repo / folder, learner / folder, ignore=caches)
-    recorded = grader_fingerprint(learner)
-    check = [
-        sys.executable,
-        "-m",
-        "autograder.instructor.tamper",
-        str(learner),
-        "--expect",
-        recorded,
+def git(folder, *args) -> str:
+    command = [
+        "git",
+        "-C",
+        str(folder),
+        "-c",
+        "user.name=test",
+        "-c",
+        "user.email=test@example.org",
     ]
-    assert subprocess.run(check, capture_output=True).returncode == 0
+    return subprocess.run([*command, *args], capture_output=True, text=True, check=True).stdout
 
-    with open(learner / "autograder" / "thresholds.py", "a") as module:
-        module.write("\nTHRESHOLDS = {}\n")
-    edited = subprocess.run(check, capture_output=True, text=True)
-    assert edited.returncode == 1 and "EDITED GRADER" in edited.stdout
 
+def tamper(*args, cwd) -> subprocess.CompletedProcess:
+    """The instructor's check, run outside the repositories it reads (as the README says)."""
+    command = [sys.executable, "-m", "autograder.instructor.tamper", *map(str, args)]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd)
+
+
+@pytest.fixture
+def classroom(repo, tmp_path) -> dict:
+    """A Classroom template (this repository's files without solutions/, as the README says),
+    a learner's clone of it, and the fingerprint the instructor records from the template."""
+    template = tmp_path / "template"
+    for name in git(repo, "ls-files", "-z").split("\0"):
+        if name and not name.startswith("solutions/") and (repo / name).is_file():
+            (template / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / name, template / name)
+    git(template.parent, "init", "-q", str(template))
+    git(template, "add", "-A")
+    git(template, "commit", "-q", "-m", "template")
+    learner = tmp_path / "learner"
+    git(tmp_path, "clone", "-q", str(template), str(learner))
+    recorded = tamper(template, cwd=tmp_path).stdout.strip()
+    return dict(template=template, learner=learner, recorded=recorded, outside=tmp_path)
+
+
+def test_an_honest_learners_repository_passes_the_check(classroom):
+    learner = classroom["learner"]
+    set_graded_cell(learner / "exercises", "01_build_model.ipynb", "def build_model():\n    ...")
+    (learner / "exercises" / "handwritten.keras").write_bytes(b"a model")
+    git(learner, "add", "-A")
+    git(learner, "commit", "-q", "-m", "my work")
+    # What the runner's install, the book and Windows' checkout leave, none of it committed:
+    for junk in ("autograder/__pycache__/grader.cpython-312.pyc", "x.egg-info/PKG-INFO"):
+        (learner / junk).parent.mkdir(parents=True, exist_ok=True)
+        (learner / junk).write_text("not in the commit")
+    readme = learner / "README.md"
+    readme.write_bytes(readme.read_bytes().replace(b"\n", b"\r\n"))
+
+    checked = tamper(learner, "--expect", classroom["recorded"], cwd=classroom["outside"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Every file outside exercises/ is the instructor's" in checked.stdout
+    listed = tamper(learner, "--template", classroom["template"], cwd=classroom["outside"])
+    assert listed.returncode == 0 and "Nothing outside exercises/ differs" in listed.stdout
+
+
+def forge_compiled_module(learner):
+    """A compiled module that Python loads in place of the grader's source without comparing
+    the two (an unchecked-hash .pyc, PEP 552), committed beside the untouched source."""
+    source = learner / "autograder" / "instructor" / "__init__.py"
+    forged = learner / "forged.py"
+    forged.write_text('print("FORGED GRADER CODE")\n')
+    py_compile.compile(
+        str(forged),
+        cfile=importlib.util.cache_from_source(str(source)),
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    forged.unlink()
+    git(learner, "add", "-f", "autograder")
+    return ["-c", "import autograder.instructor"], "FORGED GRADER CODE"
+
+
+def shadow_a_module_the_grader_imports(learner):
+    """`python -m autograder` imports from the repository's root first: an `argparse.py` there
+    prints a full score and exits 0, which is all a Classroom step asks for."""
+    (learner / "argparse.py").write_text('print("Total: 13/13")\nraise SystemExit(0)\n')
+    return ["-m", "autograder", "exercises", "--only", "build_model"], "Total: 13/13"
+
+
+def append(path: str, text: str):
+    def edit(learner):
+        with open(learner / path, "a") as file:
+            file.write(text)
+
+    return edit
+
+
+def remove_the_check_from_the_workflow(learner):
+    workflow = learner / WORKFLOW
+    workflow.write_text(workflow.read_text().replace("autograder.instructor.tamper", "this"))
+
+
+EDITS = {
+    "a module beside the grader": (shadow_a_module_the_grader_imports, "added: argparse.py"),
+    "a compiled grader module": (forge_compiled_module, "added: autograder/instructor/__pycache__"),
+    "the data loader": (
+        append("digits/data.py", "\nload_mnist = None\n"),
+        "changed: digits/data.py",
+    ),
+    "a course configuration": (
+        append("course.toml", "[time_limits]\ncall = 600\n"),
+        "added: course.toml",
+    ),
+    "the install files": (
+        append("requirements.txt", "\nmy-package\n"),
+        "changed: requirements.txt",
+    ),
+    "the grader": (
+        append("autograder/thresholds.py", "\nTHRESHOLDS = {}\n"),
+        "changed: autograder/thresholds.py",
+    ),
+    "the workflow": (remove_the_check_from_the_workflow, f"changed: {WORKFLOW}"),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS, ids=lambda name: name.replace(" ", "_"))
+def test_a_file_changed_or_added_outside_exercises_is_reported_instead_of_a_score(classroom, edit):
+    learner = classroom["learner"]
+    change, listed_line = EDITS[edit]
+    attack = change(learner)
+    git(learner, "add", "-A")
+    git(learner, "commit", "-q", "-m", "a small change")
+    if attack is not None:  # what the change does when the learner's repository is graded
+        arguments, shown = attack
+        run = subprocess.run(
+            [sys.executable, *arguments], capture_output=True, text=True, cwd=learner
+        )
+        assert run.returncode == 0 and shown in run.stdout, run.stdout + run.stderr
+
+    checked = tamper(learner, "--expect", classroom["recorded"], cwd=classroom["outside"])
+    assert checked.returncode == 1 and "EDITED COURSE FILES" in checked.stdout
+    assert "Only exercises/ is yours to change" in checked.stdout
+    listed = tamper(learner, "--template", classroom["template"], cwd=classroom["outside"])
+    assert listed.returncode == 1 and listed_line in listed.stdout, listed.stdout
+
+
+def test_a_downloaded_folder_without_git_gets_the_same_fingerprint(classroom):
+    plain = classroom["outside"] / "downloaded"
+    shutil.copytree(classroom["learner"], plain, ignore=shutil.ignore_patterns(".git"))
+    checked = tamper(plain, "--expect", classroom["recorded"], cwd=classroom["outside"])
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    os.mkfifo(plain / "a_pipe")  # read as a file, it would wait forever
+    checked = tamper(plain, "--template", classroom["template"], cwd=classroom["outside"])
+    assert checked.returncode == 1 and "added: a_pipe" in checked.stdout
+
+
+def test_the_check_runs_before_the_install_and_before_any_score(steps):
     [guard] = [step for step in steps if "autograder.instructor.tamper" in step.get("run", "")]
-    assert steps.index(guard) < steps.index(grader_steps(steps)[0])  # before any score
+    install = [step.get("run") for step in steps].index("pip install -r requirements.txt")
+    # Before the install, which runs the repository's install files (the check needs only the
+    # standard library), and before any grading step.
+    assert steps.index(guard) < install < steps.index(grader_steps(steps)[0])
     assert "vars.AUTOGRADER_SHA256" in guard["run"] and "AUTOGRADER_SHA256" in guard["if"]

@@ -6,5 +6,5 @@
   (`serve`) per slot; with `class_report`
   (`--report`), `similarity`, `canvas` (`--canvas`) and `hidden` (`--hidden`).
 - `collect`: finds a submission's notebooks and model files at any depth.
-- `tamper`: the GitHub Classroom fingerprint of the grader's files.
+- `tamper`: the GitHub Classroom fingerprint of every file outside exercises/.
 """

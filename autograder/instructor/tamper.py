@@ -1,61 +1,136 @@
-"""Has a learner's repository changed the grader? For GitHub Classroom, where grading runs in it.
+"""Has a learner's repository changed the course? For GitHub Classroom, where grading runs in it.
 
-    python -m autograder.instructor.tamper [ROOT]                 # instructor: print it
-    python -m autograder.instructor.tamper [ROOT] --expect SHA256  # workflow: exit 1 if it differs
+    python -m autograder.instructor.tamper [ROOT]                   # instructor: print it
+    python -m autograder.instructor.tamper [ROOT] --expect SHA256   # exit 1 if it differs
+    python -m autograder.instructor.tamper REPO --template TEMPLATE # list what differs
 
-The fingerprint is a sha256 of every file under ``autograder/`` and ``.github/`` (names and
-contents). The instructor records it as an Actions variable of the classroom's organization
-(``AUTOGRADER_SHA256``), which learners cannot edit; the Classroom workflow compares before
-grading and reports an edited grader instead of a score.
+The fingerprint covers every file of the repository outside ``exercises/``, by name and content:
+the grader, the course package it imports (``digits/``, with the offline data), the install and
+configuration files, and whatever a learner adds beside them, since Python imports a file named
+``argparse.py`` or a compiled ``__pycache__/*.pyc`` as readily as the grader's own code.
+``exercises/`` is the learner's: notebooks, model files, images.
+
+In a Git repository those files are the ones its current commit holds (what Classroom's checkout
+gets), read from Git itself, so line endings converted on checkout (Windows) do not matter; in a
+folder without ``.git``, every file but ``.git/`` is read, which gives the same fingerprint for
+the same files. The instructor records the template's fingerprint as an Actions variable of the
+classroom's organization (``AUTOGRADER_SHA256``), which learners cannot edit.
+
+Run it outside the learner's repository: Python imports from the current folder first, so in
+there ``python -m`` would run the learner's copy of this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import os
+import subprocess
 import sys
 from pathlib import Path
 
-GUARDED = ("autograder", ".github")
-SKIPPED = ("__pycache__",)
+LEARNER_FOLDER = "exercises"  # the only folder a learner is meant to change
 
 
-def guarded_files(root: Path) -> list[Path]:
-    files = []
-    for folder in GUARDED:
-        for path in sorted((root / folder).rglob("*")):
-            if path.is_file() and not set(SKIPPED) & set(path.parts) and path.suffix != ".pyc":
-                files.append(path)
-    return files
+def repository_manifest(root: Path) -> dict[str, str]:
+    """Each file outside exercises/ -> what it is and its Git object id ("file 3b18e5...")."""
+    entries = _git_entries(root) if (root / ".git").exists() else _folder_entries(root)
+    return {path: kind for path, kind in entries.items() if not _learners(path)}
 
 
-def grader_fingerprint(root: Path) -> str:
+def fingerprint(manifest: dict[str, str]) -> str:
     digest = hashlib.sha256()
-    for path in guarded_files(root):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for path in sorted(manifest):
+        digest.update(f"{path}\0{manifest[path]}\n".encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
+
+
+def differences(repository: dict[str, str], template: dict[str, str]) -> list[str]:
+    """What a repository changed outside exercises/, one "added|removed|changed: PATH" a file."""
+    added = [f"added: {path}" for path in repository if path not in template]
+    removed = [f"removed: {path}" for path in template if path not in repository]
+    changed = [
+        f"changed: {path}"
+        for path in repository
+        if path in template and repository[path] != template[path]
+    ]
+    return sorted(added + removed + changed, key=lambda line: line.split(": ", 1)[1])
+
+
+def _learners(path: str) -> bool:
+    return path.startswith(LEARNER_FOLDER + "/")
+
+
+def _git_entries(root: Path) -> dict[str, str]:
+    """The current commit's files: `git ls-tree` lines "MODE TYPE OBJECT<TAB>PATH"."""
+    command = ["git", "-C", str(root), "ls-tree", "-r", "--full-tree", "-z", "HEAD"]
+    try:
+        listed = subprocess.run(command, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        detail = getattr(error, "stderr", b"").decode(errors="replace").strip() or error
+        message = f"Git cannot list the files of {root}'s current commit: {detail}"
+        raise SystemExit(message) from None
+    entries = {}
+    for line in filter(None, listed.split(b"\0")):
+        about, path = line.split(b"\t", 1)
+        mode, _, object_id = about.decode().split()
+        entries[os.fsdecode(path)] = f"{_KINDS.get(mode, mode)} {object_id}"
+    return entries
+
+
+_KINDS = {"100644": "file", "100755": "file", "120000": "link", "160000": "commit"}
+
+
+def _folder_entries(root: Path) -> dict[str, str]:
+    """Every file under root but .git/, with the object id Git would give it."""
+    entries = {}
+    for folder, names, files in os.walk(root):
+        names[:] = [name for name in names if not (folder == str(root) and name == ".git")]
+        for name in files + [name for name in names if os.path.islink(os.path.join(folder, name))]:
+            path = os.path.join(folder, name)
+            relative = Path(path).relative_to(root).as_posix()
+            if os.path.islink(path):
+                entries[relative] = f"link {_blob_id(os.fsencode(os.readlink(path)))}"
+            elif os.path.isfile(path):
+                entries[relative] = f"file {_blob_id(Path(path).read_bytes())}"
+            else:  # a pipe or a device: Git holds none, and reading one could wait forever
+                entries[relative] = "special"
+    return entries
+
+
+def _blob_id(content: bytes) -> str:
+    """Git's object id of a file's content (SHA-1 of "blob SIZE\\0" and the bytes)."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content).hexdigest()
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m autograder.instructor.tamper",
-        description="Print, or check, the fingerprint of a repository's autograder/ and .github/.",
+        description="Print or check the fingerprint of a repository's files outside exercises/.",
     )
     parser.add_argument("root", nargs="?", default=".", type=Path, help="the repository")
-    parser.add_argument("--expect", metavar="SHA256", help="the instructor's fingerprint")
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--expect", metavar="SHA256", help="the instructor's fingerprint")
+    choice.add_argument("--template", type=Path, help="the template repository: list changes")
     args = parser.parse_args(argv)
-    fingerprint = grader_fingerprint(args.root)
+    manifest = repository_manifest(args.root)
+    if args.template is not None:
+        changes = differences(manifest, repository_manifest(args.template))
+        print("\n".join(changes) or "Nothing outside exercises/ differs from the template.")
+        return 1 if changes else 0
     if args.expect is None:
-        print(fingerprint)
+        print(fingerprint(manifest))
         return 0
-    if fingerprint == args.expect.strip():
-        print("The grader (autograder/ and .github/) is the instructor's.")
+    if fingerprint(manifest) == args.expect.strip():
+        print("Every file outside exercises/ is the instructor's.")
         return 0
     print(
-        "EDITED GRADER: autograder/ or .github/ differs from the instructor's version, so this "
-        "run gives no score. Restore them (git checkout origin/main -- autograder .github, or "
-        "from the template repository) and push again; your instructor sees this run."
+        "EDITED COURSE FILES: a file outside exercises/ differs from the instructor's template "
+        "(the grader, the digits package, the configuration, or a file added beside them), so "
+        "this run gives no score. Only exercises/ is yours to change. "
+        "`git log --stat -- . ':(exclude)exercises'` lists your commits that changed other "
+        "files: restore those files from the template and push again. Your instructor sees "
+        "this run."
     )
     return 1
 
