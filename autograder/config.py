@@ -118,9 +118,10 @@ def read(path: Path | str) -> CourseConfig:
 def for_grading(submission: Path | str | None = None) -> tuple[CourseConfig, str]:
     """The configuration for a grading run, and a note when an invalid one had to be ignored."""
     try:
-        return load(submission), ""
+        course = load(submission)
     except ConfigError as error:
         return CourseConfig(), f"course configuration ignored (the defaults apply): {error}"
+    return course, f"course configuration from {course.path}" if course.path else ""
 
 
 def with_points(exercises: list, points: dict[str, float]) -> list:

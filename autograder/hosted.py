@@ -13,6 +13,7 @@ it: the same report, printed under the cell.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -80,7 +81,11 @@ def grade(*options: str) -> None:
         print("grade() runs inside a notebook; in a terminal, run: python -m autograder FOLDER")
         return
     cells = [source for source in shell.user_ns.get("In", [])[1:] if source.strip()]
-    with tempfile.TemporaryDirectory(prefix="autograder-") as folder:
+    with tempfile.TemporaryDirectory(prefix="autograder-") as private:
+        # Graded one level down: the grader reads a course.toml in the folder above the graded
+        # one, which must be this private folder, not a temporary folder other users share.
+        folder = os.path.join(private, "submission")
+        os.mkdir(folder)
         written = write_submission(cells, Path.cwd(), Path(folder))
         if not written:
             functions = ", ".join(f"{exercise.function}()" for exercise in EXERCISES)

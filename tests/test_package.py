@@ -142,6 +142,44 @@ def test_grade_from_a_cell_takes_the_last_attempt_and_the_model_files(tmp_path):
     assert (folder / "handwritten.keras").read_bytes() == b"model"
 
 
+ARGMAX_ANSWER = """import numpy as np
+
+
+def argmax_accuracy(y_true, y_prob):
+    return float(np.mean(np.argmax(y_prob, axis=1) == np.asarray(y_true)))
+"""
+
+
+def test_grade_in_a_notebook_reads_no_course_toml_from_the_shared_temporary_folder(
+    tmp_path, monkeypatch, capsys
+):
+    """Red team: grade() graded a folder made directly in the temporary folder, so a course.toml
+    there (in /tmp, any user of a shared machine can write one) set the points and time limits,
+    without a word in the report."""
+    import tempfile
+    from types import SimpleNamespace
+
+    import IPython
+
+    from autograder.hosted import grade
+
+    shared, here = tmp_path / "shared-tmp", tmp_path / "content"
+    shared.mkdir()
+    here.mkdir()
+    (shared / "course.toml").write_text(
+        '[points]\n"argmax_accuracy.values" = 0\n"argmax_accuracy.returns_float" = 0\n'
+    )
+    monkeypatch.setenv("TMPDIR", str(shared))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    monkeypatch.chdir(here)
+    shell = SimpleNamespace(user_ns={"In": ["", ARGMAX_ANSWER, "grade()"]})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    grade()
+    shown = capsys.readouterr().out
+    assert "course configuration" not in shown
+    assert "Score: 5/5" in shown, shown
+
+
 # --- package data, read wherever the package is ------------------------------------------------
 
 
