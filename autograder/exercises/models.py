@@ -197,11 +197,13 @@ def tensorflow_activations() -> dict:
     }
 
 
-def load_keras_file(path: Path):
+def load_keras_file(path: Path, compile: bool = True):
     """Load a model file without running any code it may carry (safe_mode)."""
     import keras
 
-    return keras.models.load_model(path, safe_mode=True, custom_objects=tensorflow_activations())
+    return keras.models.load_model(
+        path, compile=compile, safe_mode=True, custom_objects=tensorflow_activations()
+    )
 
 
 def load_or_fail(path: Path, mistake: str, **fields):

@@ -2,36 +2,34 @@
 
 A flag is evidence for a person to look at, never a penalty:
 
-- **models**: two saved models whose weights are identical or nearly so (relative distance below
-  `NEAR_IDENTICAL`), or a model that is the reference solution's. Weights are read from the
-  `.keras` file (a zip holding `model.weights.h5`) without running any of its code.
+- **models**: two saved models that compute the same outputs on fixed probe images, or nearly
+  (relative distance below `NEAR_IDENTICAL`), or a model that computes the reference
+  solution's: what a model computes, however its file stores it (`probe.py`: loaded with
+  Keras' safe_mode, in child processes).
 - **code**: graded cells that are the same program once names, comments, docstrings and
   formatting are set aside (the standard library's `ast`). Short answers (fewer than
   `MIN_CODE_NODES` syntax-tree nodes) are not compared: many people write the same two lines;
   nor is the reference answer's own program, the one the exercise asks for.
 
 Two learners who ran the same notebook (its fixed random seed included) on the same data can get
-near-identical weights honestly; the report says so beside the flags.
+near-identical models honestly; the report says so beside the flags.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import itertools
-import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from autograder.instructor.collect import submission_files
-from autograder.isolation.sandbox import MAX_MODEL_BYTES
+from autograder.instructor.probe import model_outputs
 from autograder.submission import GradedCell, graded_cell, parse_cell
 
-NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' weights
+NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' outputs (see probe.py)
 MIN_CODE_NODES = 60  # argmax_accuracy's answer has about 45
 REFERENCE = "reference solution"
 UNFINISHED = "raise NotImplementedError"  # the exercise's stub, as handed out
@@ -44,77 +42,28 @@ class Flag:
     detail: str
 
 
-def model_weights(path: Path) -> dict[str, np.ndarray] | None:
-    """The weight arrays of a `.keras` file by name, or None when it is not one. This runs in the
-    instructor's own process on files learners made: arrays that point to other files, or that
-    would take more than a model file may (MAX_MODEL_BYTES), are left out."""
-    import h5py
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if archive.getinfo("model.weights.h5").file_size > MAX_MODEL_BYTES:
-                return None
-            data = archive.read("model.weights.h5")
-        with h5py.File(io.BytesIO(data), "r") as weights:
-            datasets: dict[str, h5py.Dataset] = {}
-            weights.visititems(
-                lambda name, item: (
-                    datasets.__setitem__(name, item) if isinstance(item, h5py.Dataset) else None
-                )
-            )
-            arrays: dict[str, np.ndarray] = {}
-            budget: float = MAX_MODEL_BYTES
-            sized = sorted((_declared_bytes(item), name) for name, item in datasets.items())
-            for size, name in sized:
-                item = datasets[name]
-                if item.is_virtual or item.external or size > budget:
-                    continue  # never read what points elsewhere, or would fill the memory
-                try:
-                    arrays[name], budget = np.asarray(item, dtype=np.float64), budget - size
-                except Exception:  # text, a corrupt chunk...: not a weight to compare
-                    continue
-            return arrays
-    except Exception:  # whatever a crafted file makes zipfile or h5py raise: not comparable
-        return None
-
-
-def _declared_bytes(item) -> float:
-    """What reading the dataset as float64 would take (smallest first: a model's weights before
-    any padding), whatever it is stored as (a byte a value reads as eight); inf for what is not
-    an array of numbers."""
-    numeric = item.shape is not None and item.dtype.kind in "biuf"
-    return item.size * np.dtype(np.float64).itemsize if numeric else float("inf")
-
-
-def weight_distance(first: dict[str, np.ndarray], second: dict[str, np.ndarray]) -> float:
-    """Relative L2 distance between two models' weights, over the arrays both files hold (an
-    array added to a copied file does not hide the copy); inf when their layers differ."""
-    common = sorted(first.keys() & second.keys())
-    if not common or any(first[name].shape != second[name].shape for name in common):
+def output_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """Relative L2 distance between two models' outputs on the probe images; inf when their
+    shapes differ."""
+    if first.shape != second.shape:
         return float("inf")
-
-    def norm(arrays) -> float:  # array by array: no copy of a whole model
-        return math.sqrt(sum(float(np.vdot(array, array)) for array in arrays))
-
-    scale = max(norm(first[name] for name in common), norm(second[name] for name in common), 1e-12)
-    return norm(first[name] - second[name] for name in common) / scale
+    scale = max(float(np.linalg.norm(first)), float(np.linalg.norm(second)), 1e-12)
+    return float(np.linalg.norm(first - second)) / scale
 
 
-def model_flags(
-    models: dict[str, Path], model_file: str, reference: Path | None = None
-) -> list[Flag]:
-    """Pairs of students (or a student and the reference) whose `model_file` weights match."""
-    weights = {student: model_weights(path) for student, path in models.items()}
-    if reference is not None:
-        weights[REFERENCE] = model_weights(reference)
-    loaded = {student: w for student, w in weights.items() if w}
+def model_flags(outputs: dict[str, np.ndarray | None], model_file: str) -> list[Flag]:
+    """Pairs of students (or a student and the reference) whose `model_file`s compute the same
+    outputs, or nearly; `outputs` by student (see `probe.model_outputs`)."""
+    loaded = {student: output for student, output in outputs.items() if output is not None}
     flags = []
     for first, second in itertools.combinations(sorted(loaded), 2):
-        distance = weight_distance(loaded[first], loaded[second])
+        distance = output_distance(loaded[first], loaded[second])
         if distance <= NEAR_IDENTICAL:
-            how = "identical" if distance == 0 else f"near-identical (distance {distance:.1e})"
+            how = "identical outputs"
+            if distance > 0:
+                how = f"near-identical outputs (distance {distance:.1e})"
             pair = (second, first) if first == REFERENCE else (first, second)
-            flags.append(Flag("model", pair, f"{model_file}: {how} weights"))
+            flags.append(Flag("model", pair, f"{model_file}: {how}"))
     return flags
 
 
@@ -193,12 +142,23 @@ def class_flags(
     Unfinished cells are skipped."""
     files = {student: submission_files(folder) for student, folder in folders.items()}
     references = references or {}
+    models = {  # model file -> who -> path
+        exercise.model_file: {
+            student: found[exercise.model_file]
+            for student, found in {**files, REFERENCE: references}.items()
+            if exercise.model_file in found
+        }
+        for exercise in exercises
+        if exercise.model_file
+    }
+    paths = [path for group in models.values() if len(group) > 1 for path in group.values()]
+    outputs = dict(zip(paths, model_outputs(paths), strict=True)) if paths else {}
     flags = []
     for exercise in exercises:
         if exercise.model_file:
-            name = exercise.model_file
-            models = {student: found[name] for student, found in files.items() if name in found}
-            flags += model_flags(models, name, references.get(name))
+            by_student = models[exercise.model_file]
+            computed = {student: outputs.get(path) for student, path in by_student.items()}
+            flags += model_flags(computed, exercise.model_file)
         cells = {}
         for student, found in files.items():
             notebook = found.get(exercise.notebook)
