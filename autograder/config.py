@@ -121,7 +121,18 @@ def for_grading(submission: Path | str | None = None) -> tuple[CourseConfig, str
         course = load(submission)
     except ConfigError as error:
         return CourseConfig(), f"course configuration ignored (the defaults apply): {error}"
-    return course, f"course configuration from {course.path}" if course.path else ""
+    return course, _applied(course.path) if course.path else ""
+
+
+def _applied(path: Path) -> str:
+    """Which course.toml applied, without its full path (feedback reaches learners)."""
+    if os.environ.get(ENVIRONMENT_VARIABLE):
+        where = f"named by {ENVIRONMENT_VARIABLE}"
+    elif path == Path.cwd() / FILE_NAME:
+        where = "in the current folder"
+    else:
+        where = "in the folder above the graded one"
+    return f"course configuration: {path.name} {where}"
 
 
 def with_points(exercises: list, points: dict[str, float]) -> list:

@@ -3,6 +3,7 @@
 import importlib.util
 import os
 import py_compile
+import shlex
 import shutil
 import subprocess
 import sys
@@ -121,6 +122,18 @@ def git(folder, *args) -> str:
     return subprocess.run([*command, *args], capture_output=True, text=True, check=True).stdout
 
 
+TAMPER_SCRIPT = "autograder/instructor/tamper.py"
+
+
+def workflow_check(steps, fingerprint: str) -> list[str]:
+    """The workflow's check, as the runner runs it in the learner's repository."""
+    [guard] = [step for step in steps if TAMPER_SCRIPT in step.get("run", "")]
+    run = guard["run"].replace("${{ vars.AUTOGRADER_SHA256 }}", fingerprint)
+    python, *arguments = shlex.split(run)
+    assert python == "python"
+    return [sys.executable, *arguments]
+
+
 def tamper(*args, cwd) -> subprocess.CompletedProcess:
     """The instructor's check, run outside the repositories it reads (as the README says)."""
     command = [sys.executable, "-m", "autograder.instructor.tamper", *map(str, args)]
@@ -145,7 +158,7 @@ def classroom(repo, tmp_path) -> dict:
     return dict(template=template, learner=learner, recorded=recorded, outside=tmp_path)
 
 
-def test_an_honest_learners_repository_passes_the_check(classroom):
+def test_an_honest_learners_repository_passes_the_check(classroom, steps):
     learner = classroom["learner"]
     set_graded_cell(learner / "exercises", "01_build_model.ipynb", "def build_model():\n    ...")
     (learner / "exercises" / "handwritten.keras").write_bytes(b"a model")
@@ -163,6 +176,10 @@ def test_an_honest_learners_repository_passes_the_check(classroom):
     assert "Every file outside exercises/ is the instructor's" in checked.stdout
     listed = tamper(learner, "--template", classroom["template"], cwd=classroom["outside"])
     assert listed.returncode == 0 and "Nothing outside exercises/ differs" in listed.stdout
+    on_the_runner = subprocess.run(
+        workflow_check(steps, classroom["recorded"]), capture_output=True, text=True, cwd=learner
+    )
+    assert on_the_runner.returncode == 0, on_the_runner.stdout + on_the_runner.stderr
 
 
 def forge_compiled_module(learner):
@@ -198,7 +215,9 @@ def append(path: str, text: str):
 
 def remove_the_check_from_the_workflow(learner):
     workflow = learner / WORKFLOW
-    workflow.write_text(workflow.read_text().replace("autograder.instructor.tamper", "this"))
+    text = workflow.read_text()
+    check = next(line for line in text.splitlines() if TAMPER_SCRIPT in line)
+    workflow.write_text(text.replace(check, '        run: "true"'))
 
 
 EDITS = {
@@ -225,7 +244,9 @@ EDITS = {
 
 
 @pytest.mark.parametrize("edit", EDITS, ids=lambda name: name.replace(" ", "_"))
-def test_a_file_changed_or_added_outside_exercises_is_reported_instead_of_a_score(classroom, edit):
+def test_a_file_changed_or_added_outside_exercises_is_reported_instead_of_a_score(
+    classroom, steps, edit
+):
     learner = classroom["learner"]
     change, listed_line = EDITS[edit]
     attack = change(learner)
@@ -243,6 +264,11 @@ def test_a_file_changed_or_added_outside_exercises_is_reported_instead_of_a_scor
     assert "Only exercises/ is yours to change" in checked.stdout
     listed = tamper(learner, "--template", classroom["template"], cwd=classroom["outside"])
     assert listed.returncode == 1 and listed_line in listed.stdout, listed.stdout
+    # The workflow's own check, in the learner's repository: not fooled by a module beside it.
+    on_the_runner = subprocess.run(
+        workflow_check(steps, classroom["recorded"]), capture_output=True, text=True, cwd=learner
+    )
+    assert on_the_runner.returncode == 1 and "EDITED COURSE FILES" in on_the_runner.stdout
 
 
 def test_a_downloaded_folder_without_git_gets_the_same_fingerprint(classroom):
@@ -257,7 +283,7 @@ def test_a_downloaded_folder_without_git_gets_the_same_fingerprint(classroom):
 
 
 def test_the_check_runs_before_the_install_and_before_any_score(steps):
-    [guard] = [step for step in steps if "autograder.instructor.tamper" in step.get("run", "")]
+    [guard] = [step for step in steps if TAMPER_SCRIPT in step.get("run", "")]
     install = [step.get("run") for step in steps].index("pip install -r requirements.txt")
     # Before the install, which runs the repository's install files (the check needs only the
     # standard library), and before any grading step.

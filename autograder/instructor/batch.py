@@ -245,10 +245,9 @@ class _Runner:
         return grade
 
     def _run(self, work: Path, results: Path, log_path: Path) -> tuple[str, int | None]:
-        command = [*self.grader, str(work), "--json", str(results)]
-        if self.limits.memory_mb and sys.platform.startswith("linux"):
-            command = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited",
-                       str(self.limits.memory_mb), *command]  # fmt: skip
+        command = limited_command(
+            self.limits.memory_mb, [*self.grader, str(work), "--json", str(results)]
+        )
         with open(log_path, "wb") as log_file:
             child = subprocess.Popen(
                 command,
@@ -340,9 +339,7 @@ class _ServedRunner(_Runner):
 
     def __init__(self, hidden: Path | None, limits: Limits, feedback: Path):
         command = [*SERVER] + (["--hidden", str(Path(hidden).resolve())] if hidden else [])
-        if limits.memory_mb and sys.platform.startswith("linux"):
-            command = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited",
-                       str(limits.memory_mb), *command]  # fmt: skip
+        command = limited_command(limits.memory_mb, command)
         super().__init__(tuple(command), limits, feedback)
         self.grader = (*self.grader, "--private", str(self.scratch))
         self.idle: list[_Judge] = []
@@ -385,6 +382,14 @@ class _ServedRunner(_Runner):
         for judge in judges:
             judge.stop()
         super().stop_all()
+
+
+def limited_command(memory_mb: int | None, command: list[str]) -> list[str]:
+    """`command` under an address-space limit of `memory_mb` (Linux; None: no limit)."""
+    if not memory_mb or not sys.platform.startswith("linux"):
+        return command
+    launcher = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited"]
+    return [*launcher, str(memory_mb), *command]
 
 
 def exec_limited(memory_mb: int, command: list[str]) -> None:
@@ -653,12 +658,18 @@ def main(argv: list[str] | None = None) -> int:
         write_canvas_csv(grades, args.canvas, args.canvas_assignment, args.canvas_id_column)
         print(f"Wrote {args.canvas} (Canvas gradebook import).")
     if args.report:
-        write_report(args.submissions, grades, args.report, args.reference)
+        write_report(args.submissions, grades, args.report, args.reference, limits.memory_mb)
         print(f"Wrote {args.report} and {args.report.with_suffix('.csv')}.")
     return 0
 
 
-def write_report(submissions: Path, grades: list[Grade], out: Path, reference: Path | None):
+def write_report(
+    submissions: Path,
+    grades: list[Grade],
+    out: Path,
+    reference: Path | None,
+    memory_mb: int | None = DEFAULT_MEMORY_MB,
+):
     """The class report, with the similarity flags of the graded submissions."""
     from autograder.exercises import EXERCISES
     from autograder.instructor.class_report import class_numbers, write_class_report
@@ -667,7 +678,7 @@ def write_report(submissions: Path, grades: list[Grade], out: Path, reference: P
 
     folders = {grade.student: submissions / grade.student for grade in grades}
     references = submission_files(reference) if reference else {}
-    flags = class_flags(folders, EXERCISES, references)
+    flags = class_flags(folders, EXERCISES, references, memory_mb)
     write_class_report(class_numbers(grades, flags), out)
 
 

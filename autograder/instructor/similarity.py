@@ -2,10 +2,10 @@
 
 A flag is evidence for a person to look at, never a penalty:
 
-- **models**: two saved models that compute the same outputs on fixed probe images, or nearly
-  (relative distance below `NEAR_IDENTICAL`), or a model that computes the reference
-  solution's: what a model computes, however its file stores it (`probe.py`: loaded with
-  Keras' safe_mode, in child processes).
+- **models**: two saved model files that are the same file, or compute the same outputs on
+  fixed probe images, or nearly (relative distance below `NEAR_IDENTICAL`), or a model that
+  computes the reference solution's: what a model computes, however its file stores it
+  (`probe.py`: loaded with Keras' safe_mode, in confined child processes).
 - **code**: graded cells that are the same program once names, comments, docstrings and
   formatting are set aside (the standard library's `ast`). Short answers (fewer than
   `MIN_CODE_NODES` syntax-tree nodes) are not compared: many people write the same two lines;
@@ -25,11 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.instructor.batch import DEFAULT_MEMORY_MB
 from autograder.instructor.collect import submission_files
-from autograder.instructor.probe import model_outputs
+from autograder.instructor.probe import PROBE_PARTS, model_outputs
 from autograder.submission import GradedCell, graded_cell, parse_cell
 
-NEAR_IDENTICAL = 1e-3  # relative L2 distance between two models' outputs (see probe.py)
+# Relative L2 distance between two models' log-probabilities (probe.py): copies 0 to 1.6e-7, a copy
+# with noise of 0.2 on its last biases 0.015, models trained apart 0.17 to 0.36 (RESULTS.md).
+NEAR_IDENTICAL = 0.02
 MIN_CODE_NODES = 60  # argmax_accuracy's answer has about 45
 REFERENCE = "reference solution"
 UNFINISHED = "raise NotImplementedError"  # the exercise's stub, as handed out
@@ -43,28 +46,53 @@ class Flag:
 
 
 def output_distance(first: np.ndarray, second: np.ndarray) -> float:
-    """Relative L2 distance between two models' outputs on the probe images; inf when their
-    shapes differ."""
+    """The smallest relative L2 distance between two models' outputs over the probe parts
+    (probe.PROBE_PARTS: a copy cannot be told apart on digits, or on noise), each part where
+    both are finite; inf when nothing compares."""
     if first.shape != second.shape:
         return float("inf")
-    scale = max(float(np.linalg.norm(first)), float(np.linalg.norm(second)), 1e-12)
-    return float(np.linalg.norm(first - second)) / scale
+    distances = [float("inf")]
+    for part in PROBE_PARTS.values():
+        a, b = first[part], second[part]
+        if np.isfinite(a).all() and np.isfinite(b).all():
+            scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-12)
+            distances.append(float(np.linalg.norm(a - b)) / scale)
+    return min(distances)
 
 
-def model_flags(outputs: dict[str, np.ndarray | None], model_file: str) -> list[Flag]:
-    """Pairs of students (or a student and the reference) whose `model_file`s compute the same
-    outputs, or nearly; `outputs` by student (see `probe.model_outputs`)."""
-    loaded = {student: output for student, output in outputs.items() if output is not None}
+def model_flags(
+    outputs: dict[str, np.ndarray | None], digests: dict[str, str], model_file: str
+) -> list[Flag]:
+    """Pairs of students (or a student and the reference) whose `model_file`s are the same
+    file (`digests`: sha256 by student), or compute the same outputs, or nearly (`outputs` by
+    student, see `probe.model_outputs`)."""
     flags = []
-    for first, second in itertools.combinations(sorted(loaded), 2):
-        distance = output_distance(loaded[first], loaded[second])
-        if distance <= NEAR_IDENTICAL:
+    for first, second in itertools.combinations(sorted(digests), 2):
+        if digests[first] == digests[second]:
+            how = "the same file"
+        else:
+            one, other = outputs.get(first), outputs.get(second)
+            distance = float("inf") if one is None or other is None else output_distance(one, other)
+            if distance > NEAR_IDENTICAL:
+                continue
             how = "identical outputs"
             if distance > 0:
                 how = f"near-identical outputs (distance {distance:.1e})"
-            pair = (second, first) if first == REFERENCE else (first, second)
-            flags.append(Flag("model", pair, f"{model_file}: {how}"))
+        pair = (second, first) if first == REFERENCE else (first, second)
+        flags.append(Flag("model", pair, f"{model_file}: {how}"))
     return flags
+
+
+def _digest(path: Path) -> str:
+    """sha256 of a file, read in blocks; of nothing for what cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as file:
+            for block in iter(lambda: file.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return f"unreadable: {path}"
+    return digest.hexdigest()
 
 
 def _program(tree: ast.AST) -> tuple[str, int]:
@@ -135,11 +163,15 @@ def code_flags(cells: dict[str, str], label: str, reference: str | None = None) 
 
 
 def class_flags(
-    folders: dict[str, Path], exercises, references: dict[str, Path] | None = None
+    folders: dict[str, Path],
+    exercises,
+    references: dict[str, Path] | None = None,
+    memory_mb: int | None = DEFAULT_MEMORY_MB,
 ) -> list[Flag]:
     """Every flag for a class: student folders by name; `exercises` from the registry;
-    `references`: the reference solution's files by name (its notebooks and model files).
-    Unfinished cells are skipped."""
+    `references`: the reference solution's files by name (its notebooks and model files);
+    `memory_mb`: the limit of the processes that read the models. Unfinished cells are
+    skipped."""
     files = {student: submission_files(folder) for student, folder in folders.items()}
     references = references or {}
     models = {  # model file -> who -> path
@@ -152,13 +184,14 @@ def class_flags(
         if exercise.model_file
     }
     paths = [path for group in models.values() if len(group) > 1 for path in group.values()]
-    outputs = dict(zip(paths, model_outputs(paths), strict=True)) if paths else {}
+    outputs = dict(zip(paths, model_outputs(paths, memory_mb), strict=True)) if paths else {}
     flags = []
     for exercise in exercises:
         if exercise.model_file:
             by_student = models[exercise.model_file]
             computed = {student: outputs.get(path) for student, path in by_student.items()}
-            flags += model_flags(computed, exercise.model_file)
+            digests = {student: _digest(path) for student, path in by_student.items()}
+            flags += model_flags(computed, digests, exercise.model_file)
         cells = {}
         for student, found in files.items():
             notebook = found.get(exercise.notebook)

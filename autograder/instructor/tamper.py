@@ -17,7 +17,10 @@ the same files. The instructor records the template's fingerprint as an Actions 
 classroom's organization (``AUTOGRADER_SHA256``), which learners cannot edit.
 
 Run it outside the learner's repository: Python imports from the current folder first, so in
-there ``python -m`` would run the learner's copy of this module.
+there ``python -m`` would run the learner's copy of this module. The Classroom workflow runs the
+learner's copy inside (nothing else is there), as ``python -I autograder/instructor/tamper.py``
+so that no file beside it is imported: a screen for edits that a learner commits and leaves the
+workflow alone, where the instructor's check of a clone is the proof.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 from pathlib import Path
 
 LEARNER_FOLDER = "exercises"  # the only folder a learner is meant to change
+_KINDS = {"100644": "file", "100755": "file", "120000": "link", "160000": "commit"}  # Git modes
 
 
 def repository_manifest(root: Path) -> dict[str, str]:
@@ -78,9 +82,6 @@ def _git_entries(root: Path) -> dict[str, str]:
     return entries
 
 
-_KINDS = {"100644": "file", "100755": "file", "120000": "link", "160000": "commit"}
-
-
 def _folder_entries(root: Path) -> dict[str, str]:
     """Every file under root but .git/, with the object id Git would give it."""
     entries = {}
@@ -116,7 +117,8 @@ def main(argv=None) -> int:
     manifest = repository_manifest(args.root)
     if args.template is not None:
         changes = differences(manifest, repository_manifest(args.template))
-        print("\n".join(changes) or "Nothing outside exercises/ differs from the template.")
+        shown = [os.fsencode(line).decode("utf-8", "backslashreplace") for line in changes]
+        print("\n".join(shown) or "Nothing outside exercises/ differs from the template.")
         return 1 if changes else 0
     if args.expect is None:
         print(fingerprint(manifest))
