@@ -375,6 +375,25 @@ def test_a_model_copied_however_its_file_stores_it_is_flagged_and_frames_no_one(
     assert all("outputs" in flag.detail for flag in flags)
 
 
+def test_a_copy_that_differs_only_on_the_noise_probes_is_flagged():
+    """Review: a copy can be made to give NaN, or other outputs, on noise only (MNIST's corner
+    pixels are always 0), where its grade never looks; the digits give it away."""
+    import numpy as np
+
+    from autograder.instructor.probe import CLASSES, PROBE_DIGITS, PROBE_NOISE, PROBE_PARTS
+    from autograder.instructor.similarity import model_flags
+
+    outputs = np.random.default_rng(0).normal(size=(PROBE_DIGITS + PROBE_NOISE, CLASSES))
+    nan_on_noise, other_on_noise = outputs.copy(), outputs.copy()
+    nan_on_noise[PROBE_PARTS["noise"]] = np.nan
+    other_on_noise[PROBE_PARTS["noise"]] += 5.0
+    honest = np.random.default_rng(1).normal(size=outputs.shape)
+    computed = {"ann": outputs, "ben": nan_on_noise, "cat": other_on_noise, "dan": honest}
+    digests = {student: student for student in computed}  # four different files
+    flags = model_flags(computed, digests, "handwritten.keras")
+    assert {flag.students for flag in flags} == {("ann", "ben"), ("ann", "cat"), ("ben", "cat")}
+
+
 def test_a_file_that_crashes_or_holds_the_probe_is_set_aside_and_the_others_are_compared(
     tmp_path, monkeypatch, capsys
 ):

@@ -30,8 +30,9 @@ from autograder.instructor.collect import submission_files
 from autograder.instructor.probe import PROBE_PARTS, model_outputs
 from autograder.submission import GradedCell, graded_cell, parse_cell
 
-# Relative L2 distance between two models' log-probabilities (probe.py): copies 0 to 1.6e-7, a copy
-# with noise of 0.2 on its last biases 0.015, models trained apart 0.17 to 0.36 (RESULTS.md).
+# Relative L2 distance between two models' log-probabilities on a probe part (probe.py): a copy
+# with its hidden units reordered 1e-7, with noise of 0.2 on its last biases 0.013; models
+# trained apart 0.11 at the least (benchmarks/calibrate_similarity.py, RESULTS.md).
 NEAR_IDENTICAL = 0.02
 MIN_CODE_NODES = 60  # argmax_accuracy's answer has about 45
 REFERENCE = "reference solution"
