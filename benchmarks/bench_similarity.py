@@ -5,8 +5,9 @@ alternating, in one run.
     python benchmarks/bench_similarity.py [--size 33] [--rounds 3] [--baseline 154007d] \\
         [--executed DIR]
 
-The class comes from `make_class.py` (``--executed``: a folder of executed solutions to reuse);
-the reference solution's model files are compared too, as with ``batch --report --reference``.
+The class comes from `make_class.py` (``--executed``: a folder of executed solutions to reuse),
+each student's model files then made distinct (`make_models_distinct`); the reference
+solution's model files are compared too, as with ``batch --report --reference``.
 It prints each round, the medians and the model flags each version raised.
 """
 
@@ -48,6 +49,22 @@ def baseline_module(revision: str, folder: Path):
     return module
 
 
+def make_models_distinct(folders: dict) -> None:
+    """Each student's model files made different from the others (noise of 1e-3 on the output
+    biases, seeded per student), as in a class where everyone trained their own: the generated
+    class copies the reference's files, which the report would flag as the same file unread."""
+    import keras
+    import numpy as np
+
+    for seed, folder in enumerate(folders.values()):
+        for path in sorted(folder.rglob("*.keras")):
+            model = keras.models.load_model(path)
+            *weights, bias = model.get_weights()
+            noise = np.random.default_rng(seed).normal(0, 1e-3, bias.shape)
+            model.set_weights([*weights, (bias + noise).astype(bias.dtype)])
+            model.save(path)
+
+
 def timed_flags(module, folders: dict, references: dict) -> tuple[float, int]:
     started = time.perf_counter()
     flags = module.class_flags(folders, EXERCISES, references)
@@ -66,6 +83,7 @@ def main() -> None:
         executed = arguments.executed or execute_solutions(folder / "executed")
         make_class(folder / "class", arguments.size, executed)
         folders = {path.name: path for path in sorted((folder / "class").iterdir())}
+        make_models_distinct(folders)
         models = sum(len(submission_files(path)) for path in folders.values())
         references = submission_files(executed)
         baseline = baseline_module(arguments.baseline, folder)

@@ -184,15 +184,23 @@ def class_flags(
         for exercise in exercises
         if exercise.model_file
     }
-    paths = [path for group in models.values() if len(group) > 1 for path in group.values()]
-    outputs = dict(zip(paths, model_outputs(paths, memory_mb), strict=True)) if paths else {}
+    digests = {path: _digest(path) for group in models.values() for path in group.values()}
+    # One file of each content is read, where a model file has two contents or more to compare:
+    # byte-identical files are flagged as such.
+    distinct: dict[str, Path] = {}
+    for group in models.values():
+        by_content = {digests[path]: path for path in group.values()}
+        if len(by_content) > 1:
+            distinct.update(by_content)
+    paths = list(distinct.values())
+    outputs = dict(zip(distinct, model_outputs(paths, memory_mb), strict=True)) if paths else {}
     flags = []
     for exercise in exercises:
         if exercise.model_file:
             by_student = models[exercise.model_file]
-            computed = {student: outputs.get(path) for student, path in by_student.items()}
-            digests = {student: _digest(path) for student, path in by_student.items()}
-            flags += model_flags(computed, digests, exercise.model_file)
+            computed = {student: outputs.get(digests[path]) for student, path in by_student.items()}
+            contents = {student: digests[path] for student, path in by_student.items()}
+            flags += model_flags(computed, contents, exercise.model_file)
         cells = {}
         for student, found in files.items():
             notebook = found.get(exercise.notebook)
