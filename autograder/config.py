@@ -6,9 +6,10 @@ The grader reads the first of:
 2. ``course.toml`` in the current folder;
 3. ``course.toml`` in the folder above the graded one (the repository root for ``exercises/``).
 
-It never reads one from the graded folder itself, which the learner controls. Every key is
-optional; without a file, the grader uses its defaults. `TEMPLATE` is a commented example with
-help for every key (``python -m autograder.config`` prints it).
+It never reads one from the graded folder itself, which the learner controls, nor from the
+current folder when that is the graded folder or inside it (``python -m autograder .``). Every
+key is optional; without a file, the grader uses its defaults. `TEMPLATE` is a commented example
+with help for every key (``python -m autograder.config`` prints it).
 """
 
 from __future__ import annotations
@@ -87,9 +88,13 @@ def find(submission: Path | str | None = None) -> Path | None:
         if not path.is_file():
             raise ConfigError(f"{ENVIRONMENT_VARIABLE}={named}: no such file.")
         return path
-    candidates = [Path.cwd() / FILE_NAME]
-    if submission is not None:
-        candidates.append(Path(submission).resolve().parent / FILE_NAME)
+    here = Path.cwd().resolve()
+    graded = Path(submission).resolve() if submission is not None else None
+    candidates = []
+    if graded is None or not (here == graded or graded in here.parents):
+        candidates.append(here / FILE_NAME)  # not when the grader runs in the learner's folder
+    if graded is not None:
+        candidates.append(graded.parent / FILE_NAME)
     return next((path for path in candidates if path.is_file()), None)
 
 
@@ -128,7 +133,7 @@ def _applied(path: Path) -> str:
     """Which course.toml applied, without its full path (feedback reaches learners)."""
     if os.environ.get(ENVIRONMENT_VARIABLE):
         where = f"named by {ENVIRONMENT_VARIABLE}"
-    elif path == Path.cwd() / FILE_NAME:
+    elif path == Path.cwd().resolve() / FILE_NAME:
         where = "in the current folder"
     else:
         where = "in the folder above the graded one"

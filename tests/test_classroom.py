@@ -271,6 +271,23 @@ def test_a_file_changed_or_added_outside_exercises_is_reported_instead_of_a_scor
     assert on_the_runner.returncode == 1 and "EDITED COURSE FILES" in on_the_runner.stdout
 
 
+def test_a_template_with_uncommitted_changes_is_fingerprinted_as_committed_and_says_so(
+    classroom,
+):
+    """Newcomer: `rm -rf solutions` then the fingerprint, without a commit, printed the
+    fingerprint of the commit (solutions/ included) without a word; every learner's run would
+    then have stopped with EDITED COURSE FILES."""
+    template = classroom["template"]
+    (template / "README.md").unlink()
+    printed = tamper(template, cwd=classroom["outside"])
+    assert printed.stdout.strip() == classroom["recorded"]
+    assert "1 file(s) outside exercises/ differ from the last commit" in printed.stderr
+    assert "README.md" in printed.stderr and "commit them first" in printed.stderr
+    git(template, "commit", "-q", "-a", "-m", "without the README")
+    printed = tamper(template, cwd=classroom["outside"])
+    assert printed.stdout.strip() != classroom["recorded"] and printed.stderr == ""
+
+
 def test_a_downloaded_folder_without_git_gets_the_same_fingerprint(classroom):
     plain = classroom["outside"] / "downloaded"
     shutil.copytree(classroom["learner"], plain, ignore=shutil.ignore_patterns(".git"))

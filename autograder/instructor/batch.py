@@ -166,8 +166,9 @@ def grade_class(
             if grader_fingerprint(hidden) != grader_before:
                 raise GraderChanged(
                     f"the grader's files changed while {grade.student} was graded: a submission "
-                    "may have rewritten them. Grading stopped; reinstall the course package and "
-                    "grade in a sandbox (--require-sandbox)."
+                    "may have rewritten them, or the course package was edited or upgraded "
+                    "meanwhile. Grading stopped; if you changed nothing, reinstall the course "
+                    "package, and grade untrusted work in a sandbox (--require-sandbox)."
                 )
             state["grades"][grade.student] = grade
             _write_state(state_path, state)

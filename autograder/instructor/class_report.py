@@ -39,13 +39,18 @@ def class_numbers(grades, flags=()) -> ClassNumbers:
         scored = [grade for grade in graded if check in grade.checks]
         passed = sum(not grade.mistakes.get(check) and grade.checks[check] > 0 for grade in scored)
         pass_rates[check] = (passed, len(scored))
-    counts: Counter = Counter()
+    counts: Counter = Counter()  # submissions that made each mistake, once each
     examples: dict[str, str] = {}
     for grade in graded:
+        made: set[str] = set()
         for check, mistake in grade.mistakes.items():
-            if mistake and mistake != "skipped":
-                counts[mistake] += 1
+            # A check without a catalogued mistake carries its outcome ("not attempted"), which
+            # names the same thing as the first check's mistake id ("not_attempted").
+            mistake = mistake.replace(" ", "_")
+            if mistake and mistake != "skipped" and mistake not in made:
+                made.add(mistake)
                 examples.setdefault(mistake, grade.messages.get(check, ""))
+        counts.update(made)
     return ClassNumbers(
         students=len(grades),
         statuses=Counter(grade.status for grade in grades),

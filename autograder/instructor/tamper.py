@@ -82,6 +82,18 @@ def _git_entries(root: Path) -> dict[str, str]:
     return entries
 
 
+def uncommitted(root: Path) -> list[str]:
+    """Files outside exercises/ that the working tree changed or deleted since the current
+    commit (the fingerprint does not see them); none outside a Git repository."""
+    if not (root / ".git").exists():
+        return []
+    command = ["git", "-C", str(root), "status", "--porcelain", "-z", "--untracked-files=no"]
+    listed = subprocess.run(
+        [*command, "--", ".", f":(exclude){LEARNER_FOLDER}"], capture_output=True
+    ).stdout
+    return [os.fsdecode(entry[3:]) for entry in listed.split(b"\0") if len(entry) > 3]
+
+
 def _folder_entries(root: Path) -> dict[str, str]:
     """Every file under root but .git/, with the object id Git would give it."""
     entries = {}
@@ -115,6 +127,17 @@ def main(argv=None) -> int:
     choice.add_argument("--template", type=Path, help="the template repository: list changes")
     args = parser.parse_args(argv)
     manifest = repository_manifest(args.root)
+    changed = [
+        os.fsencode(path).decode("utf-8", "backslashreplace") for path in uncommitted(args.root)
+    ]
+    if changed:
+        listed = ", ".join(changed[:3]) + (", ..." if len(changed) > 3 else "")
+        print(
+            f"Note: {len(changed)} file(s) outside exercises/ differ from the last commit of "
+            f"{args.root} ({listed}). The fingerprint is of the commit, which Classroom checks "
+            "out: commit them first.",
+            file=sys.stderr,
+        )
     if args.template is not None:
         changes = differences(manifest, repository_manifest(args.template))
         shown = [os.fsencode(line).decode("utf-8", "backslashreplace") for line in changes]
