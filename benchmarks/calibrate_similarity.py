@@ -19,15 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.instructor.probe import PROBE_PARTS, model_outputs
-from autograder.instructor.similarity import NEAR_IDENTICAL
-
-
-def part_distances(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
-    return {
-        name: float(np.linalg.norm(first[part] - second[part]))
-        / max(float(np.linalg.norm(first[part])), float(np.linalg.norm(second[part])))
-        for name, part in PROBE_PARTS.items()
-    }
+from autograder.instructor.similarity import NEAR_IDENTICAL, part_distances
 
 
 def trained(seed: int):

@@ -262,13 +262,13 @@ class _Runner:
             with self.lock:
                 self.children.add(child)
                 if self.stopping:
-                    _kill_tree(child)
+                    kill_tree(child)
             try:
                 return GRADED, child.wait(timeout=self.limits.timeout_s)
             except subprocess.TimeoutExpired:
                 return TIMEOUT, None
             finally:
-                _kill_tree(child)  # also any kernel or worker the grader left behind
+                kill_tree(child)  # also any kernel or worker the grader left behind
                 with self.lock:
                     self.children.discard(child)
 
@@ -276,7 +276,7 @@ class _Runner:
         with self.lock:
             self.stopping = True
             for child in list(self.children):
-                _kill_tree(child)
+                kill_tree(child)
         remove_tree(self.scratch)
 
 
@@ -330,7 +330,7 @@ class _Judge:
         return GRADED, 0
 
     def stop(self) -> None:
-        _kill_tree(self.process)
+        kill_tree(self.process)
         remove_tree(self.scratch)
 
 
@@ -415,7 +415,7 @@ def _child_environment(threads: int) -> dict[str, str]:
     return env
 
 
-def _kill_tree(child: subprocess.Popen) -> None:
+def kill_tree(child: subprocess.Popen) -> None:
     if os.name == "posix":
         try:
             os.killpg(child.pid, signal.SIGKILL)

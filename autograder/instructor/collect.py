@@ -70,18 +70,18 @@ def fingerprint(submission: Path) -> str:
     digest = hashlib.sha256()
     for name, path in sorted(submission_files(submission).items()):
         digest.update(name.encode() + b"\0")
-        digest.update(_file_digest(path))
+        # An unreadable file digests as such: it is graded and reported, not a stop for the class.
+        digest.update(file_digest(path) or b"unreadable")
     return digest.hexdigest()
 
 
-def _file_digest(path: Path) -> bytes:
-    """The file's SHA-256, read in blocks (a model file may be large); an unreadable file
-    digests as such, so that it is graded and reported, not a stop for the whole class."""
+def file_digest(path: Path) -> bytes | None:
+    """The file's SHA-256, read in blocks (a model file may be large); None if unreadable."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as file:
             while block := file.read(1 << 20):
                 digest.update(block)
-    except OSError as error:
-        return f"unreadable: {error.strerror}".encode()
+    except OSError:
+        return None
     return digest.digest()

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.instructor.batch import DEFAULT_MEMORY_MB, limited_command
+from autograder.instructor.batch import DEFAULT_MEMORY_MB, kill_tree, limited_command
 
 PROBE_DIGITS = 48  # the first test digits of the offline sample
 PROBE_NOISE = 48
@@ -141,10 +140,7 @@ def _run_child(scratch: Path, memory_mb: int | None) -> bool:
         if count != finished:
             finished, last_change = count, time.monotonic()
         elif time.monotonic() - last_change > MODEL_TIMEOUT_S:
-            if os.name == "posix":
-                os.killpg(child.pid, signal.SIGKILL)
-            child.kill()
-            child.wait()
+            kill_tree(child)
             return False
     return child.returncode == 0
 

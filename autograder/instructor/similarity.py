@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.instructor.batch import DEFAULT_MEMORY_MB
-from autograder.instructor.collect import submission_files
+from autograder.instructor.collect import file_digest, submission_files
 from autograder.instructor.probe import PROBE_PARTS, model_outputs
 from autograder.submission import GradedCell, graded_cell, parse_cell
 
@@ -46,30 +46,35 @@ class Flag:
     detail: str
 
 
-def output_distance(first: np.ndarray, second: np.ndarray) -> float:
-    """The smallest relative L2 distance between two models' outputs over the probe parts
-    (probe.PROBE_PARTS: a copy cannot be told apart on digits, or on noise), each part where
-    both are finite; inf when nothing compares."""
+def part_distances(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
+    """Relative L2 distance between two models' outputs on each probe part (probe.PROBE_PARTS)
+    where both are finite; none when their shapes differ."""
     if first.shape != second.shape:
-        return float("inf")
-    distances = [float("inf")]
-    for part in PROBE_PARTS.values():
+        return {}
+    distances = {}
+    for name, part in PROBE_PARTS.items():
         a, b = first[part], second[part]
         if np.isfinite(a).all() and np.isfinite(b).all():
             scale = max(float(np.linalg.norm(a)), float(np.linalg.norm(b)), 1e-12)
-            distances.append(float(np.linalg.norm(a - b)) / scale)
-    return min(distances)
+            distances[name] = float(np.linalg.norm(a - b)) / scale
+    return distances
+
+
+def output_distance(first: np.ndarray, second: np.ndarray) -> float:
+    """The smallest part distance (a copy cannot be told apart on digits, or on noise); inf
+    when nothing compares."""
+    return min(part_distances(first, second).values(), default=float("inf"))
 
 
 def model_flags(
-    outputs: dict[str, np.ndarray | None], digests: dict[str, str], model_file: str
+    outputs: dict[str, np.ndarray | None], digests: dict[str, bytes | None], model_file: str
 ) -> list[Flag]:
     """Pairs of students (or a student and the reference) whose `model_file`s are the same
     file (`digests`: sha256 by student), or compute the same outputs, or nearly (`outputs` by
     student, see `probe.model_outputs`)."""
     flags = []
     for first, second in itertools.combinations(sorted(digests), 2):
-        if digests[first] == digests[second]:
+        if digests[first] is not None and digests[first] == digests[second]:
             how = "the same file"
         else:
             one, other = outputs.get(first), outputs.get(second)
@@ -82,18 +87,6 @@ def model_flags(
         pair = (second, first) if first == REFERENCE else (first, second)
         flags.append(Flag("model", pair, f"{model_file}: {how}"))
     return flags
-
-
-def _digest(path: Path) -> str:
-    """sha256 of a file, read in blocks; of nothing for what cannot be read."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as file:
-            for block in iter(lambda: file.read(1 << 20), b""):
-                digest.update(block)
-    except OSError:
-        return f"unreadable: {path}"
-    return digest.hexdigest()
 
 
 def _program(tree: ast.AST) -> tuple[str, int]:
@@ -184,12 +177,12 @@ def class_flags(
         for exercise in exercises
         if exercise.model_file
     }
-    digests = {path: _digest(path) for group in models.values() for path in group.values()}
+    contents = {path: file_digest(path) for group in models.values() for path in group.values()}
     # One file of each content is read, where a model file has two contents or more to compare:
     # byte-identical files are flagged as such.
-    distinct: dict[str, Path] = {}
+    distinct: dict[bytes, Path] = {}
     for group in models.values():
-        by_content = {digests[path]: path for path in group.values()}
+        by_content = {digest: path for path in group.values() if (digest := contents[path])}
         if len(by_content) > 1:
             distinct.update(by_content)
     paths = list(distinct.values())
@@ -198,9 +191,9 @@ def class_flags(
     for exercise in exercises:
         if exercise.model_file:
             by_student = models[exercise.model_file]
-            computed = {student: outputs.get(digests[path]) for student, path in by_student.items()}
-            contents = {student: digests[path] for student, path in by_student.items()}
-            flags += model_flags(computed, contents, exercise.model_file)
+            digests = {student: contents[path] for student, path in by_student.items()}
+            computed = {student: outputs.get(digest or b"") for student, digest in digests.items()}
+            flags += model_flags(computed, digests, exercise.model_file)
         cells = {}
         for student, found in files.items():
             notebook = found.get(exercise.notebook)
