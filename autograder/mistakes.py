@@ -58,6 +58,13 @@ GENERAL: dict[str, Mistake] = {
         "Define or import {name} inside the graded cell: {function}() must work with only its "
         "own cell (it should not train or load data).",
     ),
+    "notebook_variable_for_parameter": Mistake(
+        "{function}() raised NameError: it uses {name}, a variable of the notebook, which its "
+        "cell does not define{where}. Inside the function, that value comes in as its parameter "
+        "{parameter}.",
+        "In the function, use {parameter} instead of {name}: the grader calls {function}() with "
+        "its own inputs, as the notebook passes {name} to it.",
+    ),
     "not_attempted": Mistake(
         "{function}() is not written yet (it still raises NotImplementedError).",
         "Replace the `raise NotImplementedError(...)` line with your code, then save the "

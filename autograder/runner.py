@@ -94,6 +94,9 @@ class Exercise:
     # Error texts (regular expressions, on the message without spaces after commas) that name
     # one of the exercise's catalogued mistakes; tests/test_autograder_messages.py checks each.
     known_errors: list[tuple[str, str]] = field(default_factory=list)
+    # Variables of the exercise's notebook that a parameter stands for (y_test: y_true): a
+    # function that uses one instead of its parameter is told which parameter to use.
+    notebook_variables: dict[str, str] = field(default_factory=dict)
     # A mistake named more precisely from the function's parameter names, if the exercise can.
     refine_mistake: Callable[[str, list[str]], str] | None = None
     # Model exercises: the judge of a model's layers, and model.fit's arguments for --train.
@@ -217,7 +220,13 @@ FAILURE_MISTAKES = {
     FailureKind.EXITED: "exited",
     FailureKind.DIED: "died",
 }
-SELF_EXPLAINED = ("raised", "cell_raised", "syntax_error", "name_from_outside_cell")
+SELF_EXPLAINED = (
+    "raised",
+    "cell_raised",
+    "syntax_error",
+    "name_from_outside_cell",
+    "notebook_variable_for_parameter",
+)
 
 
 def mistake_of(
@@ -238,6 +247,8 @@ def _mistake_id(failure: LearnerFailure, exercise: Exercise) -> str:
     if failure.exc_type in ("SyntaxError", "IndentationError"):
         return "syntax_error"
     if failure.exc_type == "NameError":
+        if _undefined_name(failure.message) in exercise.notebook_variables:
+            return "notebook_variable_for_parameter"
         return "name_from_outside_cell"
     for pattern, mistake in exercise.known_errors:
         if re.search(pattern, failure.message.replace(", ", ",")):
@@ -251,6 +262,7 @@ def explain_failure(
     """A learner's exception, hang or exit, in words a beginner can act on."""
     mistake = mistake_of(failure, exercise, parameters)
     where = f" (line {failure.line} of your cell)" if failure.line else ""
+    name = _undefined_name(failure.message)
     message, hint = describe(
         mistake,
         function=exercise.function,
@@ -260,7 +272,8 @@ def explain_failure(
         limit=failure.limit,
         problem=failure.message,
         value="",
-        name=_undefined_name(failure.message),
+        name=name,
+        parameter=exercise.notebook_variables.get(name, ""),
         names=", ".join(parameters or []),
     )
     if mistake not in SELF_EXPLAINED and failure.kind == FailureKind.ERROR:

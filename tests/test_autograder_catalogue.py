@@ -12,9 +12,12 @@ from test_autograder_messages import (
     CONFUSABLE,
     Subclassed,
     accuracy_result,
+    cnn_without_flatten,
     compiled,
     dense_model,
     first_failure,
+    ignores_labels,
+    integer_division,
     keras_normalize,
     sample_with_source,
     tiny_learning_rate,
@@ -202,6 +205,9 @@ TRIGGERS = {
     "wrong_loss": function_mistake(wrong_loss),
     "no_convolution": function_mistake(dense_as_cnn, "build_cnn"),
     "no_channel_axis": function_mistake(no_channel_axis, "build_cnn"),
+    "cnn_no_flatten": function_mistake(cnn_without_flatten, "build_cnn"),
+    "integer_division": function_mistake(integer_division, "argmax_accuracy"),
+    "ignores_labels": function_mistake(ignores_labels, "argmax_accuracy"),
     "subclassed_model": function_mistake(subclassed),
     "no_input_shape": function_mistake(no_input_shape),
     "returns_non_float": function_mistake(returns_non_float, "argmax_accuracy"),
@@ -234,6 +240,9 @@ TRIGGERS = {
     ),
     "name_from_outside_cell": failing(
         kind=FailureKind.ERROR, exc_type="NameError", message="name 'x_train' is not defined"
+    ),
+    "notebook_variable_for_parameter": failing(
+        kind=FailureKind.ERROR, exc_type="NameError", message="name 'y_test' is not defined"
     ),
     "not_attempted": failing(kind=FailureKind.NOT_ATTEMPTED, exc_type="NotImplementedError"),
     "not_found": failing(kind=FailureKind.NOT_ATTEMPTED, exc_type=MISSING, message="no cell"),

@@ -458,3 +458,78 @@ def test_the_training_notebooks_record_their_data_beside_the_model(repo, exercis
     for folder in ("solutions", "exercises"):
         found = find_cell(repo / folder / exercise.notebook, "record_training(")
         assert found and exercise.model_file in found[1], f"{folder}/{exercise.notebook}"
+
+
+# ---------------------------------------------------------------- issue 29: what a new learner met
+
+
+def cnn_without_flatten():
+    layers = [keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu")]
+    layers += [keras.layers.MaxPooling2D(), keras.layers.Dense(10, activation="softmax")]
+    return compiled(keras.Sequential(layers))
+
+
+def cnn_with_flatten_after_the_input():
+    """What the dense exercise's hint led to: Flatten after the input, then Reshape back."""
+    layers = [keras.Input(shape=(28, 28)), keras.layers.Flatten()]
+    layers += [keras.layers.Reshape((28, 28, 1)), keras.layers.Conv2D(8, 3, activation="relu")]
+    layers += [keras.layers.MaxPooling2D(), keras.layers.Dense(10, activation="softmax")]
+    return compiled(keras.Sequential(layers))
+
+
+@pytest.mark.parametrize("build_cnn", [cnn_without_flatten, cnn_with_flatten_after_the_input])
+def test_a_cnn_without_flatten_is_told_to_put_it_after_the_convolutions(build_cnn):
+    """It got the dense exercise's "Add Flatten right after keras.Input": following that gave
+    the same message again, with a Flatten in the model (a loop)."""
+    failure = first_failure(build_cnn, "build_cnn")
+    assert failure.mistake == "cnn_no_flatten", failure.message
+    assert "after keras.Input" not in failure.hint
+    assert "after the last convolution block" in failure.hint
+    assert "right before the first Dense layer" in failure.hint
+
+
+def test_a_notebook_variable_used_for_a_parameter_names_the_parameter():
+    """`y_test` for `y_true`: "Define or import y_test inside the graded cell" led the learner
+    to load MNIST in the cell, and from there to a bare broadcast error."""
+
+    def argmax_accuracy(y_true, y_prob):
+        return float(np.mean(np.argmax(y_prob, axis=1) == y_test))  # noqa: F821
+
+    failure = first_failure(argmax_accuracy, "argmax_accuracy")
+    assert failure.mistake == "notebook_variable_for_parameter", failure.message
+    assert "y_test" in failure.message and "parameter y_true" in failure.message
+    assert "Define or import" not in failure.hint
+    assert "use y_true" in failure.hint
+
+
+def integer_division(y_true, y_prob):
+    correct = int(np.sum(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+    return correct // len(y_true)
+
+
+def integer_division_as_float(y_true, y_prob):
+    """What following "Hint: return float(...)" gave: 0.0, and a generic message."""
+    return float(integer_division(y_true, y_prob))
+
+
+@pytest.mark.parametrize("function", [integer_division, integer_division_as_float])
+def test_integer_division_is_named(function):
+    failure = first_failure(function, "argmax_accuracy")
+    assert failure.mistake == "integer_division", failure.message
+    assert "//" in failure.message and "use /" in failure.hint
+    assert "return float(...)" not in failure.hint
+
+
+def ignores_labels(y_true, y_prob):
+    """Compares with MNIST's own test labels read from disk, whatever y_true holds."""
+    _, (_, y_test) = load_mnist_sample()
+    predicted = np.argmax(np.asarray(y_prob), axis=1)
+    return float(np.mean(predicted == y_test[: len(predicted)]))
+
+
+def test_a_function_that_ignores_its_labels_earns_nothing():
+    """It earned 2 of 5: its output varies with y_prob, so the "uses its inputs" rule missed it."""
+    results = results_of(ignores_labels, "argmax_accuracy")
+    assert sum(result.score for result in results) == 0
+    assert results[0].mistake == "ignores_labels", results[0].message
+    assert "y_true" in results[0].hint

@@ -7,6 +7,7 @@ fails), and names the common wrong versions by the value they return on those in
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -44,6 +45,13 @@ MISTAKES: dict[str, Mistake] = {
     "returns_non_float": Mistake(
         "argmax_accuracy() returned {type} ({value}), not a Python float.",
         "Convert the result: return float(...).",
+    ),
+    "integer_division": Mistake(
+        "argmax_accuracy() returned {value} on {case}, where the fraction is {expected}: it "
+        "divides with //, which rounds down to a whole number, so every fraction below 1 "
+        "becomes 0.",
+        "Divide with one slash (use / instead of //), or take the mean: "
+        "np.mean(predicted == y_true).",
     ),
     "returns_percentage": Mistake(
         "argmax_accuracy() returned {value}, a percentage; the exercise asks for a fraction in "
@@ -95,6 +103,13 @@ MISTAKES: dict[str, Mistake] = {
     "hard_coded": Mistake(
         "argmax_accuracy() returns {value} whatever the inputs: the grader uses random inputs.",
         "Compute the fraction from y_true and y_prob.",
+    ),
+    "ignores_labels": Mistake(
+        "argmax_accuracy() returned {value} on {case}, and {value} again on the same y_prob "
+        "with labels y_true that make every row right (expected 1): its answer does not follow "
+        "y_true.",
+        "Compare with the labels the function receives, its parameter y_true, not the "
+        "notebook's y_test or labels loaded in the cell.",
     ),
     "not_repeatable": Mistake(
         "argmax_accuracy() returned {first} and then {second} on the same inputs: its result "
@@ -223,6 +238,8 @@ def check_returns_float(context: Context, exercise: Exercise) -> str:
     value = result["value"]
     if value is not None and value == case.wrong_versions()["returns_count"] != case.expected:
         raise CheckFailed("returns_count", value=_number(value))
+    if not result["is_float"] and _integer_division([value], [case]):
+        raise CheckFailed("integer_division", **_shown(value, case))
     if not result["is_float"] or result["is_bool"]:
         raise CheckFailed("returns_non_float", type=type_name, value=_number(value))
     _judge_uses_inputs(context, exercise)
@@ -244,6 +261,19 @@ def _judge_uses_inputs(context: Context, exercise: Exercise) -> None:
     expected = {case.expected for case in cases}
     if len(set(values)) == 1 and len(expected) > 1:
         _raise_constant(values[0])
+    _judge_follows_labels(context, exercise, cases[0], values[0])
+
+
+def _judge_follows_labels(context: Context, exercise: Exercise, case: Case, value) -> None:
+    """A function that compares with other labels than y_true (the notebook's y_test, or MNIST
+    read from disk) returns the same value when only y_true changes: it earns nothing either."""
+    labels = np.argmax(case.y_prob, axis=1).astype(np.int64)  # every row right: expected 1
+    try:
+        again = _call_on(context, exercise, Case(case.name, labels, case.y_prob))["value"]
+    except LearnerFailure:
+        return  # a later check reports the error
+    if value is not None and not math.isnan(value) and again == value != 1.0:
+        raise CheckFailed("ignores_labels", value=_number(value), case=case.name)
 
 
 def _raise_constant(value) -> None:
@@ -271,13 +301,16 @@ def check_values(context: Context, exercise: Exercise) -> str:
     expected = [case.expected for case in cases]
     if len(set(values)) == 1 and len(set(expected)) > 1:
         _raise_constant(values[0])
+    if _integer_division(values, cases):
+        case, value = next((c, v) for c, v in zip(cases, values, strict=True) if v != c.expected)
+        raise CheckFailed("integer_division", **_shown(value, case))
     for case, value in zip(cases, values, strict=True):
         if value is not None and np.isclose(value, case.expected, rtol=0, atol=1e-6):
             continue
         for mistake, wrong in case.wrong_versions().items():
             if value is not None and np.isclose(value, wrong, rtol=0, atol=1e-6):
                 raise CheckFailed(mistake, value=_number(value))
-        shown = dict(value=_number(value), case=case.name, expected=_number(case.expected))
+        shown = _shown(value, case)
         if value is not None and _rounded(value, case.expected):
             raise CheckFailed("rounded", **shown)
         raise CheckFailed("wrong_value", **shown)
@@ -309,6 +342,19 @@ def check_input_types(context: Context, exercise: Exercise) -> str:
     return "works with lists, uint8/int32/int64 labels, float32/float64 probabilities"
 
 
+def _integer_division(values: list, cases: list[Case]) -> bool:
+    """Whether each value is its case's fraction rounded down to a whole number (what `//`
+    gives), on cases where that is not the fraction itself."""
+    return any(value != case.expected for value, case in zip(values, cases, strict=True)) and all(
+        value is not None and value == math.floor(case.expected)
+        for value, case in zip(values, cases, strict=True)
+    )
+
+
+def _shown(value, case: Case) -> dict:
+    return dict(value=_number(value), case=case.name, expected=_number(case.expected))
+
+
 def _rounded(value: float, expected: float) -> bool:
     return any(
         np.isclose(value, round(expected, digits), rtol=0, atol=1e-9) for digits in (1, 2, 3, 4, 5)
@@ -323,6 +369,7 @@ EXERCISE = Exercise(
     function="argmax_accuracy",
     notebook="02_argmax_accuracy.ipynb",
     known_errors=KNOWN_ERRORS,
+    notebook_variables={"y_test": "y_true", "y_train": "y_true"},
     refine_mistake=refine_mistake,
     checks=[
         Check("argmax_accuracy.returns_float", "returns a float", 1, check_returns_float),

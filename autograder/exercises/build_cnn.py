@@ -24,6 +24,14 @@ MISTAKES: dict[str, Mistake] = {
         "The model has no Conv2D layer, so it is not a CNN.",
         "Reshape the input to (28, 28, 1) and add keras.layers.Conv2D layers before Flatten.",
     ),
+    "cnn_no_flatten": Mistake(
+        "No Flatten layer comes after the last convolution block, so the Dense layers work on "
+        "its feature maps position by position and the output shape is {got} instead of "
+        "(None, 10).",
+        "Add keras.layers.Flatten() after the last convolution block (Conv2D, MaxPooling2D), "
+        "right before the first Dense layer (not at the input: the convolutions need the 2-D "
+        "images).",
+    ),
 }
 
 # Error texts of the learner's code that name one of these mistakes (see Exercise.known_errors).
@@ -40,7 +48,7 @@ def judge_cnn_architecture(model) -> str:
         raise CheckFailed("no_convolution")
     output_shape = models.shape_of(model.outputs[0])
     if len(output_shape) > 2:
-        raise CheckFailed("no_flatten", got=output_shape)
+        raise CheckFailed("cnn_no_flatten", got=output_shape)
     models.judge_last_layer(layers)
     convolutions = sum(name == "Conv2D" for name, _, _ in layers)
     return f"{convolutions} Conv2D layer(s), {model.count_params():,} parameters, softmax output"
