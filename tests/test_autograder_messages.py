@@ -533,3 +533,26 @@ def test_a_function_that_ignores_its_labels_earns_nothing():
     assert sum(result.score for result in results) == 0
     assert results[0].mistake == "ignores_labels", results[0].message
     assert "y_true" in results[0].hint
+
+
+def tensorflow_softmax_model():
+    import tensorflow as tf
+
+    layers = [keras.Input(shape=(28, 28)), keras.layers.Flatten()]
+    layers += [keras.layers.Dense(128, activation="relu"), keras.layers.Dense(128, "relu")]
+    return compiled(keras.Sequential([*layers, keras.layers.Dense(10, activation=tf.nn.softmax)]))
+
+
+def test_tf_nn_softmax_passes_and_says_what_plain_keras_cannot_load(tmp_path):
+    """The grader passed the file, but the course's notebooks (Exercises 2 and 4) load it with a
+    plain keras.models.load_model, which stops with Keras' "could not be deserialized"."""
+    tensorflow_softmax_model().save(tmp_path / "handwritten.keras")
+    with pytest.raises(TypeError, match="could not be deserialized"):
+        keras.models.load_model(tmp_path / "handwritten.keras")
+    results = results_of(tensorflow_softmax_model, "build_model", tmp_path)
+    by_id = {result.check_id: result for result in results}
+    for check_id in ("build_model.architecture", "build_model.saved_model"):
+        assert by_id[check_id].outcome == Outcome.PASSED
+        message = by_id[check_id].message
+        assert "tf.nn.softmax" in message and "keras.models.load_model" in message, message
+        assert 'activation="softmax"' in message

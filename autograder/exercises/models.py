@@ -197,6 +197,52 @@ def tensorflow_activations() -> dict:
     }
 
 
+TENSORFLOW_NAMES = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax"}  # tf.nn: Keras
+
+
+def tensorflow_activation_note(path: Path, then: str) -> str:
+    """For a file that uses a TensorFlow activation (tf.nn.softmax): why the course's notebooks,
+    which load it with plain keras.models.load_model, cannot, and what to write instead; else
+    "". The grader itself loads such a file (tensorflow_activations)."""
+    found = sorted(_function_names(_config_of(path)) & set(TENSORFLOW_NAMES))
+    if not found:
+        return ""
+    saved = found[0]
+    keras_name = TENSORFLOW_NAMES[saved]
+    return (
+        f". But it uses tf.nn.{keras_name}, which Keras saves under TensorFlow's name {saved}: "
+        "plain keras.models.load_model, which the course's notebooks use (Exercises 2 and 4 on "
+        'handwritten.keras), cannot read it back ("could not be deserialized"). Write '
+        f'activation="{keras_name}" (the same function, in Keras), then {then}'
+    )
+
+
+def _config_of(path: Path):
+    """A .keras file's model configuration, or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if archive.getinfo("config.json").file_size > RECORD_LIMIT:
+                return None
+            return json.loads(archive.read("config.json"))
+    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile):
+        return None
+
+
+def _function_names(config) -> set[str]:
+    """The names of the plain functions (activations) a model configuration refers to."""
+    names: set[str] = set()
+    stack = [config]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("class_name") == "function" and isinstance(item.get("config"), str):
+                names.add(item["config"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
+
+
 def load_keras_file(path: Path, compile: bool = True):
     """Load a model file without running any code it may carry (safe_mode)."""
     import keras
@@ -240,7 +286,9 @@ def check_returns_model(context: Context, exercise: Exercise) -> str:
 
 def check_architecture(context: Context, exercise: Exercise) -> str:
     assert exercise.architecture is not None, f"{exercise.function}() builds no model"
-    return exercise.architecture(returned_model(context, exercise))
+    verdict = exercise.architecture(returned_model(context, exercise))
+    returned = context.workdir / f"returned_{exercise.function}.keras"
+    return verdict + tensorflow_activation_note(returned, "run this check again.")
 
 
 def check_compile(context: Context, exercise: Exercise) -> str:
@@ -350,7 +398,10 @@ def check_saved_model(context: Context, exercise: Exercise) -> str:
         raise
     images, _ = test_images(context, 64)
     judge_probabilities(predict(model, images), exercise.file)
-    return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities"
+    note = tensorflow_activation_note(
+        context.folder / exercise.file, f"run {exercise.notebook} again to save it."
+    )
+    return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities{note}"
 
 
 def _judge_model(model, exercise: Exercise) -> None:
