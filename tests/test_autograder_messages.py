@@ -335,6 +335,23 @@ def test_a_name_from_another_cell_is_named_as_such(grade_cell):
     assert "uses the name accuracy_from_notebook, which its cell does not define" in first.message
 
 
+def test_a_cell_that_changes_the_working_folder_still_gets_its_model_graded(grade_cell):
+    """The worker saved the returned model to a relative path, so into the folder the cell
+    changed to: "could not be saved and reloaded ... no Lambda layers" for the course's model."""
+    source = (
+        "import os\n\nimport keras\n\nos.chdir('..')\n\n\ndef build_model():\n"
+        "    model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Flatten(),\n"
+        "        keras.layers.Dense(128, activation='relu'),\n"
+        "        keras.layers.Dense(128, activation='relu'),\n"
+        "        keras.layers.Dense(10, activation='softmax')])\n"
+        "    model.compile(optimizer='adam', loss='sparse_categorical_crossentropy',\n"
+        "        metrics=['accuracy'])\n"
+        "    return model\n"
+    )
+    results = grade_cell("build_model", source)[:3]
+    assert [result.outcome for result in results] == [Outcome.PASSED] * 3, results[0].message
+
+
 # ---------------------------------------------------------------- what the saved model shows
 
 

@@ -93,7 +93,9 @@ class GradedFunctions:
         return function
 
 
-def handle(request: dict, functions: GradedFunctions) -> dict:
+def handle(request: dict, functions: GradedFunctions, folder: str) -> dict:
+    """Run one request; a model is saved into the worker's `folder`, wherever the learner's
+    cell moved the current folder (os.chdir)."""
     function = functions.get(request)
     try:
         if request["op"] == "save_model":
@@ -103,7 +105,7 @@ def handle(request: dict, functions: GradedFunctions) -> dict:
     except (Exception, SystemExit) as error:
         raise failure_from_exception(error, request["filename"]) from None
     if request["op"] == "save_model":
-        return save_returned_model(value, request["path"])
+        return save_returned_model(value, os.path.join(folder, request["path"]))
     return describe_value(value)
 
 
@@ -116,6 +118,7 @@ def serve(requests, responses, send) -> bool:
     (False)."""
     responses.write(send({"ready": True}) + "\n")
     responses.flush()
+    folder = os.getcwd()  # before any learner code of this notebook runs
     functions = GradedFunctions()
     for line in requests:
         request = json.loads(line)
@@ -127,7 +130,7 @@ def serve(requests, responses, send) -> bool:
             responses.flush()
             continue
         try:
-            response = {"ok": True, "result": handle(request, functions)}
+            response = {"ok": True, "result": handle(request, functions, folder)}
         except LearnerFailure as failure:
             response = {"ok": False, "failure": failure.to_dict()}
         responses.write(send(dict(response, nonce=nonce)) + "\n")
