@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import os
 import signal
@@ -60,6 +61,10 @@ def main(argv=None) -> int:
     """Supervise: the judge runs in a child process, so that whatever learner code does to it
     (killing it included) ends in a readable line and leaves no temporary files behind."""
     argv = sys.argv[1:] if argv is None else argv
+    missing = missing_packages()
+    if missing:
+        print(missing_packages_message(missing), flush=True)
+        return 2
     if os.environ.get(JUDGE_SETTING) == "1":
         return judge(argv)
     from autograder.isolation.confinement import remove_tree
@@ -76,6 +81,23 @@ def main(argv=None) -> int:
         print(judge_stopped_message(-completed.returncode), flush=True)
         return 1
     return completed.returncode
+
+
+REQUIRED_PACKAGES = ("keras", "numpy")  # what grading imports, from the course's environment
+
+
+def missing_packages() -> list[str]:
+    """The packages grading needs that this Python cannot import (checked without importing)."""
+    return [name for name in REQUIRED_PACKAGES if importlib.util.find_spec(name) is None]
+
+
+def missing_packages_message(missing: list[str]) -> str:
+    return (
+        f"ERROR  Cannot grade: this Python ({sys.executable}) has no {' or '.join(missing)}. "
+        "Activate the course's environment first, in each new terminal (source .venv/bin/activate; "
+        r"on Windows .venv\Scripts\activate), or install the course into this Python: "
+        "pip install -r requirements.txt."
+    )
 
 
 def judge_stopped_message(signal_number: int) -> str:

@@ -573,3 +573,23 @@ def test_tf_nn_softmax_passes_and_says_what_plain_keras_cannot_load(tmp_path):
         message = by_id[check_id].message
         assert "tf.nn.softmax" in message and "keras.models.load_model" in message, message
         assert 'activation="softmax"' in message
+
+
+def test_a_python_without_keras_gets_one_line_on_how_to_activate_the_environment(tmp_path):
+    """Without the course's environment activated, `python -m autograder` printed a 20-line
+    traceback ending "No module named 'keras'"."""
+    import subprocess
+    import sys
+
+    without_keras = (
+        "import runpy, sys; sys.modules['keras'] = None; sys.argv = ['autograder']; "
+        "runpy.run_module('autograder', run_name='__main__')"
+    )
+    printed = subprocess.run(
+        [sys.executable, "-c", without_keras], capture_output=True, text=True, cwd=tmp_path
+    )
+    output = (printed.stdout + printed.stderr).strip()
+    assert printed.returncode == 2
+    assert len(output.splitlines()) == 1, output
+    assert "Traceback" not in output and "keras" in output
+    assert "activate" in output and "pip install -r requirements.txt" in output
