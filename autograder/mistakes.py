@@ -52,11 +52,11 @@ GENERAL: dict[str, Mistake] = {
         "cell again.",
     ),
     "name_from_outside_cell": Mistake(
-        "{function}() raised NameError: it uses the name {name}, which its cell does not "
+        "{function}() raised NameError: it uses {undefined}, which its cell does not "
         "define{where}. The grader runs the graded cell on its own, without the notebook's other "
         "cells.",
-        "Define or import {name} inside the graded cell: {function}() must work with only its "
-        "own cell (it should not train or load data).",
+        "Define or import {defined_where} inside the graded cell: {function}() must work with "
+        "only its own cell (it should not train or load data).",
     ),
     "notebook_variable_for_parameter": Mistake(
         "{function}() raised NameError: it uses {name}, a variable of the notebook, which its "

@@ -9,6 +9,7 @@ checks, mistakes and known error texts) live in `autograder.exercises`, one modu
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 import tempfile
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
 from autograder.mistakes import CheckFailed, describe
 from autograder.results import CheckResult, Outcome
+from autograder.submission import defining_cells, module_names, undefined_names
 
 
 @dataclass
@@ -184,7 +186,11 @@ def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult
         parameters = context.learner.parameters(exercise.function)
         not_attempted = failure.kind == FailureKind.NOT_ATTEMPTED
         result.outcome = Outcome.NOT_ATTEMPTED if not_attempted else Outcome.ERROR
-        result.message, result.hint = explain_failure(failure, exercise, parameters)
+        notebook = context.submission / exercise.notebook if context.submission else None
+        source = context.learner.source(exercise.function)
+        result.message, result.hint = explain_failure(
+            failure, exercise, parameters, source, notebook
+        )
         result.mistake = mistake_of(failure, exercise, parameters)
         result.details = failure.traceback
     except Exception as error:  # a bug or a limit of the grader, not the learner's fault
@@ -257,12 +263,18 @@ def _mistake_id(failure: LearnerFailure, exercise: Exercise) -> str:
 
 
 def explain_failure(
-    failure: LearnerFailure, exercise: Exercise, parameters: list[str] | None = None
+    failure: LearnerFailure,
+    exercise: Exercise,
+    parameters: list[str] | None = None,
+    source: str = "",
+    notebook: Path | None = None,
 ) -> tuple[str, str]:
-    """A learner's exception, hang or exit, in words a beginner can act on."""
+    """A learner's exception, hang or exit, in words a beginner can act on. `source`, the graded
+    cell, and `notebook`, the notebook it is in, say more about undefined names."""
     mistake = mistake_of(failure, exercise, parameters)
     where = f" (line {failure.line} of your cell)" if failure.line else ""
     name = _undefined_name(failure.message)
+    names = [name, *(other for other in undefined_names(source) if other != name)]
     message, hint = describe(
         mistake,
         function=exercise.function,
@@ -273,6 +285,8 @@ def explain_failure(
         problem=failure.message,
         value="",
         name=name,
+        undefined=("the name " if len(names) == 1 else "the names ") + _listed(names),
+        defined_where=_listed([name_origin(other, notebook) for other in names]),
         parameter=exercise.notebook_variables.get(name, ""),
         names=", ".join(parameters or []),
     )
@@ -289,6 +303,43 @@ def _error_text(failure: LearnerFailure) -> str:
     if failure.exc_type in ("SyntaxError", "IndentationError"):
         text = re.sub(r" \([^()]*, line \d+\)$", "", text)
     return text
+
+
+# The course helpers' modules (digits/*.py), read as text for the names they define.
+_DIGITS = importlib.util.find_spec("digits")
+COURSE_MODULES = sorted(
+    path
+    for folder in ((_DIGITS.submodule_search_locations or []) if _DIGITS else [])
+    for path in Path(folder).glob("*.py")
+)
+# Where the names a graded cell often takes from the course's pages come from.
+KNOWN_IMPORTS = {
+    "np": "import numpy as np",
+    "keras": "import keras",
+    "layers": "from keras import layers",
+    "tf": "import tensorflow as tf",
+    "plt": "import matplotlib.pyplot as plt",
+    "accuracy_score": "from sklearn.metrics import accuracy_score",
+}
+
+
+def name_origin(name: str, notebook: Path | None) -> str:
+    """A name and where it comes from: the import that brings it, the notebook cell that
+    makes it, or the course module that defines it; the bare name when none is known."""
+    if name in KNOWN_IMPORTS:
+        return f"{name} (`{KNOWN_IMPORTS[name]}`)"
+    made = defining_cells(notebook, [name]) if notebook is not None else {}
+    if name in made:
+        number, line = made[name]
+        return f"{name} (code cell {number} of the notebook: `{line}`)"
+    for module in COURSE_MODULES:
+        if name in module_names(module):
+            return f"{name} (`from digits.{module.stem} import {name}`)"
+    return name
+
+
+def _listed(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _undefined_name(message: str) -> str:

@@ -124,3 +124,75 @@ def fit_arguments(notebook: Path) -> dict | None:
                     if keyword.arg != "verbose"
                 }
     return None
+
+
+def undefined_names(source: str) -> list[str]:
+    """The names a cell reads but never defines, imports or takes as a parameter (nor Python
+    has built in), in the order they first appear: what the cell needs from elsewhere. Scopes
+    are not told apart: a name defined anywhere in the cell counts as defined."""
+    import builtins
+
+    tree = parse_cell(source)
+    if tree is None:
+        return []
+    defined = set(dir(builtins)) | {"__name__", "__file__"}
+    read = []
+    for node in ast.walk(tree):
+        defined |= _names_defined_by(node)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+            read.append(node)
+    read.sort(key=lambda node: (node.lineno, node.col_offset))
+    return list(dict.fromkeys(node.id for node in read if node.id not in defined))
+
+
+def _names_defined_by(node: ast.AST) -> set[str]:
+    if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+        return {node.id}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    if isinstance(node, ast.arg):
+        return {node.arg}
+    if isinstance(node, (ast.Global, ast.Nonlocal)):
+        return set(node.names)
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        return {node.name}
+    return set()
+
+
+def defining_cells(notebook: Path, names: list[str]) -> dict[str, tuple[int, str]]:
+    """For each name, the first code cell of the notebook that defines or imports it: its number
+    (1-based, among code cells) and the first line of the statement that does."""
+    try:
+        cells = code_cells(notebook)
+    except (OSError, InvalidNotebook):
+        return {}
+    found: dict[str, tuple[int, str]] = {}
+    for number, cell in enumerate(cells, start=1):
+        tree = parse_cell(cell_source(cell))
+        if tree is None:
+            continue
+        lines = cell_source(cell).splitlines()
+        for statement in tree.body:
+            for name in set(names) & _top_level_names(statement) - set(found):
+                found[name] = (number, lines[statement.lineno - 1].strip())
+    return found
+
+
+def _top_level_names(statement: ast.stmt) -> set[str]:
+    """The names a notebook-level statement defines (not the local names of a function)."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {statement.name}
+    return set().union(*map(_names_defined_by, ast.walk(statement)))
+
+
+def module_names(module: Path) -> set[str]:
+    """The names a Python file defines at its top level (read, never imported)."""
+    try:
+        tree = parse_cell(module.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return set()
+    if tree is None:
+        return set()
+    return {name for statement in tree.body for name in _top_level_names(statement)}

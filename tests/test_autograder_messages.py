@@ -306,12 +306,14 @@ def grade_cell(tmp_path_factory):
     log = open(folder / "worker.log", "w+")
     supply = WorkerSupply(log, str(folder), preload=False)
 
-    def grade_it(function: str, source: str):
+    def grade_it(function: str, source: str, before: tuple[str, ...] = ()):
+        """`before`: the sources of the notebook's code cells above the graded one."""
         exercise = EXERCISES_BY_FUNCTION[function]
         submission = folder / function
         submission.mkdir(exist_ok=True)
-        cell = {"cell_type": "code", "metadata": {"tags": ["graded"]}, "source": source}
-        notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+        cells = [{"cell_type": "code", "metadata": {}, "source": text} for text in before]
+        cells += [{"cell_type": "code", "metadata": {"tags": ["graded"]}, "source": source}]
+        notebook = {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
         (submission / exercise.notebook).write_text(json.dumps(notebook))
         return grade(submission, supply=supply, only=function, seed=1).results
 
@@ -350,6 +352,36 @@ def test_a_cell_that_changes_the_working_folder_still_gets_its_model_graded(grad
     )
     results = grade_cell("build_model", source)[:3]
     assert [result.outcome for result in results] == [Outcome.PASSED] * 3, results[0].message
+
+
+CHAPTER_3_CELL = """import keras
+
+
+def build_model():
+    model = keras.Sequential(
+        [
+            keras.Input(shape=IMAGE_SHAPE),
+            layers.Flatten(),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(128, activation="relu"),
+            layers.Dense(NUM_CLASSES, activation="softmax"),
+        ]
+    )
+    model.fit(x_train, y_train, epochs=3)
+    return compile_for_digits(model)
+"""
+
+
+def test_every_undefined_name_is_named_at_once_with_where_it_comes_from(grade_cell):
+    """Chapter 3's code copied into the graded cell took one grading round per undefined name."""
+    notebook_cell = "import digits\n\n(x_train, y_train), (x_test, y_test) = digits.load_mnist()\n"
+    [first, *_] = grade_cell("build_model", CHAPTER_3_CELL, before=(notebook_cell,))
+    assert first.mistake == "name_from_outside_cell", first.message
+    names = ("IMAGE_SHAPE", "layers", "NUM_CLASSES", "x_train", "y_train", "compile_for_digits")
+    assert all(name in first.message for name in names), first.message
+    assert "from keras import layers" in first.hint
+    assert "from digits.models import" in first.hint and "compile_for_digits" in first.hint
+    assert "code cell 1" in first.hint  # x_train and y_train: the notebook's cell that makes them
 
 
 # ---------------------------------------------------------------- what the saved model shows

@@ -64,8 +64,14 @@ class Learner:
     def parameters(self, function: str) -> list[str]:
         """The names of the function's parameters, read from its cell's source (never run):
         the `cells` of sandbox.SandboxLearner; a learner without cells overrides this."""
+        return parameters_in_source(self.source(function), function)
+
+    def source(self, function: str) -> str:
+        """The source of the function's graded cell, where the learner has one (the `cells` of
+        sandbox.SandboxLearner), else ""."""
         cell = getattr(self, "cells", {}).get(function)
-        return parameters_in_source(getattr(cell, "source", ""), function)
+        source = getattr(cell, "source", "")
+        return source if isinstance(source, str) else ""
 
 
 def parameters_in_source(source: str, function: str) -> list[str]:
