@@ -22,9 +22,11 @@ SYMBOLS = {
 
 def check_lines(results: list[CheckResult], symbols: bool = False, verbose: bool = False):
     """One line per check (and a hint line when there is one)."""
-    marks = SYMBOLS if symbols else TEXT_MARKS
     for result in results:
-        yield f"{marks[result.outcome]} {result.check_id}: {result.message}"
+        mark = TEXT_MARKS[result.outcome]  # in words too: some fonts show every emoji as a box
+        if symbols:
+            mark = f"{SYMBOLS[result.outcome]} {mark}"
+        yield f"{mark} {result.check_id}: {result.message}"
         if result.hint and result.outcome in (Outcome.FAILED, Outcome.ERROR, Outcome.NOT_ATTEMPTED):
             yield f"    Hint: {result.hint}"
         if verbose and result.details:

@@ -625,3 +625,17 @@ def test_a_python_without_keras_gets_one_line_on_how_to_activate_the_environment
     assert len(output.splitlines()) == 1, output
     assert "Traceback" not in output and "keras" in output
     assert "activate" in output and "pip install -r requirements.txt" in output
+
+
+def test_check_marks_each_line_in_words_as_well_as_with_a_symbol(capsys):
+    """Emoji alone rendered as the same box for pass and fail on a learner's machine."""
+    from autograder.notebook import CheckNotPassed, check
+
+    def argmax_accuracy(y_true, y_prob):
+        return integer_division_as_float(y_true, y_prob)
+
+    with pytest.raises(CheckNotPassed):
+        check(argmax_accuracy)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("✅ PASS argmax_accuracy.returns_float"), lines[0]
+    assert any(line.startswith("❌ FAIL argmax_accuracy.") for line in lines), lines
