@@ -639,3 +639,17 @@ def test_check_marks_each_line_in_words_as_well_as_with_a_symbol(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("✅ PASS argmax_accuracy.returns_float"), lines[0]
     assert any(line.startswith("❌ FAIL argmax_accuracy.") for line in lines), lines
+
+
+@pytest.mark.parametrize("folder", ["solutions", "exercises"])
+def test_exercise_2_says_what_the_input_check_passes_as_lists(repo, folder):
+    """The text said only y_true may be a list; the check passes y_prob as a list too."""
+    from autograder.exercises.argmax_accuracy import INPUT_KINDS
+
+    listed = {name for name, kinds in INPUT_KINDS if "list" in kinds}
+    assert listed == {"y_true and y_prob are Python lists"}
+    cells = json.loads((repo / folder / "02_argmax_accuracy.ipynb").read_text())["cells"]
+    text = "".join("".join(cell["source"]) for cell in cells)
+    for parameter in ("y_true", "y_prob"):
+        described = [line for line in text.splitlines() if line.startswith(f"- `{parameter}`")]
+        assert described and "list" in described[0], (parameter, described)

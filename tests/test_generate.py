@@ -225,3 +225,31 @@ def test_notebook_without_markers_is_copied_unchanged():
 def test_broken_markers_are_named(cell, message):
     with pytest.raises(generate.MarkerError, match=re.escape(message)):
         generate.generate_notebook(_notebook(cell), "solutions/x.ipynb")
+
+
+def test_the_set_up_cell_of_every_exercise_opens_collapsed(repo):
+    """The pip set-up cell was the first thing every exercise notebook showed."""
+    for path in sorted((repo / "exercises").glob("*.ipynb")):
+        first = json.loads(path.read_text())["cells"][0]
+        assert first["id"] == "setup", path.name
+        assert first["metadata"].get("jupyter", {}).get("source_hidden") is True, path.name
+
+
+def test_generate_never_overwrites_a_learners_answers(copies, capsys):
+    """The test suite, run after the exercises, said to run generate, which overwrote them."""
+    solutions, exercises = copies
+    path = exercises / "02_argmax_accuracy.ipynb"
+    stub = re.search(r"raise NotImplementedError\(.*?\)", path.read_text()).group(0)
+    answered = path.read_text().replace(stub, "return 1.0")
+    assert answered != path.read_text()
+    path.write_text(answered)
+    copy = exercises / "02_argmax_accuracy-Copy1.ipynb"
+    copy.write_text(answered)
+    code, out = _check(solutions, exercises, capsys)
+    assert code == 1 and "python -m autograder` grades" in out and "Learners" in out
+    assert generate.main(["--solutions", str(solutions), "--exercises", str(exercises)]) == 0
+    out = capsys.readouterr().out
+    assert path.read_text() == answered and copy.read_text() == answered
+    assert out.count("kept") == 2 and "--force" in out
+    generate.main(["--force", "--solutions", str(solutions), "--exercises", str(exercises)])
+    assert path.read_text() != answered and not copy.exists()

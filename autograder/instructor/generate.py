@@ -3,6 +3,9 @@
     python -m autograder.instructor.generate           # write exercises/ from solutions/
     python -m autograder.instructor.generate --check   # exit 1: exercises/ stale or leaks solutions
 
+An exercise notebook that holds a learner's answers (a graded cell without its stub) is kept,
+never overwritten or removed, unless ``--force``.
+
 In a code cell tagged ``graded``, the lines from ``### BEGIN SOLUTION`` to ``### END SOLUTION``
 become one ``raise NotImplementedError("...")`` at the same indentation, which the grader reports
 as "not attempted". Cells tagged ``solution-only`` are left out. Outputs and execution counts are
@@ -37,6 +40,9 @@ class MarkerError(ValueError):
     """A solution notebook whose markers the generator cannot turn into an exercise."""
 
 
+SETUP_CELL_ID = "setup"  # the set-up cell that scripts/install_cell.py writes
+
+
 def generate_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> str:
     """The exercise notebook, serialized, for one solution notebook (read with nbformat)."""
     exercise = nbformat.from_dict(solution)
@@ -45,6 +51,9 @@ def generate_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -
         for index, cell in enumerate(exercise.cells)
         if SOLUTION_ONLY_TAG not in _tags(cell)
     ]
+    for cell in exercise.cells:
+        if cell.get("id") == SETUP_CELL_ID:  # the pip set-up: opens collapsed in JupyterLab
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
     nbformat.validate(exercise)
     return nbformat.writes(exercise) + "\n"
 
@@ -79,21 +88,46 @@ def leaked_lines(solution: nbformat.NotebookNode, exercise: nbformat.NotebookNod
     return [line for line in solution_lines(solution) if line in text]
 
 
-def generate(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
-    """Write every exercise notebook; return what changed, for the user."""
+KEPT = "kept {path}: it holds a learner's answers (rerun with --force to overwrite them)"
+
+
+def generate(
+    solutions: Path = SOLUTIONS, exercises: Path = EXERCISES, force: bool = False
+) -> list[str]:
+    """Write every exercise notebook; return what changed, for the user. A notebook with a
+    learner's answers is kept unless `force`."""
     expected = _expected(solutions)
     exercises.mkdir(parents=True, exist_ok=True)
     changes = []
     for name, text in expected.items():
         path = exercises / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
+            if not force and holds_answers(path):
+                changes.append(KEPT.format(path=_shown(path)))
+                continue
             path.write_text(text, encoding="utf-8", newline="\n")
             changes.append(f"wrote {_shown(path)}")
     for path in sorted(exercises.glob("*.ipynb")):
         if path.name not in expected:
+            if not force and holds_answers(path):
+                changes.append(KEPT.format(path=_shown(path)))
+                continue
             path.unlink()
             changes.append(f"removed {_shown(path)} (no {path.name} in {_shown(solutions)}/)")
     return changes
+
+
+def holds_answers(path: Path) -> bool:
+    """Whether an exercise notebook has a graded cell whose stub was replaced (a learner's
+    answer, or the reference solution)."""
+    from autograder.submission import InvalidNotebook, code_cells
+
+    try:
+        cells = code_cells(path)
+    except (OSError, InvalidNotebook):
+        return False
+    graded = [cell for cell in cells if GRADED_TAG in cell["tags"]]
+    return any("raise NotImplementedError(" not in cell["source"] for cell in graded)
 
 
 def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
@@ -126,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 if exercises/ is out of date"
     )
+    parser.add_argument(
+        "--force", action="store_true", help="overwrite notebooks that hold a learner's answers"
+    )
     parser.add_argument("--solutions", type=Path, default=SOLUTIONS, help="default: solutions/")
     parser.add_argument("--exercises", type=Path, default=EXERCISES, help="default: exercises/")
     args = parser.parse_args(argv)
@@ -136,13 +173,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(problem)
             if problems:
                 print(
-                    "Run `python -m autograder.instructor.generate` and commit exercises/ "
-                    "with solutions/."
+                    "Learners: your answers in exercises/ make this differ, as they should; "
+                    "this is the project's own check, and `python -m autograder` grades your "
+                    "work. Maintainers: run `python -m autograder.instructor.generate` (it keeps "
+                    "a notebook with answers unless --force) and commit exercises/ with "
+                    "solutions/."
                 )
                 return 1
             print(f"{_shown(args.exercises)}/ is up to date with {_shown(args.solutions)}/.")
             return 0
-        changes = generate(args.solutions, args.exercises)
+        changes = generate(args.solutions, args.exercises, args.force)
     except MarkerError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
