@@ -66,7 +66,7 @@ GENERAL: dict[str, Mistake] = {
         "its own inputs, as the notebook passes {name} to it.",
     ),
     "not_attempted": Mistake(
-        "{function}() is not written yet (it still raises NotImplementedError).",
+        "{function}() is not written yet (it still raises NotImplementedError).{copies}",
         "Replace the `raise NotImplementedError(...)` line with your code, then save the "
         "notebook: the grader reads the saved file.",
     ),

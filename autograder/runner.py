@@ -22,7 +22,12 @@ from typing import Any
 from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
 from autograder.mistakes import CheckFailed, describe
 from autograder.results import CheckResult, Outcome
-from autograder.submission import defining_cells, module_names, undefined_names
+from autograder.submission import (
+    copies_with_answers,
+    defining_cells,
+    module_names,
+    undefined_names,
+)
 
 
 @dataclass
@@ -288,6 +293,7 @@ def explain_failure(
         undefined=("the name " if len(names) == 1 else "the names ") + _listed(names),
         defined_where=_listed([name_origin(other, notebook) for other in names]),
         parameter=exercise.notebook_variables.get(name, ""),
+        copies=_copies(notebook),
         names=", ".join(parameters or []),
     )
     if mistake not in SELF_EXPLAINED and failure.kind == FailureKind.ERROR:
@@ -336,6 +342,18 @@ def name_origin(name: str, notebook: Path | None) -> str:
         if name in module_names(module):
             return f"{name} (`from digits.{module.stem} import {name}`)"
     return name
+
+
+def _copies(notebook: Path | None) -> str:
+    """The end of the "not written yet" message when a copy of the notebook holds an answer."""
+    copies = copies_with_answers(notebook) if notebook is not None else []
+    if not copies:
+        return ""
+    assert notebook is not None
+    return (
+        f" {_listed(copies)} beside it holds an answer, but the grader reads {notebook.name} "
+        f"only: copy your graded cell into {notebook.name} (or rename the copy to it)."
+    )
 
 
 def _listed(items: list[str]) -> str:

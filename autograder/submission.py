@@ -90,6 +90,13 @@ def graded_cell(notebook: Path, function: str) -> GradedCell | str:
     tagged = [cell for cell in defining if GRADED_TAG in cell["tags"]]
     chosen = (tagged or defining)[-1:]
     if not chosen:
+        graded = [cell for cell in cells if GRADED_TAG in cell["tags"]]
+        others = [name for cell in graded for name in defined_functions(cell_source(cell))]
+        if others:
+            return (
+                f"{notebook.name} has no cell that defines {function}(): its graded cell "
+                f"defines {others[0]}() instead. Name it {function}, as the exercise asks."
+            )
         return f"{notebook.name} has no cell that defines {function}()."
     return GradedCell(function, cell_source(chosen[0]), f"<cell {function}>")
 
@@ -196,3 +203,29 @@ def module_names(module: Path) -> set[str]:
     if tree is None:
         return set()
     return {name for statement in tree.body for name in _top_level_names(statement)}
+
+
+def holds_answers(path: Path) -> bool:
+    """Whether an exercise notebook has a graded cell whose stub was replaced (a learner's
+    answer, or the reference solution)."""
+    try:
+        cells = code_cells(path)
+    except (OSError, InvalidNotebook):
+        return False
+    graded = [cell for cell in cells if GRADED_TAG in cell["tags"]]
+    return any("raise NotImplementedError(" not in cell["source"] for cell in graded)
+
+
+def copies_with_answers(notebook: Path) -> list[str]:
+    """Other notebooks beside `notebook` whose name starts like it (JupyterLab's
+    "-Copy1.ipynb") and whose graded cell holds an answer."""
+    found = sorted(notebook.parent.glob(notebook.stem + "*.ipynb"))
+    return [path.name for path in found if path.name != notebook.name and holds_answers(path)]
+
+
+def defined_functions(source: str) -> list[str]:
+    """The names of the functions a cell defines at its top level."""
+    tree = parse_cell(source)
+    if tree is None:
+        return []
+    return [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]

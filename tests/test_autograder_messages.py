@@ -7,7 +7,9 @@ worker process, as `python -m autograder` does.
 import functools
 import json
 import pickle
+import re
 import time
+from pathlib import Path
 from unittest import mock
 
 import keras
@@ -653,3 +655,33 @@ def test_exercise_2_says_what_the_input_check_passes_as_lists(repo, folder):
     for parameter in ("y_true", "y_prob"):
         described = [line for line in text.splitlines() if line.startswith(f"- `{parameter}`")]
         assert described and "list" in described[0], (parameter, described)
+
+
+def exercise_2_with(folder, answer: str, name="02_argmax_accuracy.ipynb"):
+    """Exercise 2's notebook, its stub replaced with `answer`, saved in `folder` as `name`."""
+    text = (REPO / "exercises" / "02_argmax_accuracy.ipynb").read_text()
+    if answer:
+        text = re.sub(r'raise NotImplementedError\(\\".*?\\"\)', answer, text)
+    (folder / name).write_text(text)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_a_jupyterlab_copy_with_the_answer_is_named(tmp_path):
+    """The learner worked in 02_argmax_accuracy-Copy1.ipynb: "not written yet" said nothing
+    of it."""
+    exercise_2_with(tmp_path, "")
+    exercise_2_with(tmp_path, "return 1.0", "02_argmax_accuracy-Copy1.ipynb")
+    [first, *_] = grade(tmp_path, only="argmax_accuracy", seed=1).results
+    assert first.mistake == "not_attempted"
+    assert "02_argmax_accuracy-Copy1.ipynb" in first.message + first.hint
+
+
+def test_a_misspelt_function_name_is_named(tmp_path):
+    exercise_2_with(tmp_path, "return 1.0")
+    notebook = tmp_path / "02_argmax_accuracy.ipynb"
+    notebook.write_text(notebook.read_text().replace("def argmax_accuracy(", "def argmax_acuracy("))
+    [first, *_] = grade(tmp_path, only="argmax_accuracy", seed=1).results
+    assert "argmax_acuracy()" in first.message, first.message
+    assert "not written yet" not in first.message

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.submission import GRADED_TAG
+from autograder.submission import GRADED_TAG, holds_answers
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
@@ -115,19 +115,6 @@ def generate(
             path.unlink()
             changes.append(f"removed {_shown(path)} (no {path.name} in {_shown(solutions)}/)")
     return changes
-
-
-def holds_answers(path: Path) -> bool:
-    """Whether an exercise notebook has a graded cell whose stub was replaced (a learner's
-    answer, or the reference solution)."""
-    from autograder.submission import InvalidNotebook, code_cells
-
-    try:
-        cells = code_cells(path)
-    except (OSError, InvalidNotebook):
-        return False
-    graded = [cell for cell in cells if GRADED_TAG in cell["tags"]]
-    return any("raise NotImplementedError(" not in cell["source"] for cell in graded)
 
 
 def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
