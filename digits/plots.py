@@ -64,6 +64,12 @@ def plot_history(history: dict) -> Figure:
 
     ``history`` is ``model.fit(...).history`` (or the ``"history"`` of a training record).
     """
+    if not history.get("loss"):
+        raise ValueError(
+            "There is no training curve to plot: the history is empty, so model.fit trained for "
+            "0 epochs. Set epochs to 1 or more (the exercises use epochs=3) in model.fit, then "
+            "run the cell again."
+        )
     epochs = np.arange(1, len(history["loss"]) + 1)
     fig, (loss_ax, accuracy_ax) = plt.subplots(1, 2, figsize=(10, 3.5))
     for ax, metric in ((loss_ax, "loss"), (accuracy_ax, "accuracy")):

@@ -685,3 +685,20 @@ def test_a_misspelt_function_name_is_named(tmp_path):
     [first, *_] = grade(tmp_path, only="argmax_accuracy", seed=1).results
     assert "argmax_acuracy()" in first.message, first.message
     assert "not written yet" not in first.message
+
+
+def test_a_model_file_from_an_earlier_run_is_named_when_the_notebook_trains_differently(tmp_path):
+    """With epochs=0 the notebook stopped before saving, and the grader graded the file of an
+    earlier run without a word."""
+    model, history = trained()
+    exercise_1 = (REPO / "exercises" / "01_build_model.ipynb").read_text()
+    assert "epochs=3" in exercise_1
+    (tmp_path / "01_build_model.ipynb").write_text(exercise_1.replace("epochs=3", "epochs=0"))
+    model.save(tmp_path / "handwritten.keras")
+    record_training(tmp_path / "handwritten.keras", load_mnist_sample(), history)
+    exercise = EXERCISES_BY_FUNCTION["build_model"]
+    context = Context(InProcessLearner({"build_model": dense_model}), tmp_path, load_mnist_sample)
+    run_exercise(exercise, context)
+    assert any("earlier run" in note and "epochs=0" in note for note in context.notes), (
+        context.notes
+    )

@@ -172,3 +172,12 @@ def test_class_balance_and_save_figure(tmp_path, mnist_sample):
     assert heights == np.bincount(y_train).tolist()
     saved = plots.save_figure(fig, tmp_path / "reports" / "balance.png")
     assert saved.read_bytes().startswith(b"\x89PNG") and saved.stat().st_size > 1000
+
+
+def test_an_empty_history_says_that_model_fit_trained_for_0_epochs():
+    """epochs=0 gave a raw KeyError: 'loss' from digits/plots.py."""
+    from digits.plots import plot_history
+
+    with pytest.raises(ValueError, match="0 epochs") as caught:
+        plot_history({})
+    assert "epochs=3" in str(caught.value)

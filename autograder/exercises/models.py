@@ -398,10 +398,34 @@ def check_saved_model(context: Context, exercise: Exercise) -> str:
         raise
     images, _ = test_images(context, 64)
     judge_probabilities(predict(model, images), exercise.file)
+    _note_earlier_run(context, exercise)
     note = tensorflow_activation_note(
         context.folder / exercise.file, f"run {exercise.notebook} again to save it."
     )
     return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities{note}"
+
+
+def _note_earlier_run(context: Context, exercise: Exercise) -> None:
+    """A note when the notebook's model.fit asks for another number of epochs than the saved
+    file was trained for: the notebook stopped before saving (epochs=0 fails in its plot), and
+    the file graded is an earlier run's."""
+    from autograder.submission import InvalidNotebook, fit_arguments
+
+    record = training_record(context.folder / exercise.file)
+    try:
+        fit = fit_arguments(context.folder / exercise.notebook) or {}
+    except (OSError, InvalidNotebook, ValueError, SyntaxError):
+        return
+    trained = len(record["curves"].get("loss", [])) if record else 0
+    epochs = fit.get("epochs")
+    if isinstance(epochs, int) and trained and epochs != trained:
+        note = (
+            f"{exercise.file} was trained for {trained} epoch(s), but {exercise.notebook} now "
+            f"trains with epochs={epochs}: the file graded is from an earlier run. Run the "
+            "notebook to the end so that it saves the model again."
+        )
+        if note not in context.notes:
+            context.notes.append(note)
 
 
 def _judge_model(model, exercise: Exercise) -> None:
