@@ -48,6 +48,11 @@ OFFLINE_WARNING = (
 )
 
 
+class DataNotice(UserWarning):
+    """Which data the course uses instead of full MNIST: a notice, not an error (a notebook's
+    set-up cell prints it as plain text, see digits.quiet.quiet_tensorflow)."""
+
+
 class MnistDataError(ValueError):
     """The file named by MNIST_PATH is not a usable MNIST .npz file."""
 
@@ -92,12 +97,12 @@ def load_mnist() -> MnistData:
     if path:
         return load_mnist_file(path)
     if os.environ.get("MNIST_OFFLINE") == "1":
-        warnings.warn(OFFLINE_WARNING, UserWarning, stacklevel=2)
+        warnings.warn(OFFLINE_WARNING, DataNotice, stacklevel=2)
         return load_mnist_sample()
     downloaded = _download_mnist()
     if downloaded is not None:
         return downloaded
-    warnings.warn(SAMPLE_WARNING, UserWarning, stacklevel=2)
+    warnings.warn(SAMPLE_WARNING, DataNotice, stacklevel=2)
     return load_mnist_sample()
 
 

@@ -52,6 +52,7 @@ def quiet_tensorflow() -> None:
     error; Python's own warnings and errors are never hidden.
     """
     quiet_environment()
+    show_notices_as_text()
     if "tensorflow" in sys.modules:
         return
     saved = os.dup(2)
@@ -67,3 +68,25 @@ def quiet_tensorflow() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def show_notices_as_text() -> None:
+    """Print the course's data notices (`digits.data.DataNotice`: the offline sample is used) as
+    a plain line on stdout: Jupyter shows a warning, written to stderr, in a pink box like an
+    error. Every other warning is shown as before."""
+    import warnings
+
+    from digits.data import DataNotice
+
+    shown = warnings.showwarning
+    if getattr(shown, "course_notices", False):
+        return  # already installed (the set-up cell ran again)
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, DataNotice):
+            print(f"Note: {message}", flush=True)
+            return
+        shown(message, category, filename, lineno, file, line)
+
+    show.course_notices = True  # type: ignore[attr-defined]
+    warnings.showwarning = show

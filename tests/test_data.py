@@ -158,3 +158,24 @@ def test_normalize_scales_to_unit_range():
     scaled = data.normalize(pixels)
     assert scaled.dtype == np.float32
     np.testing.assert_allclose(scaled, [[0.0, 0.2, 1.0]])
+
+
+def test_in_a_notebook_the_offline_notice_is_plain_text_not_an_error_box(monkeypatch, capsys):
+    """The offline-data warning, written to stderr, showed in JupyterLab as a pink error box.
+    Every notebook's set-up cell calls quiet_tensorflow()."""
+    import warnings
+
+    from digits.quiet import quiet_tensorflow
+
+    monkeypatch.setattr(warnings, "showwarning", warnings.showwarning)  # restored after
+    monkeypatch.setenv("MNIST_OFFLINE", "1")
+    monkeypatch.delenv("MNIST_PATH", raising=False)
+    quiet_tensorflow()
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        load_mnist()
+        warnings.warn("another warning", UserWarning, stacklevel=1)
+    printed = capsys.readouterr()
+    assert printed.out.startswith("Note: MNIST_OFFLINE=1: using the offline MNIST sample")
+    assert "offline MNIST sample" not in printed.err
+    assert "another warning" not in printed.out  # other warnings are shown as before
