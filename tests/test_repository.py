@@ -136,3 +136,17 @@ def test_parallel_test_processes_make_each_shared_fixture_once_and_share_the_cor
     assert len(made.read_text().split()) == 1, "the shared fixture was made in each process"
     share = str(threads_per_process(2))
     assert set(threads.read_text().split()) == {share}, "TensorFlow sized for the whole machine"
+
+
+def test_the_readme_leads_a_learner_to_the_learners_commands_first(repo):
+    """The README's first command was the project's 15-minute test suite, which, run after
+    the exercises, fails on the learner's answers."""
+    readme = (repo / "README.md").read_text()
+    parts = [readme.index(f"\n## For {who}") for who in ("learners", "instructors", "maintainers")]
+    assert parts == sorted(parts)
+    learners = readme[parts[0] : parts[1]]
+    first_command = re.search(r"^    (\S.*?)\s*(?:#.*)?$", readme, flags=re.MULTILINE)
+    assert first_command and first_command.group(1) == "python -m venv .venv"
+    assert "in each new terminal" in learners and "python -m autograder" in learners
+    assert readme.index(README_TEST) > parts[2]  # the maintainers' part
+    assert "instructor.generate" not in learners
