@@ -1163,3 +1163,122 @@ def test_a_font_list_that_cannot_be_copied_only_costs_the_search(monkeypatch, tm
     home.mkdir()
     copy_font_list(home / ".matplotlib")
     assert list((home / ".matplotlib").iterdir()) == []
+
+
+# ---------------------------------------------------------------- text that no encoding writes
+
+# Red team: a message with a lone surrogate (half of a UTF-16 pair, which UTF-8 cannot encode)
+# stopped whatever printed or wrote it: the judge's report, check()'s output, and batch before
+# any grades.csv or state was written, on every re-run.
+SURROGATE_CELLS = {
+    "chr(0xD800)": "def argmax_accuracy(y_true, y_prob):\n    raise ValueError(chr(0xD800))\n",
+    "the escape \\ud800": 'def argmax_accuracy(y_true, y_prob):\n    raise ValueError("\\ud800")\n',
+}
+RAISED_A_SURROGATE = "raised ValueError: \ufffd"
+# A notebook's cell that holds a lone surrogate itself (JSON allows the escape "\ud800"):
+# Python cannot compile it.
+SURROGATE_IN_NOTEBOOK = 'def argmax_accuracy(y_true, y_prob):\n    raise ValueError("\ud800")\n'
+
+
+@pytest.mark.parametrize("cell", SURROGATE_CELLS)
+def test_a_lone_surrogate_from_learner_code_is_reported_locally(submission_with, tmp_path, cell):
+    submission = submission_with({"02_argmax_accuracy.ipynb": SURROGATE_CELLS[cell]})
+    results = tmp_path / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy",
+         "--verbose", "--json", str(results)],
+        capture_output=True, text=True, env=dict(os.environ, MNIST_OFFLINE="1"), timeout=600,
+    )  # fmt: skip
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output
+    assert "UnicodeEncodeError" not in output
+    assert RAISED_A_SURROGATE in completed.stdout and "Score: 0/5" in completed.stdout
+    written = json.loads(results.read_text(encoding="utf-8"))
+    assert RAISED_A_SURROGATE in written["tests"][0]["output"]
+
+
+HISTORY_CELLS = {**SURROGATE_CELLS, "a lone surrogate in the cell": SURROGATE_IN_NOTEBOOK}
+
+
+@pytest.mark.parametrize("cell", HISTORY_CELLS)
+def test_a_lone_surrogate_is_reported_by_grade_in_a_notebook(tmp_path, monkeypatch, capsys, cell):
+    """hosted.grade(): the kernel's history holds the cell (a lone surrogate included, as a
+    browser can send it), and the judge's report is printed under the cell."""
+    from types import SimpleNamespace
+
+    import IPython
+
+    from autograder.hosted import grade
+
+    monkeypatch.chdir(tmp_path)
+    source = HISTORY_CELLS[cell]
+    shell = SimpleNamespace(user_ns={"In": ["", "import numpy as np", source, "grade()"]})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    grade()
+    shown = capsys.readouterr().out
+    assert "Traceback" not in shown and "Score: 0/5" in shown, shown
+    expected = RAISED_A_SURROGATE if cell in SURROGATE_CELLS else "Python cannot read"
+    assert expected in shown, shown
+
+
+@pytest.mark.parametrize("cell", SURROGATE_CELLS)
+def test_a_lone_surrogate_is_shown_by_check_in_a_notebook(capsys, cell):
+    import linecache
+
+    from autograder.notebook import CheckNotPassed, check
+
+    source = SURROGATE_CELLS[cell]
+    filename = f"/tmp/ipykernel_1/{abs(hash(source))}.py"  # as Jupyter names a cell
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    with pytest.raises(CheckNotPassed):
+        check(namespace["argmax_accuracy"])
+    assert RAISED_A_SURROGATE in capsys.readouterr().out
+
+
+def surrogate_class(root: Path, submission_with) -> Path:
+    """A class where each student but the last raises a lone surrogate (or holds one)."""
+    for number, cell in enumerate([*SURROGATE_CELLS.values(), SURROGATE_IN_NOTEBOOK]):
+        submission_with({"02_argmax_accuracy.ipynb": cell}, root / f"{number}_surrogate")
+    honest = {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
+    submission_with(honest, root / "z_honest")
+    return root
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_stops_no_one_in_batch(tmp_path, submission_with):
+    submissions = surrogate_class(tmp_path / "class", submission_with)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(submissions),
+               "--out", str(out / "grades.csv"), "--workers", "1", "--report",
+               str(out / "class.html"), "--canvas", str(out / "canvas.csv")]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1")
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert {row["status"] for row in rows.values()} == {"graded"}
+    assert float(rows.pop("z_honest")["total"]) == HONEST_SCORE
+    assert [float(row["total"]) for row in rows.values()] == [0.0, 0.0, 0.0]
+    for student in ("0_surrogate", "1_surrogate"):
+        assert RAISED_A_SURROGATE in (out / "feedback" / f"{student}.md").read_text()
+    assert "Python cannot read" in (out / "feedback" / "2_surrogate.md").read_text()
+    assert (out / "class.html").is_file() and (out / "class.csv").is_file()
+    assert "z_honest" in (out / "canvas.csv").read_text()
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_is_reported_in_the_gradescope_layout(tmp_path, submission_with):
+    submission = submission_with({"02_argmax_accuracy.ipynb": SURROGATE_CELLS["chr(0xD800)"]})
+    root = tmp_path / "autograder"
+    gradescope_layout(root, submission)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHONPATH="", MNIST_OFFLINE="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    completed = subprocess.run(
+        [str(root / "source" / "run_autograder")],
+        capture_output=True, text=True, cwd=root, env=env, timeout=600,
+    )  # fmt: skip
+    results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    outputs = {test["extra_data"]["check_id"]: test["output"] for test in results["tests"]}
+    assert RAISED_A_SURROGATE in outputs["argmax_accuracy.returns_float"], completed.stdout
+    assert results["score"] == 0
