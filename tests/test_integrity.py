@@ -487,10 +487,23 @@ BROKEN_NOTEBOOKS = {
 }
 
 
-@pytest.mark.parametrize("broken", BROKEN_NOTEBOOKS)
+# Files that no notebook reader of the grader's can take, valid JSON or not.
+UNREADABLE_NOTEBOOKS = {
+    # Red team: valid JSON, but Python's json refuses an integer of more than 4,300 digits with
+    # a ValueError that is not a JSONDecodeError: a raw traceback, and no class report in batch.
+    "a number of 5,001 digits": b'{"cells": [], "metadata": {"n": ' + b"9" * 5001 + b"}}",
+    "JSON nested deeper than Python's limit": b"[" * 100_000 + b"]" * 100_000,
+    "bytes that are not UTF-8": b'{"cells": [], "metadata": {"n": "\xff"}}',
+}
+
+
+@pytest.mark.parametrize("broken", [*BROKEN_NOTEBOOKS, *UNREADABLE_NOTEBOOKS])
 def test_a_broken_notebook_gets_a_readable_verdict(broken, tmp_path):
     notebook = tmp_path / "01_build_model.ipynb"
-    notebook.write_text(json.dumps(BROKEN_NOTEBOOKS[broken]))
+    if broken in UNREADABLE_NOTEBOOKS:
+        notebook.write_bytes(UNREADABLE_NOTEBOOKS[broken])
+    else:
+        notebook.write_text(json.dumps(BROKEN_NOTEBOOKS[broken]))
     verdict = graded_cell(notebook, "build_model")
     assert isinstance(verdict, str)
     assert verdict.startswith("01_build_model.ipynb is not a valid notebook: ")
@@ -1237,18 +1250,42 @@ def test_a_lone_surrogate_is_shown_by_check_in_a_notebook(capsys, cell):
     assert RAISED_A_SURROGATE in capsys.readouterr().out
 
 
-def surrogate_class(root: Path, submission_with) -> Path:
-    """A class where each student but the last raises a lone surrogate (or holds one)."""
+LONG_NUMBER = "9" * 5001  # valid JSON, beyond what Python's json reads
+NOT_READ = "02_argmax_accuracy.ipynb is not a valid notebook: it holds a number too long to read"
+
+
+def hold_a_long_number(notebook: Path) -> None:
+    """Put LONG_NUMBER in the notebook's metadata: still valid JSON, and a valid notebook."""
+    text = notebook.read_text(encoding="utf-8")
+    notebook.write_text(text.replace("{", '{"n": ' + LONG_NUMBER + ", ", 1), encoding="utf-8")
+
+
+def test_a_notebook_holding_a_long_number_is_not_a_valid_notebook_locally(submission_with):
+    submission = submission_with({})
+    hold_a_long_number(submission / "02_argmax_accuracy.ipynb")
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy"],
+        capture_output=True, text=True, env=dict(os.environ, MNIST_OFFLINE="1"), timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert NOT_READ in completed.stdout and "Score: 0/5" in completed.stdout
+
+
+def unreadable_class(root: Path, submission_with) -> Path:
+    """A class where each student but the last raises a lone surrogate (or holds one), or
+    hands in a notebook that holds a long number."""
     for number, cell in enumerate([*SURROGATE_CELLS.values(), SURROGATE_IN_NOTEBOOK]):
         submission_with({"02_argmax_accuracy.ipynb": cell}, root / f"{number}_surrogate")
+    hold_a_long_number(submission_with({}, root / "long_number") / "02_argmax_accuracy.ipynb")
     honest = {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
     submission_with(honest, root / "z_honest")
     return root
 
 
 @pytest.mark.slow
-def test_a_lone_surrogate_stops_no_one_in_batch(tmp_path, submission_with):
-    submissions = surrogate_class(tmp_path / "class", submission_with)
+def test_a_lone_surrogate_or_a_long_number_stops_no_one_in_batch(tmp_path, submission_with):
+    submissions = unreadable_class(tmp_path / "class", submission_with)
     out = tmp_path / "out"
     command = [sys.executable, "-m", "autograder.instructor.batch", str(submissions),
                "--out", str(out / "grades.csv"), "--workers", "1", "--report",
@@ -1259,17 +1296,22 @@ def test_a_lone_surrogate_stops_no_one_in_batch(tmp_path, submission_with):
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert {row["status"] for row in rows.values()} == {"graded"}
     assert float(rows.pop("z_honest")["total"]) == HONEST_SCORE
-    assert [float(row["total"]) for row in rows.values()] == [0.0, 0.0, 0.0]
+    assert [float(row["total"]) for row in rows.values()] == [0.0] * 4
     for student in ("0_surrogate", "1_surrogate"):
         assert RAISED_A_SURROGATE in (out / "feedback" / f"{student}.md").read_text()
     assert "Python cannot read" in (out / "feedback" / "2_surrogate.md").read_text()
+    long_number = (out / "feedback" / "long_number.md").read_text()
+    assert NOT_READ in long_number and "Traceback" not in long_number
     assert (out / "class.html").is_file() and (out / "class.csv").is_file()
     assert "z_honest" in (out / "canvas.csv").read_text()
 
 
 @pytest.mark.slow
-def test_a_lone_surrogate_is_reported_in_the_gradescope_layout(tmp_path, submission_with):
+def test_a_lone_surrogate_and_a_long_number_are_reported_in_the_gradescope_layout(
+    tmp_path, submission_with
+):
     submission = submission_with({"02_argmax_accuracy.ipynb": SURROGATE_CELLS["chr(0xD800)"]})
+    hold_a_long_number(submission / "01_build_model.ipynb")
     root = tmp_path / "autograder"
     gradescope_layout(root, submission)
     env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHONPATH="", MNIST_OFFLINE="1")
@@ -1281,4 +1323,6 @@ def test_a_lone_surrogate_is_reported_in_the_gradescope_layout(tmp_path, submiss
     results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
     outputs = {test["extra_data"]["check_id"]: test["output"] for test in results["tests"]}
     assert RAISED_A_SURROGATE in outputs["argmax_accuracy.returns_float"], completed.stdout
+    not_read = NOT_READ.replace("02_argmax_accuracy", "01_build_model")
+    assert not_read in outputs["build_model.returns_model"]
     assert results["score"] == 0
