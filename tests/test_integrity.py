@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -1326,3 +1327,80 @@ def test_a_lone_surrogate_and_a_long_number_are_reported_in_the_gradescope_layou
     not_read = NOT_READ.replace("02_argmax_accuracy", "01_build_model")
     assert not_read in outputs["build_model.returns_model"]
     assert results["score"] == 0
+
+
+# ---------------------------------------------------------------- the class, wherever it is
+
+# Red team: the sandbox emptied /tmp, the homes and its own folders, but not the submissions
+# folder nor the --out folder: with both under /srv, a graded cell listed every classmate's
+# folder and read their notebooks, feedback, scores and grades.csv.
+SNOOP = """
+import json, os
+from pathlib import Path
+
+
+def build_cnn():
+    seen = []  # what each folder lists, and how many characters of each file it reads
+    for path in map(Path, {targets!r}):
+        try:
+            seen.append(sorted(os.listdir(path)) if path.is_dir() else len(path.read_text()))
+        except OSError:
+            seen.append("-")
+    raise RuntimeError("seen " + json.dumps(seen))
+"""
+
+
+@pytest.fixture
+def class_place(repo):
+    """A folder outside the ones the sandbox always empties (/tmp, /var/tmp, the homes), as an
+    instructor's /srv, /data or /mnt/c; skipped where there is none to write."""
+    emptied = [Path(path).resolve() for path in ("/tmp", "/var/tmp", "/home", "/root")]
+    emptied += [Path(tempfile.gettempdir()).resolve(), Path.home().resolve()]
+    for place in (Path("/srv"), Path("/data"), Path("/mnt"), Path("/opt"), repo.parent):
+        place = place.resolve()
+        inside = any(place == folder or folder in place.parents for folder in emptied)
+        if place.is_dir() and os.access(place, os.W_OK) and not inside:
+            folder = Path(tempfile.mkdtemp(prefix="autograder-class-", dir=place))
+            yield folder
+            remove_tree(folder)
+            return
+    pytest.skip("no writable folder outside /tmp, /var/tmp and the homes")
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+@pytest.mark.parametrize("layout", ["side by side", "in the grader's folder"])
+def test_learner_code_in_batch_sees_nothing_of_the_class(class_place, submission_with, layout):
+    """The submissions and the --out folder beside each other; or, as when batch runs in a clone
+    of the course, both in the folder that holds the grader itself."""
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    if layout == "side by side":
+        submissions, out = class_place / "class", class_place / "out"
+    else:
+        submissions, out = class_place / "class", class_place
+        install = class_place / "install"
+        for package in PACKAGES:
+            shutil.copytree(Path(__file__).parents[1] / package, install / package)
+        env["PYTHONPATH"] = str(install)
+    answer = "import numpy as np\n" + ARGMAX_ANSWER
+    submission_with({"02_argmax_accuracy.ipynb": answer}, submissions / "a_honest")
+    targets = [submissions, out, out / "feedback", out / "grades.csv", out / "grades.state.json"]
+    targets.append(submissions / "a_honest" / "02_argmax_accuracy.ipynb")
+    snoop = {
+        "02_argmax_accuracy.ipynb": answer,
+        "03_cnn.ipynb": SNOOP.format(targets=list(map(str, targets))),
+    }
+    submission_with(snoop, submissions / "z_snoop")  # graded last: a_honest's files are there
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(submissions),
+               "--out", str(out / "grades.csv"), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    feedback = (out / "feedback" / "z_snoop.md").read_text()
+    [seen, *_] = re.findall(r"seen (\[.*\])", feedback) or [feedback]
+    assert "a_honest" not in seen and "grades.csv" not in seen, seen
+    [listed_class, listed_out, *files] = json.loads(seen)
+    assert listed_class == [] and files == ["-"] * 4, seen
+    assert set(listed_out) <= {"class", "install"}, seen  # a mount point; the grader's own copy
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert float(rows["a_honest"]["total"]) == HONEST_SCORE
+    assert float(rows["z_snoop"]["total"]) == HONEST_SCORE
