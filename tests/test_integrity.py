@@ -488,11 +488,25 @@ BROKEN_NOTEBOOKS = {
 }
 
 
+def json_refuses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+# Red team: valid JSON, but Python's json refuses an integer of more than 4,300 digits with a
+# ValueError that is not a JSONDecodeError: a raw traceback, and no class report in batch.
+LONG_NUMBER = "9" * 5001
+# Python 3.10.7 and later refuse it (unless PYTHONINTMAXSTRDIGITS=0 lifts the limit).
+LONG_NUMBERS_REFUSED = json_refuses(LONG_NUMBER)
+needs_refused_long_numbers = pytest.mark.skipif(
+    not LONG_NUMBERS_REFUSED, reason="this Python reads integers of any length"
+)
 # Files that no notebook reader of the grader's can take, valid JSON or not.
 UNREADABLE_NOTEBOOKS = {
-    # Red team: valid JSON, but Python's json refuses an integer of more than 4,300 digits with
-    # a ValueError that is not a JSONDecodeError: a raw traceback, and no class report in batch.
-    "a number of 5,001 digits": b'{"cells": [], "metadata": {"n": ' + b"9" * 5001 + b"}}",
+    "a number of 5,001 digits": b'{"cells": [], "metadata": {"n": ' + LONG_NUMBER.encode() + b"}}",
     "JSON nested deeper than Python's limit": b"[" * 100_000 + b"]" * 100_000,
     "bytes that are not UTF-8": b'{"cells": [], "metadata": {"n": "\xff"}}',
 }
@@ -501,6 +515,8 @@ UNREADABLE_NOTEBOOKS = {
 @pytest.mark.parametrize("broken", [*BROKEN_NOTEBOOKS, *UNREADABLE_NOTEBOOKS])
 def test_a_broken_notebook_gets_a_readable_verdict(broken, tmp_path):
     notebook = tmp_path / "01_build_model.ipynb"
+    if broken == "a number of 5,001 digits" and not LONG_NUMBERS_REFUSED:
+        pytest.skip("this Python reads integers of any length")
     if broken in UNREADABLE_NOTEBOOKS:
         notebook.write_bytes(UNREADABLE_NOTEBOOKS[broken])
     else:
@@ -1251,7 +1267,6 @@ def test_a_lone_surrogate_is_shown_by_check_in_a_notebook(capsys, cell):
     assert RAISED_A_SURROGATE in capsys.readouterr().out
 
 
-LONG_NUMBER = "9" * 5001  # valid JSON, beyond what Python's json reads
 NOT_READ = "02_argmax_accuracy.ipynb is not a valid notebook: it holds a number too long to read"
 
 
@@ -1261,6 +1276,7 @@ def hold_a_long_number(notebook: Path) -> None:
     notebook.write_text(text.replace("{", '{"n": ' + LONG_NUMBER + ", ", 1), encoding="utf-8")
 
 
+@needs_refused_long_numbers
 def test_a_notebook_holding_a_long_number_is_not_a_valid_notebook_locally(submission_with):
     submission = submission_with({})
     hold_a_long_number(submission / "02_argmax_accuracy.ipynb")
@@ -1302,7 +1318,8 @@ def test_a_lone_surrogate_or_a_long_number_stops_no_one_in_batch(tmp_path, submi
         assert RAISED_A_SURROGATE in (out / "feedback" / f"{student}.md").read_text()
     assert "Python cannot read" in (out / "feedback" / "2_surrogate.md").read_text()
     long_number = (out / "feedback" / "long_number.md").read_text()
-    assert NOT_READ in long_number and "Traceback" not in long_number
+    assert "Traceback" not in long_number
+    assert NOT_READ in long_number or not LONG_NUMBERS_REFUSED
     assert (out / "class.html").is_file() and (out / "class.csv").is_file()
     assert "z_honest" in (out / "canvas.csv").read_text()
 
@@ -1325,7 +1342,7 @@ def test_a_lone_surrogate_and_a_long_number_are_reported_in_the_gradescope_layou
     outputs = {test["extra_data"]["check_id"]: test["output"] for test in results["tests"]}
     assert RAISED_A_SURROGATE in outputs["argmax_accuracy.returns_float"], completed.stdout
     not_read = NOT_READ.replace("02_argmax_accuracy", "01_build_model")
-    assert not_read in outputs["build_model.returns_model"]
+    assert not_read in outputs["build_model.returns_model"] or not LONG_NUMBERS_REFUSED
     assert results["score"] == 0
 
 
@@ -1370,7 +1387,9 @@ def class_place(repo):
 @pytest.mark.slow
 @needs_bubblewrap
 @pytest.mark.parametrize("layout", ["side by side", "in the grader's folder"])
-def test_learner_code_in_batch_sees_nothing_of_the_class(class_place, submission_with, layout):
+def test_learner_code_in_batch_sees_nothing_of_the_class(
+    class_place, repo, submission_with, layout
+):
     """The submissions and the --out folder beside each other; or, as when batch runs in a clone
     of the course, both in the folder that holds the grader itself."""
     env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
@@ -1380,7 +1399,7 @@ def test_learner_code_in_batch_sees_nothing_of_the_class(class_place, submission
         submissions, out = class_place / "class", class_place
         install = class_place / "install"
         for package in PACKAGES:
-            shutil.copytree(Path(__file__).parents[1] / package, install / package)
+            shutil.copytree(repo / package, install / package, ignore=_no_caches)
         env["PYTHONPATH"] = str(install)
     answer = "import numpy as np\n" + ARGMAX_ANSWER
     submission_with({"02_argmax_accuracy.ipynb": answer}, submissions / "a_honest")
