@@ -13,6 +13,7 @@ it: the same report, printed under the cell.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -53,9 +54,12 @@ def write_submission(cells: list[str], models_from: Path, folder: Path) -> list[
     notebook = notebook_from_history(cells)
     source = "\n".join(cell.source for cell in notebook.cells)
     written = []
+    # JSON in ASCII: a lone surrogate in a cell (a browser can send one; no UTF-8 writer takes
+    # it) stays the escape \ud800, and the grader reports that cell as one it cannot compile.
+    text = json.dumps(notebook, indent=1)
     for exercise in EXERCISES:
         if f"def {exercise.function}(" in source:
-            nbformat.write(notebook, folder / exercise.notebook)
+            (folder / exercise.notebook).write_text(text, encoding="utf-8")
             written.append(exercise.function)
     for path in sorted(models_from.iterdir()):
         if path.is_file() and path.suffix in MODEL_SUFFIXES:

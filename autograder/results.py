@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
+
+SURROGATES = re.compile(r"[\ud800-\udfff]")  # lone halves of a UTF-16 pair
 
 
 class Outcome(str, Enum):
@@ -36,6 +39,22 @@ class CheckResult:
     @property
     def score(self) -> float:
         return self.points if self.outcome == Outcome.PASSED else 0.0
+
+    def printable(self) -> CheckResult:
+        """This result with text that every report can print and write (see `printable`)."""
+        return replace(
+            self,
+            message=printable(self.message),
+            hint=printable(self.hint),
+            details=printable(self.details),
+        )
+
+
+def printable(text: str) -> str:
+    """`text` as every report can print and write it (terminal, results.json, feedback files,
+    CSV): learner code makes strings that no encoding can write, lone surrogates such as
+    `chr(0xD800)`, which stopped whatever printed them. Each one reads as U+FFFD."""
+    return SURROGATES.sub("\ufffd", text)
 
 
 def counted(results: Iterable[CheckResult], only: str | None = None) -> list[CheckResult]:

@@ -203,7 +203,7 @@ def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult
         result.message = f"the grader could not run this check: {type(error).__name__}: {error}"
         result.hint = "Run with --verbose and report the traceback to your instructor."
         result.details = traceback.format_exc()
-    return result
+    return result.printable()  # whatever text the learner's code or files put in it
 
 
 def _blocked(check: Check, exercise: Exercise, blocker: CheckResult) -> CheckResult:

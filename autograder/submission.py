@@ -27,12 +27,15 @@ class InvalidNotebook(ValueError):
 def code_cells(notebook: Path) -> list[dict]:
     """The code cells of a notebook, each with a text source and a list of tags.
 
-    Raises InvalidNotebook for anything that is not a valid notebook (not JSON, no list of cells,
-    a cell that is not an object, a source that is not text)."""
+    Raises InvalidNotebook for anything that is not a notebook the grader can read (not JSON,
+    JSON beyond Python's limits, no list of cells, a cell that is not an object, a source that
+    is not text)."""
     try:
         content = json.loads(notebook.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise InvalidNotebook(f"it is not JSON ({error})") from None
+    except ValueError:  # valid JSON, but an integer longer than Python converts (4,300 digits)
+        raise InvalidNotebook("it holds a number too long to read") from None
     except RecursionError:  # valid JSON nested deeper than Python's recursion limit
         raise InvalidNotebook("it is JSON nested too deeply to read") from None
     cells = content.get("cells") if isinstance(content, dict) else None

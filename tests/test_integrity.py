@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -487,10 +488,39 @@ BROKEN_NOTEBOOKS = {
 }
 
 
-@pytest.mark.parametrize("broken", BROKEN_NOTEBOOKS)
+def json_refuses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return True
+    return False
+
+
+# Red team: valid JSON, but Python's json refuses an integer of more than 4,300 digits with a
+# ValueError that is not a JSONDecodeError: a raw traceback, and no class report in batch.
+LONG_NUMBER = "9" * 5001
+# Python 3.10.7 and later refuse it (unless PYTHONINTMAXSTRDIGITS=0 lifts the limit).
+LONG_NUMBERS_REFUSED = json_refuses(LONG_NUMBER)
+needs_refused_long_numbers = pytest.mark.skipif(
+    not LONG_NUMBERS_REFUSED, reason="this Python reads integers of any length"
+)
+# Files that no notebook reader of the grader's can take, valid JSON or not.
+UNREADABLE_NOTEBOOKS = {
+    "a number of 5,001 digits": b'{"cells": [], "metadata": {"n": ' + LONG_NUMBER.encode() + b"}}",
+    "JSON nested deeper than Python's limit": b"[" * 100_000 + b"]" * 100_000,
+    "bytes that are not UTF-8": b'{"cells": [], "metadata": {"n": "\xff"}}',
+}
+
+
+@pytest.mark.parametrize("broken", [*BROKEN_NOTEBOOKS, *UNREADABLE_NOTEBOOKS])
 def test_a_broken_notebook_gets_a_readable_verdict(broken, tmp_path):
     notebook = tmp_path / "01_build_model.ipynb"
-    notebook.write_text(json.dumps(BROKEN_NOTEBOOKS[broken]))
+    if broken == "a number of 5,001 digits" and not LONG_NUMBERS_REFUSED:
+        pytest.skip("this Python reads integers of any length")
+    if broken in UNREADABLE_NOTEBOOKS:
+        notebook.write_bytes(UNREADABLE_NOTEBOOKS[broken])
+    else:
+        notebook.write_text(json.dumps(BROKEN_NOTEBOOKS[broken]))
     verdict = graded_cell(notebook, "build_model")
     assert isinstance(verdict, str)
     assert verdict.startswith("01_build_model.ipynb is not a valid notebook: ")
@@ -1163,3 +1193,233 @@ def test_a_font_list_that_cannot_be_copied_only_costs_the_search(monkeypatch, tm
     home.mkdir()
     copy_font_list(home / ".matplotlib")
     assert list((home / ".matplotlib").iterdir()) == []
+
+
+# ---------------------------------------------------------------- text that no encoding writes
+
+# Red team: a message with a lone surrogate (half of a UTF-16 pair, which UTF-8 cannot encode)
+# stopped whatever printed or wrote it: the judge's report, check()'s output, and batch before
+# any grades.csv or state was written, on every re-run.
+SURROGATE_CELLS = {
+    "chr(0xD800)": "def argmax_accuracy(y_true, y_prob):\n    raise ValueError(chr(0xD800))\n",
+    "the escape \\ud800": 'def argmax_accuracy(y_true, y_prob):\n    raise ValueError("\\ud800")\n',
+}
+RAISED_A_SURROGATE = "raised ValueError: \ufffd"
+# A notebook's cell that holds a lone surrogate itself (JSON allows the escape "\ud800"):
+# Python cannot compile it.
+SURROGATE_IN_NOTEBOOK = 'def argmax_accuracy(y_true, y_prob):\n    raise ValueError("\ud800")\n'
+
+
+@pytest.mark.parametrize("cell", SURROGATE_CELLS)
+def test_a_lone_surrogate_from_learner_code_is_reported_locally(submission_with, tmp_path, cell):
+    submission = submission_with({"02_argmax_accuracy.ipynb": SURROGATE_CELLS[cell]})
+    results = tmp_path / "results.json"
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy",
+         "--verbose", "--json", str(results)],
+        capture_output=True, text=True, env=dict(os.environ, MNIST_OFFLINE="1"), timeout=600,
+    )  # fmt: skip
+    output = completed.stdout + completed.stderr
+    assert completed.returncode == 1, output
+    assert "UnicodeEncodeError" not in output
+    assert RAISED_A_SURROGATE in completed.stdout and "Score: 0/5" in completed.stdout
+    written = json.loads(results.read_text(encoding="utf-8"))
+    assert RAISED_A_SURROGATE in written["tests"][0]["output"]
+
+
+HISTORY_CELLS = {**SURROGATE_CELLS, "a lone surrogate in the cell": SURROGATE_IN_NOTEBOOK}
+
+
+@pytest.mark.parametrize("cell", HISTORY_CELLS)
+def test_a_lone_surrogate_is_reported_by_grade_in_a_notebook(tmp_path, monkeypatch, capsys, cell):
+    """hosted.grade(): the kernel's history holds the cell (a lone surrogate included, as a
+    browser can send it), and the judge's report is printed under the cell."""
+    from types import SimpleNamespace
+
+    import IPython
+
+    from autograder.hosted import grade
+
+    monkeypatch.chdir(tmp_path)
+    source = HISTORY_CELLS[cell]
+    shell = SimpleNamespace(user_ns={"In": ["", "import numpy as np", source, "grade()"]})
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    grade()
+    shown = capsys.readouterr().out
+    assert "Traceback" not in shown and "Score: 0/5" in shown, shown
+    expected = RAISED_A_SURROGATE if cell in SURROGATE_CELLS else "Python cannot read"
+    assert expected in shown, shown
+
+
+@pytest.mark.parametrize("cell", SURROGATE_CELLS)
+def test_a_lone_surrogate_is_shown_by_check_in_a_notebook(capsys, cell):
+    import linecache
+
+    from autograder.notebook import CheckNotPassed, check
+
+    source = SURROGATE_CELLS[cell]
+    filename = f"/tmp/ipykernel_1/{abs(hash(source))}.py"  # as Jupyter names a cell
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    namespace: dict = {}
+    exec(compile(source, filename, "exec"), namespace)
+    with pytest.raises(CheckNotPassed):
+        check(namespace["argmax_accuracy"])
+    assert RAISED_A_SURROGATE in capsys.readouterr().out
+
+
+NOT_READ = "02_argmax_accuracy.ipynb is not a valid notebook: it holds a number too long to read"
+
+
+def hold_a_long_number(notebook: Path) -> None:
+    """Put LONG_NUMBER in the notebook's metadata: still valid JSON, and a valid notebook."""
+    text = notebook.read_text(encoding="utf-8")
+    notebook.write_text(text.replace("{", '{"n": ' + LONG_NUMBER + ", ", 1), encoding="utf-8")
+
+
+@needs_refused_long_numbers
+def test_a_notebook_holding_a_long_number_is_not_a_valid_notebook_locally(submission_with):
+    submission = submission_with({})
+    hold_a_long_number(submission / "02_argmax_accuracy.ipynb")
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--only", "argmax_accuracy"],
+        capture_output=True, text=True, env=dict(os.environ, MNIST_OFFLINE="1"), timeout=600,
+    )  # fmt: skip
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr
+    assert NOT_READ in completed.stdout and "Score: 0/5" in completed.stdout
+
+
+def unreadable_class(root: Path, submission_with) -> Path:
+    """A class where each student but the last raises a lone surrogate (or holds one), or
+    hands in a notebook that holds a long number."""
+    for number, cell in enumerate([*SURROGATE_CELLS.values(), SURROGATE_IN_NOTEBOOK]):
+        submission_with({"02_argmax_accuracy.ipynb": cell}, root / f"{number}_surrogate")
+    hold_a_long_number(submission_with({}, root / "long_number") / "02_argmax_accuracy.ipynb")
+    honest = {"02_argmax_accuracy.ipynb": "import numpy as np\n" + ARGMAX_ANSWER}
+    submission_with(honest, root / "z_honest")
+    return root
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_or_a_long_number_stops_no_one_in_batch(tmp_path, submission_with):
+    submissions = unreadable_class(tmp_path / "class", submission_with)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(submissions),
+               "--out", str(out / "grades.csv"), "--workers", "1", "--report",
+               str(out / "class.html"), "--canvas", str(out / "canvas.csv")]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1")
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert {row["status"] for row in rows.values()} == {"graded"}
+    assert float(rows.pop("z_honest")["total"]) == HONEST_SCORE
+    assert [float(row["total"]) for row in rows.values()] == [0.0] * 4
+    for student in ("0_surrogate", "1_surrogate"):
+        assert RAISED_A_SURROGATE in (out / "feedback" / f"{student}.md").read_text()
+    assert "Python cannot read" in (out / "feedback" / "2_surrogate.md").read_text()
+    long_number = (out / "feedback" / "long_number.md").read_text()
+    assert "Traceback" not in long_number
+    assert NOT_READ in long_number or not LONG_NUMBERS_REFUSED
+    assert (out / "class.html").is_file() and (out / "class.csv").is_file()
+    assert "z_honest" in (out / "canvas.csv").read_text()
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_and_a_long_number_are_reported_in_the_gradescope_layout(
+    tmp_path, submission_with
+):
+    submission = submission_with({"02_argmax_accuracy.ipynb": SURROGATE_CELLS["chr(0xD800)"]})
+    hold_a_long_number(submission / "01_build_model.ipynb")
+    root = tmp_path / "autograder"
+    gradescope_layout(root, submission)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), PYTHONPATH="", MNIST_OFFLINE="1")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    completed = subprocess.run(
+        [str(root / "source" / "run_autograder")],
+        capture_output=True, text=True, cwd=root, env=env, timeout=600,
+    )  # fmt: skip
+    results = json.loads((root / "results" / "results.json").read_text(encoding="utf-8"))
+    outputs = {test["extra_data"]["check_id"]: test["output"] for test in results["tests"]}
+    assert RAISED_A_SURROGATE in outputs["argmax_accuracy.returns_float"], completed.stdout
+    not_read = NOT_READ.replace("02_argmax_accuracy", "01_build_model")
+    assert not_read in outputs["build_model.returns_model"] or not LONG_NUMBERS_REFUSED
+    assert results["score"] == 0
+
+
+# ---------------------------------------------------------------- the class, wherever it is
+
+# Red team: the sandbox emptied /tmp, the homes and its own folders, but not the submissions
+# folder nor the --out folder: with both under /srv, a graded cell listed every classmate's
+# folder and read their notebooks, feedback, scores and grades.csv.
+SNOOP = """
+import json, os
+from pathlib import Path
+
+
+def build_cnn():
+    seen = []  # what each folder lists, and how many characters of each file it reads
+    for path in map(Path, {targets!r}):
+        try:
+            seen.append(sorted(os.listdir(path)) if path.is_dir() else len(path.read_text()))
+        except OSError:
+            seen.append("-")
+    raise RuntimeError("seen " + json.dumps(seen))
+"""
+
+
+@pytest.fixture
+def class_place(repo):
+    """A folder outside the ones the sandbox always empties (/tmp, /var/tmp, the homes), as an
+    instructor's /srv, /data or /mnt/c; skipped where there is none to write."""
+    emptied = [Path(path).resolve() for path in ("/tmp", "/var/tmp", "/home", "/root")]
+    emptied += [Path(tempfile.gettempdir()).resolve(), Path.home().resolve()]
+    for place in (Path("/srv"), Path("/data"), Path("/mnt"), Path("/opt"), repo.parent):
+        place = place.resolve()
+        inside = any(place == folder or folder in place.parents for folder in emptied)
+        if place.is_dir() and os.access(place, os.W_OK) and not inside:
+            folder = Path(tempfile.mkdtemp(prefix="autograder-class-", dir=place))
+            yield folder
+            remove_tree(folder)
+            return
+    pytest.skip("no writable folder outside /tmp, /var/tmp and the homes")
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+@pytest.mark.parametrize("layout", ["side by side", "in the grader's folder"])
+def test_learner_code_in_batch_sees_nothing_of_the_class(
+    class_place, repo, submission_with, layout
+):
+    """The submissions and the --out folder beside each other; or, as when batch runs in a clone
+    of the course, both in the folder that holds the grader itself."""
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    if layout == "side by side":
+        submissions, out = class_place / "class", class_place / "out"
+    else:
+        submissions, out = class_place / "class", class_place
+        install = class_place / "install"
+        for package in PACKAGES:
+            shutil.copytree(repo / package, install / package, ignore=_no_caches)
+        env["PYTHONPATH"] = str(install)
+    answer = "import numpy as np\n" + ARGMAX_ANSWER
+    submission_with({"02_argmax_accuracy.ipynb": answer}, submissions / "a_honest")
+    targets = [submissions, out, out / "feedback", out / "grades.csv", out / "grades.state.json"]
+    targets.append(submissions / "a_honest" / "02_argmax_accuracy.ipynb")
+    snoop = {
+        "02_argmax_accuracy.ipynb": answer,
+        "03_cnn.ipynb": SNOOP.format(targets=list(map(str, targets))),
+    }
+    submission_with(snoop, submissions / "z_snoop")  # graded last: a_honest's files are there
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(submissions),
+               "--out", str(out / "grades.csv"), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    feedback = (out / "feedback" / "z_snoop.md").read_text()
+    [seen, *_] = re.findall(r"seen (\[.*\])", feedback) or [feedback]
+    assert "a_honest" not in seen and "grades.csv" not in seen, seen
+    [listed_class, listed_out, *files] = json.loads(seen)
+    assert listed_class == [] and files == ["-"] * 4, seen
+    assert set(listed_out) <= {"class", "install"}, seen  # a mount point; the grader's own copy
+    rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
+    assert float(rows["a_honest"]["total"]) == HONEST_SCORE
+    assert float(rows["z_snoop"]["total"]) == HONEST_SCORE

@@ -17,9 +17,10 @@ and replaced); the others go on. Writes:
   crashes). The CSV and state are rewritten after each student, so an interrupted run resumes.
 
 Isolation: each grader runs learner code in the bubblewrap sandbox where Linux has it (see
-``autograder.isolation``; ``--require-sandbox`` refuses to grade without it). Linux also gets both
-limits (``RLIMIT_AS``) and a process group killed as a whole. macOS ignores the memory limit;
-Windows has neither ``resource`` nor process groups, so only the time limit applies there
+``autograder.isolation``; ``--require-sandbox`` refuses to grade without it), where the
+submissions folder and the folders of the outputs look empty (``serve --empty``). Linux also
+gets both limits (``RLIMIT_AS``) and a process group killed as a whole. macOS ignores the memory
+limit; Windows has neither ``resource`` nor process groups, so only the time limit applies there
 (``taskkill /T`` stops the process tree). Without the sandbox, learner code can read and write the
 instructor's files: batch then stops as soon as the grader's own files change.
 """
@@ -127,9 +128,12 @@ def grade_class(
     grader: tuple[str, ...] = GRADER,
     log=print,
     hidden: Path | None = None,
+    outputs: tuple[Path, ...] = (),
 ) -> list[Grade]:
     """Grade every student folder not graded yet; write the CSV, feedback and state.
-    `hidden`: the instructor's hidden-checks folder, graded with the rest."""
+    `hidden`: the instructor's hidden-checks folder, graded with the rest; `outputs`: the other
+    files written for the class (--report, --canvas). Learner code sees the submissions folder
+    and the folder of each output empty, wherever they are."""
     served = grader == GRADER
     if hidden is not None:
         grader = (*grader, "--hidden", str(Path(hidden).resolve()))
@@ -153,9 +157,12 @@ def grade_class(
         f"{len(students)} submissions: {len(students) - len(to_grade)} unchanged since last "
         f"graded, {len(to_grade)} to grade with {workers} worker(s)."
     )
+    emptied = (submissions, out.parent, *(path.parent for path in outputs))
     # The real grader: long-lived judges, Keras imported once per slot.
     runner = (
-        _ServedRunner(hidden, limits, feedback) if served else _Runner(grader, limits, feedback)
+        _ServedRunner(hidden, limits, feedback, emptied)
+        if served
+        else _Runner(grader, limits, feedback)
     )
     start = time.monotonic()
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -338,8 +345,12 @@ class _ServedRunner(_Runner):
     """Grades with long-lived judges, one per slot: Keras is imported once per slot, not once
     per student. A judge that does not answer in time, or dies, is killed and replaced."""
 
-    def __init__(self, hidden: Path | None, limits: Limits, feedback: Path):
+    def __init__(
+        self, hidden: Path | None, limits: Limits, feedback: Path, emptied: tuple[Path, ...] = ()
+    ):
         command = [*SERVER] + (["--hidden", str(Path(hidden).resolve())] if hidden else [])
+        for folder in emptied:  # the class's: every student's files, grades and feedback
+            command += ["--empty", str(Path(folder).resolve())]
         command = limited_command(limits.memory_mb, command)
         super().__init__(tuple(command), limits, feedback)
         self.grader = (*self.grader, "--private", str(self.scratch))
@@ -652,6 +663,7 @@ def main(argv: list[str] | None = None) -> int:
             args.force,
             args.retry_failed,
             hidden=args.hidden,
+            outputs=tuple(path for path in (args.report, args.canvas) if path is not None),
         )
     except GraderChanged as error:
         parser.exit(3, f"batch: {error}\n")

@@ -1,6 +1,6 @@
 """A judge that grades many students in turn, for batch grading (one per batch slot).
 
-    python -m autograder.instructor.serve [--hidden DIR] [--private DIR ...]
+    python -m autograder.instructor.serve [--hidden DIR] [--private DIR ...] [--empty DIR ...]
 
 It imports Keras and reads the data once, and keeps one forking worker across students: each
 notebook still gets a fresh fork, and between two students the fork is ended, everything it
@@ -37,6 +37,15 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         help="a folder learner code must not see (batch: its temporary folder, with every "
         "student's copy)",
     )
+    parser.add_argument(
+        "--empty",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="a folder learner code sees empty, as /tmp (batch: the submissions, the outputs); "
+        "the grader's own Python files in it stay readable",
+    )
     return parser.parse_args(argv)
 
 
@@ -51,12 +60,13 @@ def main(argv=None) -> int:
     tempfile.tempdir = str(scratch)  # the judge's folders, removed with it
     try:
         private = [path.resolve() for path in arguments.private]
-        return serve(sys.stdin, answers, scratch, hidden, private)
+        emptied = [path.resolve() for path in arguments.empty]
+        return serve(sys.stdin, answers, scratch, hidden, private, emptied)
     finally:
         remove_tree(scratch)
 
 
-def serve(requests, answers, scratch: Path, hidden: Path | None, private=()) -> int:
+def serve(requests, answers, scratch: Path, hidden: Path | None, private=(), emptied=()) -> int:
     from autograder.isolation.confinement import SandboxUnavailable, confinement
     from autograder.isolation.processes import become_subreaper, reap_orphans
     from autograder.isolation.sandbox import WorkerSupply
@@ -65,7 +75,8 @@ def serve(requests, answers, scratch: Path, hidden: Path | None, private=()) -> 
     learner_log_path = scratch / "learner.log"
     learner_log = open(learner_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
     try:
-        how = replace(confinement(), private=(*([hidden] if hidden else []), *private))
+        private = (*([hidden] if hidden else []), *private)
+        how = replace(confinement(), private=private, emptied=tuple(emptied))
     except SandboxUnavailable as error:
         print(f"ERROR  Cannot grade: {error}.", file=sys.stderr, flush=True)
         return 2

@@ -3,8 +3,9 @@
 Three layers, each used where it is available:
 
 - **bubblewrap** (Linux, Debian package ``bubblewrap``): the worker sees a read-only file system,
-  an empty ``/tmp`` and empty home folders, no network, its own process tree; it can write only
-  its own folder. Killing the sandbox kills every process started inside it.
+  an empty ``/tmp`` and empty home folders (and ``Confinement.emptied``: batch's class folders),
+  no network, its own process tree; it can write only its own folder. Killing the sandbox
+  kills every process started inside it.
 - **another user** (``AUTOGRADER_WORKER_USER``, set by Gradescope's ``setup.sh``): when the judge
   runs as root, the worker runs as that unprivileged user, which cannot write the grader, the
   data or the results, nor signal the judge; every process of that user is ended after each worker.
@@ -58,6 +59,9 @@ class Confinement:
     user: str | None
     description: str
     private: tuple[Path, ...] = ()  # folders learner code must not see (hidden checks)
+    # Folders learner code sees empty, as /tmp and the homes (batch: the class's submissions and
+    # outputs, wherever they are); the grader's own Python files in them stay readable.
+    emptied: tuple[Path, ...] = ()
 
     @property
     def sandboxed(self) -> bool:
@@ -231,11 +235,12 @@ def worker_command(
     private = [Path(path).resolve() for path in how.private]
     # Shallowest first: an empty folder laid inside another one stays on top of it.
     emptied = sorted(
-        dict.fromkeys([*_hidden_folders(folder), *private]), key=lambda p: len(p.parts)
+        dict.fromkeys([*_hidden_folders(folder, how.emptied), *private]),
+        key=lambda p: len(p.parts),
     )
     for hidden in emptied:
         arguments += ["--tmpfs", str(hidden)]
-    for path in _python_paths(folder):
+    for path in _python_paths(folder, how.emptied):
         if path.exists() and not any(hidden in path.parents for hidden in private):
             arguments += ["--ro-bind", str(path), str(path)]
     for hidden in private:  # again, in case a Python path above held it (and what is inside)
@@ -294,12 +299,12 @@ def _namespace_arguments() -> list[str]:
     return ["--unshare-all", "--die-with-parent", "--new-session"]
 
 
-def _hidden_folders(folder: Path) -> list[Path]:
-    """Temporary folders and every home folder: empty inside the sandbox."""
+def _hidden_folders(folder: Path, emptied: tuple[Path, ...] = ()) -> list[Path]:
+    """Temporary folders, every home folder and `emptied`: empty inside the sandbox."""
     import tempfile
 
     candidates = [Path("/tmp"), Path("/var/tmp"), Path("/home"), Path("/root")]
-    candidates += [Path(tempfile.gettempdir()), Path.home(), folder.parent]
+    candidates += [Path(tempfile.gettempdir()), Path.home(), folder.parent, *emptied]
     hidden = []
     for path in candidates:
         path = path.resolve()
@@ -308,9 +313,10 @@ def _hidden_folders(folder: Path) -> list[Path]:
     return hidden
 
 
-def _python_paths(folder: Path) -> list[Path]:
+def _python_paths(folder: Path, emptied: tuple[Path, ...] = ()) -> list[Path]:
     """What the worker's Python needs to read: its installation and every import location
-    (never a folder that holds the judge's own, like the temporary folder itself)."""
+    (never a folder that holds the judge's own, like the temporary folder itself, or that
+    holds an emptied folder)."""
     import autograder
     import digits
 
@@ -318,7 +324,7 @@ def _python_paths(folder: Path) -> list[Path]:
     paths.update(Path(entry) for entry in sys.path[1:] if entry)  # [0]: the judge's own folder
     for package in (autograder, digits):
         paths.add(Path(str(package.__file__)).resolve().parent)
-    hidden = _hidden_folders(folder) + [folder]
+    hidden = _hidden_folders(folder, emptied) + [folder]
     return sorted(
         path
         for path in {path.resolve() for path in paths}
