@@ -83,6 +83,12 @@ def test_trained_model_trains_once_then_loads(models_dir, monkeypatch, mnist_sam
     )
 
 
+def test_validation_drop_measures_a_collapse_once_training_has_settled():
+    assert training.validation_drop([0.5, 0.8, 0.9, 0.95]) == 0.0
+    assert training.validation_drop([0.9, 0.5, 0.95]) == 0.0  # the first two epochs may wobble
+    assert training.validation_drop([0.28, 0.82, 0.36, 0.30, 0.93]) == pytest.approx(0.52)
+
+
 @pytest.mark.slow
 def test_seeded_training_is_reproducible(mnist_sample):
     first, _ = training.train("dense", mnist_sample)

@@ -39,22 +39,21 @@ def test_the_grader_accepts_the_reference_cnn():
     assert judge_compile(model, require_adam=True).startswith("Adam")
 
 
-def test_the_reference_cnn_reloads_safely_with_its_schedule_and_same_predictions(tmp_path):
+def test_the_reference_cnn_reloads_safely_with_the_same_predictions(tmp_path):
     model = models.build_cnn_model()
     images = np.random.default_rng(0).random((8, 28, 28)).astype("float32")
     model.fit(images, np.arange(8) % 10, epochs=1, verbose=0)
     model.save(tmp_path / "cnn.keras")
     reloaded = keras.models.load_model(tmp_path / "cnn.keras", safe_mode=True)
-    schedule = reloaded.optimizer.get_config()["learning_rate"]
-    assert schedule["class_name"] == "ExponentialDecay"
-    assert schedule["config"]["decay_steps"] == 500
     np.testing.assert_allclose(
         reloaded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-6
     )
     shift = next(layer for layer in model.layers if type(layer).__name__ == "RandomTranslation")
     channels = images[..., np.newaxis]  # it only moves training images:
     np.testing.assert_array_equal(shift(channels, training=False), channels)
-    assert not np.array_equal(shift(channels, training=True), channels)
+    shifted = np.asarray(shift(channels, training=True))
+    assert not np.array_equal(shifted, channels)
+    assert set(np.unique(shifted)) <= set(np.unique(channels)) | {0.0}  # whole pixels moved
 
 
 def test_exercise_3_states_the_graders_full_mnist_mark(repo):
