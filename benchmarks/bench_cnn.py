@@ -96,25 +96,29 @@ def learning_rate_callbacks(recipe: Recipe) -> list:
 
 
 class TestAccuracy(keras.callbacks.Callback):
-    """After each epoch: the training time so far (evaluation excluded) and test accuracy."""
+    """After each epoch: the training time so far (evaluation excluded), as wall-clock and as
+    CPU seconds of this process (which other jobs on the machine hardly change), and the test
+    and validation accuracy."""
 
     def __init__(self, x_test, y_test):
         super().__init__()
         self.x_test, self.y_test = x_test, y_test
         self.rows: list[tuple[int, float, float, float]] = []
-        self.seconds = 0.0
+        self.seconds = self.cpu_seconds = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.started = time.perf_counter()
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds += time.perf_counter() - self.started  # validation included, as in fit
+        self.cpu_seconds += time.process_time() - self.cpu_started
         probabilities = self.model.predict(self.x_test, verbose=0, batch_size=1000)
         accuracy = float(np.mean(np.argmax(probabilities, axis=1) == self.y_test))
         validation = float(logs["val_accuracy"])
         self.rows.append((epoch + 1, self.seconds, accuracy, validation))
         print(
-            f"  epoch {epoch + 1:2d}: {self.seconds:6.1f} s  test {accuracy:.4f}  "
+            f"  epoch {epoch + 1:2d}: {self.seconds:6.1f} s ({self.cpu_seconds:6.1f} s CPU)  "
+            f"test {accuracy:.4f}  "
             f"validation {validation:.4f}",
             flush=True,
         )
@@ -131,6 +135,7 @@ def run(name: str, seed: int, data, epochs: int, batch_size: int) -> list:
         normalize(x_train), y_train, epochs=epochs, batch_size=batch_size,
         validation_split=0.1, verbose=0, callbacks=[*learning_rate_callbacks(recipe), callback],
     )  # fmt: skip
+    print(f"CPU {name} seed {seed}: {callback.cpu_seconds:.0f} s of CPU", flush=True)
     return callback.rows
 
 
