@@ -37,7 +37,7 @@ def parse_arguments(argv=None) -> argparse.Namespace:
         "--only",
         metavar="NAME",
         help="grade one exercise (build_model) or one check (build_model.compile, with the "
-        "checks before it); exit 0 when all of it passes (one GitHub Classroom step each)",
+        "checks before it); exit 0 when all of it passes",
     )
     parser.add_argument(
         "--hidden",
@@ -68,7 +68,10 @@ def main(argv=None) -> int:
     if os.environ.get(JUDGE_SETTING) == "1":
         return judge(argv)
     from autograder.isolation.confinement import remove_tree
+    from autograder.isolation.processes import become_subreaper, reap_orphans
 
+    results = parse_arguments(argv).json
+    become_subreaper()  # what learner code leaves running when the judge dies comes back here
     scratch = tempfile.mkdtemp(prefix="autograder-")
     environment = dict(os.environ, **{JUDGE_SETTING: "1", "TMPDIR": scratch})
     try:
@@ -77,6 +80,11 @@ def main(argv=None) -> int:
         return 130
     finally:
         remove_tree(scratch)
+    if completed.returncode not in (0, 1) and results:
+        # The judge did not finish: a results file there now is not its own (learner code can
+        # write one, then kill the judge). Nothing of that code is left running to write again.
+        reap_orphans()
+        Path(results).unlink(missing_ok=True)
     if completed.returncode < 0:
         print(judge_stopped_message(-completed.returncode), flush=True)
         return 1
@@ -136,11 +144,32 @@ def judge(argv) -> int:
     except (SandboxUnavailable, GradingDataError, FileNotFoundError) as error:
         print(f"ERROR  Cannot grade: {error}.")
         return 2
-    print(format_report(report, verbose=arguments.verbose), flush=True)
+    unwritten = None  # results are written before the report, so exit 0 or 1 means written
     if arguments.json:
-        Path(arguments.json).write_text(json.dumps(results_json(report), indent=2) + "\n")
+        try:
+            write_results(Path(arguments.json), results_json(report))
+        except OSError as error:
+            unwritten = f"ERROR  Cannot write the results to {arguments.json}: {error}."
+    print(format_report(report, verbose=arguments.verbose), flush=True)
+    if unwritten:
+        print(unwritten, flush=True)
+        return 2
     exit_without_collecting()
     return 0 if report.full_marks else 1
+
+
+def write_results(path: Path, results: dict) -> None:
+    """Write results.json as a new file in place of whatever is at `path`: never through it (a
+    link, or a read-only file that learner code left there, would keep its forged content)."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w") as file:
+            file.write(json.dumps(results, indent=2) + "\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def exit_without_collecting() -> None:

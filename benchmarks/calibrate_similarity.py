@@ -1,25 +1,35 @@
-"""Measure the distances behind `similarity.NEAR_IDENTICAL`: copies of a reference model, edited
-the ways a copier might, and models trained apart, each against the reference, on each part of
-the probe images (`probe.PROBE_PARTS`).
+"""Measure the figures behind `similarity.NEAR_IDENTICAL` and `similarity.SAME_DIGITS`: copies
+of a reference model, edited the ways a copier might, and models trained apart, each against the
+reference, on each part of the probe images (`probe.PROBE_PARTS`): the distance between their
+log-probabilities, and the share of probe images on which both pick the same digit; then every
+pair of models trained apart (the reference included), the least and most they agree.
 
     MNIST_OFFLINE=1 python benchmarks/calibrate_similarity.py [--reference DIR] [--seeds 2]
 
 ``--reference``: a folder of executed solutions (its handwritten.keras); without it, the
 solution's recipe is trained here. The models trained apart follow the exercise's recipe
 (`digits.training`: build_model, 3 epochs) with other seeds, on the data `load_mnist` gives.
-A copy is flagged when its smallest part distance is at most NEAR_IDENTICAL.
+A copy is flagged when its smallest part distance is at most NEAR_IDENTICAL, or when it picks
+the same digit as the reference on at least SAME_DIGITS of each part's images.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from autograder.instructor.probe import PROBE_PARTS, model_outputs
-from autograder.instructor.similarity import NEAR_IDENTICAL, part_distances
+from autograder.instructor.similarity import (
+    NEAR_IDENTICAL,
+    SAME_DIGITS,
+    copy_evidence,
+    part_agreements,
+    part_distances,
+)
 
 
 def trained(seed: int):
@@ -59,6 +69,10 @@ def copies(reference) -> dict[str, object]:
         edited[f"noise of {noise} on the last biases"] = clone(
             [kernel, bias, kernel_2, bias_2, kernel_3, shifted.astype("float32")]
         )
+    for factor in (0.5, 1.1, 3.0):  # the softmax's temperature: every digit picked stays
+        edited[f"last layer scaled by {factor}"] = clone(
+            [kernel, bias, kernel_2, bias_2, kernel_3 * factor, bias_3 * factor]
+        )
     (x_train, y_train), _ = load_mnist()
     for rate in (1e-4, 1e-3):
         tuned = clone()
@@ -92,16 +106,36 @@ def main() -> None:
             model.save(paths[-1])
         outputs = dict(zip(models, model_outputs(paths), strict=True))
     base = outputs["the reference itself"]
-    print(f"| against the reference | {' | '.join(PROBE_PARTS)} | flagged (<= {NEAR_IDENTICAL}) |")
-    print(f"| --- | {' | '.join('---:' for _ in PROBE_PARTS)} | --- |")
+    parts = " | ".join(f"{name}: distance | {name}: same digit" for name in PROBE_PARTS)
+    print(f"| against the reference | {parts} | flagged |")
+    print(f"| --- | {' | '.join('---: | ---:' for _ in PROBE_PARTS)} | --- |")
     for name, output in outputs.items():
         if name == "the reference itself" or output is None or base is None:
             continue
-        distances = part_distances(base, output)
-        shown = " | ".join(f"{distance:.1e}" for distance in distances.values())
+        distances, agreements = part_distances(base, output), part_agreements(base, output)
+        shown = " | ".join(f"{distances[part]:.1e} | {agreements[part]:.0%}" for part in distances)
+        print(f"| {name} | {shown} | {'no' if copy_evidence(base, output) is None else 'yes'} |")
+    apart = {
+        name: output
+        for name, output in outputs.items()
+        if output is not None and (name == "the reference itself" or "trained apart" in name)
+    }
+    pairs = list(itertools.combinations(apart.values(), 2))
+    print(f"\n{len(pairs)} pairs of models trained apart (the reference included):")
+    print("| part | distance: least | same digit: least | median | most |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for part in PROBE_PARTS:
+        distances = [part_distances(one, other)[part] for one, other in pairs]
+        agreements = [part_agreements(one, other)[part] for one, other in pairs]
         print(
-            f"| {name} | {shown} | {'yes' if min(distances.values()) <= NEAR_IDENTICAL else 'no'} |"
+            f"| {part} | {min(distances):.1e} | {min(agreements):.0%} "
+            f"| {np.median(agreements):.0%} | {max(agreements):.0%} |"
         )
+    flags = sum(copy_evidence(one, other) is not None for one, other in pairs)
+    print(
+        f"\nflagged: {flags} of {len(pairs)} (NEAR_IDENTICAL {NEAR_IDENTICAL}, "
+        f"SAME_DIGITS {SAME_DIGITS})"
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The GitHub Classroom workflow: valid, and in step with the grader's exercises and points."""
 
 import importlib.util
+import json
 import os
 import py_compile
 import shlex
@@ -54,12 +55,34 @@ def test_schema_check_rejects_a_broken_workflow(repo, tmp_path):
     assert validate(broken).returncode != 0
 
 
+def grading_step(steps) -> dict:
+    [grading] = [step for step in steps if "-m autograder" in step.get("run", "")]
+    return grading
+
+
 def test_runs_on_push_and_installs_the_course_before_grading(workflow, steps):
     assert "push" in workflow["on"]
     runs = [step.get("run", "") for step in steps]
     install = runs.index("pip install -r requirements.txt")
-    first_grader = steps.index(grader_steps(steps)[0])
-    assert install < first_grader
+    assert install < steps.index(grading_step(steps))
+
+
+RESULTS = "${{ runner.temp }}/autograder-results.json"
+
+
+def test_the_grader_runs_once_and_each_step_reads_its_exercise_from_that_run(steps):
+    """Issue 28: one grading run per exercise let the first run's learner code change the
+    grader that the next run imported. The grader runs once, before every step that gives
+    points; those steps run no file of the learner's repository, only the workflow's reader."""
+    grading = grading_step(steps)
+    command = shlex.split(grading["run"].split("||")[0])
+    assert command[:4] == ["python", "-m", "autograder", "exercises"] and "--only" not in command
+    assert command[command.index("--json") + 1] == "$RUNNER_TEMP/autograder-results.json"
+    graders = grader_steps(steps)
+    assert steps.index(grading) < min(map(steps.index, graders))
+    readers = {step["with"]["command"].replace(step["id"], "EXERCISE") for step in graders}
+    [reader] = readers  # one reader, each step with its own exercise
+    assert reader.startswith("python -I -S -c ") and reader.endswith(f'"{RESULTS}" EXERCISE')
 
 
 def test_one_step_per_required_exercise_worth_its_points(steps):
@@ -68,9 +91,7 @@ def test_one_step_per_required_exercise_worth_its_points(steps):
     for step, exercise in zip(graders, REQUIRED, strict=True):
         points = sum(check.points for check in exercise.checks)
         assert step["with"]["max-score"] == points, f"{step['id']}: max-score should be {points}"
-        command = step["with"]["command"].split()
-        assert command[:4] == ["python", "-m", "autograder", "exercises"]
-        assert command[command.index("--only") + 1] == exercise.function
+        assert shlex.split(step["with"]["command"])[-1] == exercise.function
 
 
 def test_max_scores_add_up_to_the_graders_maximum(steps):
@@ -96,17 +117,6 @@ def test_only_rejects_an_unknown_part_and_lists_the_choices(repo):
     )
     assert result.returncode == 2
     assert "no such exercise or check" in result.stdout and "build_model.compile" in result.stdout
-
-
-@pytest.mark.slow
-def test_workflow_commands_pass_on_solutions_and_fail_on_stubs(repo, steps, executed_solutions):
-    for step in grader_steps(steps):
-        command = step["with"]["command"].split()
-        grader = [sys.executable, *command[1:3]]  # "python" on the runner: this test's Python
-        solved = subprocess.run([*grader, str(executed_solutions), *command[4:]])
-        assert solved.returncode == 0, f"{step['id']} should pass on the reference solutions"
-        stub = subprocess.run([*grader, str(repo / "exercises"), *command[4:]])
-        assert stub.returncode == 1, f"{step['id']} should fail on the unwritten exercises"
 
 
 def git(folder, *args) -> str:
@@ -304,5 +314,160 @@ def test_the_check_runs_before_the_install_and_before_any_score(steps):
     install = [step.get("run") for step in steps].index("pip install -r requirements.txt")
     # Before the install, which runs the repository's install files (the check needs only the
     # standard library), and before any grading step.
-    assert steps.index(guard) < install < steps.index(grader_steps(steps)[0])
+    assert steps.index(guard) < install < steps.index(grading_step(steps))
     assert "vars.AUTOGRADER_SHA256" in guard["run"] and "AUTOGRADER_SHA256" in guard["if"]
+
+
+# ------------------------------------------------ the grading steps, as the runner runs them
+
+RESULTS_IN_RUNNER_TEMP = ("$RUNNER_TEMP", "${{ runner.temp }}")
+
+
+def run_the_workflow(steps, learner, runner_temp) -> dict[str, float]:
+    """The steps after the install, run in the learner's repository as GitHub's runner runs
+    them, without a sandbox (none is installed there): a `run` step in bash -e, a grader step's
+    command in sh, each step once and in order; a failed step skips the rest. Returns the points
+    of each grader step, as the reporter adds them."""
+    shim = runner_temp / "bin"  # "python" on the runner: this test's Python
+    shim.mkdir()
+    (shim / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    (shim / "python").chmod(0o755)
+    environment = dict(
+        os.environ,
+        PATH=f"{shim}{os.pathsep}{os.environ['PATH']}",
+        RUNNER_TEMP=str(runner_temp),
+        AUTOGRADER_SANDBOX="off",
+    )
+    environment.pop("PYTHONPATH", None)  # the runner's Python imports the learner's checkout
+    points = {step["id"]: 0.0 for step in grader_steps(steps)}
+    install = [step.get("run") for step in steps].index("pip install -r requirements.txt")
+    for step in steps[install + 1 :]:
+        if step.get("uses") == COMMAND_GRADER:
+            command = step["with"]["command"].replace("${{ runner.temp }}", str(runner_temp))
+            shell = ["sh", "-c", command]
+        elif "run" in step:
+            shell = ["bash", "-e", "-c", step["run"]]
+        else:
+            continue  # the reporter
+        completed = subprocess.run(shell, cwd=learner, env=environment, timeout=900)
+        if step.get("uses") == COMMAND_GRADER and completed.returncode == 0:
+            points[step["id"]] = float(step["with"]["max-score"])
+        elif completed.returncode != 0 and "uses" not in step:
+            break  # a failed `run` step: GitHub skips the steps after it
+    return points
+
+
+ARGMAX_ANSWER = """
+import numpy as np
+
+def argmax_accuracy(y_true, y_prob):
+    return float(np.mean(np.argmax(np.asarray(y_prob), axis=1) == np.asarray(y_true)))
+"""
+
+UNWRITTEN_BUILD_MODEL = """
+def build_model():
+    raise NotImplementedError("Write build_model()")
+"""
+
+# What a graded cell does on the runner, where nothing confines it; {repository} is the
+# learner's checkout, {runner_temp} the runner's temporary folder (both on GitHub's pages).
+EDIT_THE_GRADER = """
+from pathlib import Path
+
+# The issue: the next grading step's fresh grader imports this and exits 0 ("5/5").
+with open(Path({repository!r}, "autograder", "grader.py"), "a") as grader:
+    grader.write("\\nimport sys\\nprint('Score: 0/5')\\nsys.exit(0)\\n")
+# And a module beside whatever reads the result, which Python imports from the current folder.
+Path({repository!r}, "json.py").write_text("raise SystemExit(0)\\n")
+"""
+
+FORGED_RESULTS = """
+import glob, json, os
+
+forged = {{"score": 13, "max_score": 13, "tests": [
+    {{"name": name, "score": 1, "max_score": 1, "status": "passed",
+      "extra_data": {{"exercise": name, "outcome": "passed"}}}}
+    for name in ("build_model", "argmax_accuracy")
+]}}
+for path in [os.path.join({runner_temp!r}, "autograder-results.json"),
+             *glob.glob(os.path.join({runner_temp!r}, "*.json"))]:
+    with open(path, "w") as file:
+        json.dump(forged, file)
+"""
+
+KILL_THE_GRADER = """
+import os, signal
+from pathlib import Path
+
+grader = os.getppid()
+if b"autograder.isolation.worker" in Path(f"/proc/{{grader}}/cmdline").read_bytes():  # a fork
+    grader = int(Path(f"/proc/{{grader}}/stat").read_text().rsplit(")", 1)[1].split()[1])
+os.kill(grader, signal.SIGKILL)
+"""
+
+ATTACKS = {
+    "edits the grader and plants a module": EDIT_THE_GRADER,
+    "writes the results": FORGED_RESULTS,
+    "writes the results and kills the grader": FORGED_RESULTS + KILL_THE_GRADER,
+}
+
+
+def commit_graded_cells(learner, cells: dict[str, str]) -> None:
+    for notebook, source in cells.items():
+        set_graded_cell(learner / "exercises", notebook, source)
+    git(learner, "add", "-A")
+    git(learner, "commit", "-q", "-m", "my work")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("attack", ATTACKS, ids=lambda name: name.replace(" ", "_"))
+def test_a_graded_cell_earns_no_points_for_an_unwritten_exercise(
+    classroom, steps, tmp_path, attack
+):
+    """Issue 28: the build_model cell, graded by the first step, appended to the checkout's
+    grader; the next step's fresh grader imported it and exited 0: 5 points for an
+    argmax_accuracy never written. Every file it touched is outside what the fingerprint
+    checks saw (they ran before)."""
+    learner, runner_temp = classroom["learner"], tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    cell = ATTACKS[attack].format(repository=str(learner), runner_temp=str(runner_temp))
+    commit_graded_cells(learner, {"01_build_model.ipynb": UNWRITTEN_BUILD_MODEL + cell})
+    assert run_the_workflow(steps, learner, runner_temp) == {
+        "build_model": 0.0,
+        "argmax_accuracy": 0.0,
+    }
+
+
+@pytest.mark.slow
+def test_an_honest_learner_earns_the_points_of_each_exercise_written(classroom, steps, tmp_path):
+    learner, runner_temp = classroom["learner"], tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    commit_graded_cells(learner, {"02_argmax_accuracy.ipynb": ARGMAX_ANSWER})
+    points = run_the_workflow(steps, learner, runner_temp)
+    assert points == {"build_model": 0.0, "argmax_accuracy": 5.0}
+
+
+@pytest.mark.slow
+def test_the_reference_solutions_earn_every_point(classroom, steps, tmp_path, executed_solutions):
+    learner, runner_temp = classroom["learner"], tmp_path / "runner-temp"
+    runner_temp.mkdir()
+    for path in executed_solutions.iterdir():
+        if path.suffix in (".ipynb", ".keras"):
+            shutil.copy(path, learner / "exercises" / path.name)
+    points = run_the_workflow(steps, learner, runner_temp)
+    assert points == {step["id"]: step["with"]["max-score"] for step in grader_steps(steps)}
+
+
+def test_results_replace_a_link_that_learner_code_left_instead_of_writing_through_it(tmp_path):
+    """On the runner, learner code can leave a link to a read-only file of its own where the
+    results go: written through, the grader's results would fail to replace the forged ones."""
+    from autograder.__main__ import write_results
+
+    forged = tmp_path / "forged.json"
+    forged.write_text('{"tests": []}')
+    results = tmp_path / "autograder-results.json"
+    results.symlink_to(forged)
+    write_results(results, {"score": 0})
+    assert not results.is_symlink() and json.loads(results.read_text()) == {"score": 0}
+    assert forged.read_text() == '{"tests": []}'
+    assert sorted(path.name for path in tmp_path.iterdir()) == [results.name, forged.name]

@@ -418,6 +418,52 @@ def test_a_copy_that_differs_only_on_the_noise_probes_is_flagged():
     assert {flag.students for flag in flags} == {("ann", "ben"), ("ann", "cat"), ("ben", "cat")}
 
 
+def trained_apart(seed: int):
+    """The exercise's dense model trained for one epoch on the offline sample, with its seed."""
+    import keras
+
+    from digits.data import load_mnist_sample
+    from digits.models import build_dense_model
+    from digits.training import fit_model
+
+    (x_train, y_train), _ = load_mnist_sample()
+    keras.utils.set_random_seed(seed)
+    model = build_dense_model()
+    fit_model(model, x_train, y_train, epochs=1)
+    return model
+
+
+def last_layer_scaled(model, factor: float):
+    """A copy whose last Dense kernel and bias are multiplied by `factor`: the softmax's
+    temperature changes, every digit picked stays."""
+    import keras
+
+    copy = keras.models.clone_model(model)
+    *hidden, kernel, bias = model.get_weights()
+    copy.set_weights([*hidden, kernel * factor, bias * factor])
+    return copy
+
+
+@pytest.mark.slow
+def test_a_copy_with_its_last_layer_scaled_is_flagged_and_models_trained_apart_are_not(
+    tmp_path,
+):
+    """Issue 28: a classmate's model with its last layer multiplied by 1.1 picks the same digit
+    on every test image but moved its log-probabilities 0.089 apart, past NEAR_IDENTICAL
+    (0.02); with a no-op line in the graded cell, nothing was flagged."""
+    model = trained_apart(1)
+    folders = {
+        "ann": student(tmp_path / "ann", ORIGINAL, model),
+        "ben": student(tmp_path / "ben", COPIED, last_layer_scaled(model, 1.1)),
+        "cat": student(tmp_path / "cat", "x = 0\n" + ORIGINAL, last_layer_scaled(model, 3.0)),
+        "dan": student(tmp_path / "dan", HONEST, trained_apart(2)),
+        "eve": student(tmp_path / "eve", HONEST.replace("128", "64"), trained_apart(3)),
+    }
+    flags = [flag for flag in class_flags(folders, EXERCISES) if flag.kind == "model"]
+    assert {flag.students for flag in flags} == {("ann", "ben"), ("ann", "cat"), ("ben", "cat")}
+    assert all("the same digit picked on 100% of the digits" in flag.detail for flag in flags)
+
+
 def test_a_file_that_crashes_or_holds_the_probe_is_set_aside_and_the_others_are_compared(
     tmp_path, monkeypatch, capsys
 ):

@@ -3,9 +3,11 @@
 A flag is evidence for a person to look at, never a penalty:
 
 - **models**: two saved model files that are the same file, or compute the same outputs on
-  fixed probe images, or nearly (relative distance below `NEAR_IDENTICAL`), or a model that
-  computes the reference solution's: what a model computes, however its file stores it
-  (`probe.py`: loaded with Keras' safe_mode, in confined child processes).
+  fixed probe images, or nearly (relative distance below `NEAR_IDENTICAL`), or pick the same
+  digit on every probe image (`SAME_DIGITS`: a last layer scaled by a constant changes every
+  output, no pick), or a model that computes the reference solution's: what a model computes,
+  however its file stores it (`probe.py`: loaded with Keras' safe_mode, in confined child
+  processes).
 - **code**: graded cells that are the same program once names, comments, docstrings and
   formatting are set aside (the standard library's `ast`). Short answers (fewer than
   `MIN_CODE_NODES` syntax-tree nodes) are not compared: many people write the same two lines;
@@ -34,6 +36,11 @@ from autograder.submission import GradedCell, graded_cell, parse_cell
 # with its hidden units reordered 1e-7, with noise of 0.2 on its last biases 0.013; models
 # trained apart 0.11 at the least (benchmarks/calibrate_similarity.py, RESULTS.md).
 NEAR_IDENTICAL = 0.02
+# Share of each probe part's images on which two models pick the same digit (the arg-max of their
+# outputs), which no scaling of the last layer (the softmax's temperature) moves: a copy scaled
+# by 0.5, 1.1 or 3.0 100% on both parts (log-probabilities 0.09 to 0.57 apart); models trained
+# apart 96 to 100% on the digits but 27 to 85% on the noise (benchmarks/calibrate_similarity.py).
+SAME_DIGITS = 1.0
 MIN_CODE_NODES = 60  # argmax_accuracy's answer has about 45
 REFERENCE = "reference solution"
 UNFINISHED = "raise NotImplementedError"  # the exercise's stub, as handed out
@@ -66,6 +73,35 @@ def output_distance(first: np.ndarray, second: np.ndarray) -> float:
     return min(part_distances(first, second).values(), default=float("inf"))
 
 
+def part_agreements(first: np.ndarray, second: np.ndarray) -> dict[str, float]:
+    """Share of each probe part's images (probe.PROBE_PARTS) on which two models pick the same
+    digit, where both outputs are finite; none when their shapes differ."""
+    if first.shape != second.shape:
+        return {}
+    agreements = {}
+    for name, part in PROBE_PARTS.items():
+        a, b = first[part], second[part]
+        if np.isfinite(a).all() and np.isfinite(b).all():
+            agreements[name] = float(np.mean(a.argmax(axis=1) == b.argmax(axis=1)))
+    return agreements
+
+
+def copy_evidence(first: np.ndarray, second: np.ndarray) -> str | None:
+    """What shows that two models compute the same function, or None: the same outputs, or
+    nearly (distance at most NEAR_IDENTICAL), or the same digit picked on at least SAME_DIGITS
+    of every probe part (outputs scaled, or shifted, the picks kept)."""
+    distance = output_distance(first, second)
+    if distance == 0:
+        return "identical outputs"
+    if distance <= NEAR_IDENTICAL:
+        return f"near-identical outputs (distance {distance:.1e})"
+    agreements = part_agreements(first, second)
+    if len(agreements) == len(PROBE_PARTS) and min(agreements.values()) >= SAME_DIGITS:
+        picks = ", ".join(f"{share:.0%} of the {part}" for part, share in agreements.items())
+        return f"the same digit picked on {picks} of the probe (outputs {distance:.1e} apart)"
+    return None
+
+
 def model_flags(
     outputs: dict[str, np.ndarray | None], digests: dict[str, bytes | None], model_file: str
 ) -> list[Flag]:
@@ -78,12 +114,10 @@ def model_flags(
             how = "the same file"
         else:
             one, other = outputs.get(first), outputs.get(second)
-            distance = float("inf") if one is None or other is None else output_distance(one, other)
-            if distance > NEAR_IDENTICAL:
+            evidence = None if one is None or other is None else copy_evidence(one, other)
+            if evidence is None:
                 continue
-            how = "identical outputs"
-            if distance > 0:
-                how = f"near-identical outputs (distance {distance:.1e})"
+            how = evidence
         pair = (second, first) if first == REFERENCE else (first, second)
         flags.append(Flag("model", pair, f"{model_file}: {how}"))
     return flags
