@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from autograder.isolation.modelfile import keras_too_old
+
 JUDGE_SETTING = "AUTOGRADER_JUDGE"  # set in the judge process that the supervisor starts
 
 
@@ -64,6 +66,10 @@ def main(argv=None) -> int:
     missing = missing_packages()
     if missing:
         print(missing_packages_message(missing), flush=True)
+        return 2
+    unsafe = keras_too_old()
+    if unsafe:
+        print(f"ERROR  Cannot grade: {unsafe}", flush=True)
         return 2
     if os.environ.get(JUDGE_SETTING) == "1":
         return judge(argv)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autograder import config
 from autograder.exercises import EXERCISES
+from autograder.isolation.modelfile import keras_too_old
 from autograder.results import CheckResult, Outcome, counted
 from autograder.runner import Context, Exercise, prepare_in_background, run_exercise
 from autograder.submission import GradedCell, graded_cell, parse_cell
@@ -143,6 +144,9 @@ def grade(
     from autograder.isolation.processes import reap_orphans
     from autograder.isolation.sandbox import WorkerSupply
 
+    unsafe = keras_too_old()
+    if unsafe:
+        raise GradingDataError(unsafe.rstrip("."))
     submission = Path(submission).resolve()
     course, course_note = config.for_grading(submission)  # read before any learner code runs
     exercises = config.with_points(select(only), course.points)

@@ -1423,3 +1423,38 @@ def test_learner_code_in_batch_sees_nothing_of_the_class(
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert float(rows["a_honest"]["total"]) == HONEST_SCORE
     assert float(rows["z_snoop"]["total"]) == HONEST_SCORE
+
+
+# ---------------------------------------------------------------- learners' model files (issue 26)
+
+
+@pytest.mark.parametrize("old", ["3.11.2", "3.6.0", "3.13.1"])
+def test_the_grader_refuses_in_one_line_to_grade_with_a_keras_that_runs_model_files_code(
+    old, monkeypatch, capsys, tmp_path
+):
+    """Keras before 3.11.3 runs an .h5 file's Lambda layer despite safe_mode (CVE-2025-9905):
+    the grader, which loads learners' model files, refuses such a Keras in every mode."""
+    from autograder import __main__ as command
+    from autograder.grader import GradingDataError, grade
+    from autograder.instructor import batch
+    from autograder.isolation import modelfile
+
+    if old == "3.13.1" and sys.version_info < (3, 11):
+        pytest.skip("Python 3.10 has no Keras after 3.12: 3.12.1 has every safe_mode fix")
+    monkeypatch.setattr(modelfile, "keras_version", lambda: old)
+    assert command.main([str(tmp_path)]) == 2
+    output = capsys.readouterr().out
+    assert output.startswith(f"ERROR  Cannot grade: Keras {old} can run code hidden in a model")
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    with pytest.raises(GradingDataError, match=f"Keras {old}"):
+        grade(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        batch.main([str(tmp_path), "--out", str(tmp_path / "grades.csv")])
+    assert stopped.value.code == 2
+    assert f"batch: Keras {old} can run code" in capsys.readouterr().err
+
+
+def test_the_installed_keras_has_every_safe_mode_fix():
+    from autograder.isolation import modelfile
+
+    assert modelfile.keras_too_old() is None, modelfile.keras_version()
