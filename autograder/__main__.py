@@ -13,8 +13,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.isolation.modelfile import keras_too_old
-
 JUDGE_SETTING = "AUTOGRADER_JUDGE"  # set in the judge process that the supervisor starts
 
 
@@ -67,6 +65,8 @@ def main(argv=None) -> int:
     if missing:
         print(missing_packages_message(missing), flush=True)
         return 2
+    from autograder.isolation.modelfile import keras_too_old  # needs NumPy: checked above
+
     unsafe = keras_too_old()
     if unsafe:
         print(f"ERROR  Cannot grade: {unsafe}", flush=True)
