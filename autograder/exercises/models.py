@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder.isolation.modelfile import (
+    MEMORY_ERRORS,
     MODEL_MEMORY_MB,
     PREDICT_BATCH,
     RESAVED,
@@ -253,9 +254,6 @@ def read_model(
         raise CheckFailed(mistake, error=first_line(error), **fields) from None
 
 
-MEMORY_ERRORS = ("MemoryError", "ResourceExhaustedError")
-
-
 def _read_failure(path: Path, failure: LearnerFailure, mistake: str, fields: dict) -> CheckFailed:
     """What a model file that could not be read shows, in the catalogue's words."""
     if failure.kind == FailureKind.TIMEOUT:
@@ -272,13 +270,22 @@ def _read_failure(path: Path, failure: LearnerFailure, mistake: str, fields: dic
     return CheckFailed(mistake, error=_load_error(path, failure.message), **fields)
 
 
+def predictions_of(model: ModelFacts, name: str) -> np.ndarray:
+    """The model's predictions on the judge's input `name`; a model that could not take those
+    images (another input shape) is an invalid file, in Keras' words."""
+    if name not in model.predictions:
+        error = model.prediction_errors.get(name, "no prediction was made")
+        raise CheckFailed("model_file_invalid", file=model.file.name, error=first_line(error))
+    return model.predictions[name]
+
+
 def predict_with(context: Context, model: ModelFacts, images: np.ndarray) -> np.ndarray:
     """The model's probabilities for other images than those it was read with (its file is
     read again)."""
     facts = read_model(
         context, model.file, "model_file_invalid", {"images": images}, file=model.file.name
     )
-    return facts.predictions["images"]
+    return predictions_of(facts, "images")
 
 
 FILE_KINDS = {
@@ -416,7 +423,7 @@ def check_saved_model(context: Context, exercise: Exercise) -> str:
     except CheckFailed as failure:
         _judge_out_of_date(context, exercise, failure)
         raise
-    judge_probabilities(model.predictions["test"][:64], exercise.file)
+    judge_probabilities(predictions_of(model, "test")[:64], exercise.file)
     _note_earlier_run(context, exercise, model)
     note = tensorflow_activation_note(model, f"run {exercise.notebook} again to save it.")
     return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities{note}"
@@ -473,7 +480,7 @@ def reload_predictions(context: Context, exercise: Exercise) -> tuple[np.ndarray
     """The saved model's probabilities on RELOAD_DIGITS test digits, and those of a copy of it
     saved and loaded again (in the worker that read it)."""
     model = saved_model(context, exercise)
-    return model.predictions["reload"], model.predictions["reload" + RESAVED]
+    return predictions_of(model, "reload"), predictions_of(model, "reload" + RESAVED)
 
 
 def check_reload(context: Context, exercise: Exercise) -> str:
@@ -486,7 +493,7 @@ def check_reload(context: Context, exercise: Exercise) -> str:
     legacy_model = read_model(
         context, legacy, "model_file_invalid", {"reload": images}, file=legacy.name
     )
-    _judge_same(first, legacy_model.predictions["reload"], exercise.file, legacy.name)
+    _judge_same(first, predictions_of(legacy_model, "reload"), exercise.file, legacy.name)
     return f"identical predictions after reload, and from {legacy.name}"
 
 
@@ -500,7 +507,7 @@ def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) ->
 
 def test_set_probabilities(context: Context, exercise: Exercise) -> np.ndarray:
     """The saved model's probabilities on the whole test set (computed when it is read)."""
-    return saved_model(context, exercise).predictions["test"]
+    return predictions_of(saved_model(context, exercise), "test")
 
 
 def check_accuracy(context: Context, exercise: Exercise) -> str:

@@ -208,16 +208,32 @@ def read_model_file(
     answer = describe_model(model)
     answer["functions"] = function_names(_zip_entry(path, "config.json"))
     answer["record"] = _zip_entry(path, RECORD_ENTRY)
-    predictions = {name: predict(model, images) for name, images in inputs.items()}
+    predictions: dict[str, np.ndarray] = {}
+    errors: dict[str, str] = {}  # a model that cannot take the images: the judge's checks say why
+    for name, images in inputs.items():
+        _predict_into(predictions, errors, name, model, images)
     if resave:
         with tempfile.TemporaryDirectory(prefix="resaved-") as folder:
-            copy = Path(folder) / f"resaved{path.suffix if path.suffix == '.keras' else '.keras'}"
+            copy = Path(folder) / "resaved.keras"
             model.save(copy)
             again = load_model_file(copy)
             for name in resave:
-                predictions[name + RESAVED] = predict(again, inputs[name])
+                _predict_into(predictions, errors, name + RESAVED, again, inputs[name])
     answer["predictions"] = {name: encode_array(array) for name, array in predictions.items()}
+    answer["prediction_errors"] = errors
     return answer
+
+
+MEMORY_ERRORS = ("MemoryError", "ResourceExhaustedError")
+
+
+def _predict_into(predictions: dict, errors: dict, name: str, model, images) -> None:
+    try:
+        predictions[name] = predict(model, images)
+    except Exception as error:
+        if type(error).__name__ in MEMORY_ERRORS:
+            raise  # the memory limit's verdict, for the whole file
+        errors[name] = f"{type(error).__name__}: {error}"
 
 
 def limit_memory(extra_mb: int) -> None:
@@ -292,6 +308,7 @@ class ModelFacts:
     functions: frozenset[str]
     record: object
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
+    prediction_errors: dict[str, str] = field(default_factory=dict)  # Keras' error, by input
 
     @property
     def compiled(self) -> bool:
@@ -325,6 +342,8 @@ def facts_from_answer(file: Path, answer) -> ModelFacts:
     config = answer.get("compile_config")
     functions = answer.get("functions") if isinstance(answer.get("functions"), list) else []
     encoded = answer.get("predictions") if isinstance(answer.get("predictions"), dict) else {}
+    errors = answer.get("prediction_errors")
+    errors = errors if isinstance(errors, dict) else {}
     return ModelFacts(
         file=file,
         type=type_name(answer.get("type")),
@@ -336,6 +355,9 @@ def facts_from_answer(file: Path, answer) -> ModelFacts:
         functions=frozenset(name for name in functions[:1000] if isinstance(name, str)),
         record=answer.get("record"),
         predictions={str(name): decode_array(data) for name, data in encoded.items()},
+        prediction_errors={
+            str(name): text[:2000] for name, text in errors.items() if isinstance(text, str)
+        },
     )
 
 

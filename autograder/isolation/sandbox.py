@@ -144,7 +144,9 @@ class Worker:
                 raise RuntimeError(f"the grading worker did not start within {STARTUP_LIMIT} s")
             self.ready = True
 
-    def request(self, payload: dict, limit: float) -> dict:
+    def request(self, payload: dict, limit: float, watch_idle: bool = True) -> dict:
+        """The answer to `payload` within `limit` s; with `watch_idle`, a timeout as soon as the
+        fork sits IDLE_LIMIT s without CPU (learner code that waits)."""
         self.wait_ready()
         nonce = secrets.token_hex(16)  # the answer must echo it: nothing written earlier can
         try:
@@ -158,7 +160,7 @@ class Worker:
         response = self._receive(
             limit,
             lambda message: "died" in message or message.get("nonce") == nonce,
-            watch_idle=True,
+            watch_idle=watch_idle,
         )
         if response is None:
             waited = min(limit, round(time.monotonic() - started))
@@ -409,7 +411,9 @@ class ModelReader:
                     "memory_mb": MODEL_MEMORY_MB,
                 }
                 try:
-                    response = worker.request(payload, MODEL_LIMITS["fit" if fit else "read"])
+                    # No idle watch: TensorFlow waits up to 10 s for memory before it says "OOM"
+                    limit = MODEL_LIMITS["fit" if fit else "read"]
+                    response = worker.request(payload, limit, watch_idle=False)
                 except LearnerFailure as failure:
                     timed_out = failure.kind == FailureKind.TIMEOUT
                     if (timed_out and not worker.end_fork()) or worker.process.poll() is not None:
