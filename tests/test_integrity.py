@@ -1605,5 +1605,6 @@ def test_hostile_model_files_change_no_classmates_grade_in_batch_mode(honest_mod
     assert rows["a_attacker"]["status"] == "graded"
     assert float(rows["a_attacker"]["total"]) == 13
     assert rows["a_attacker"]["build_model.reload"] == "0"
-    assert float(rows["b_honest"]["total"]) == 13 + 2  # the CNN's file is missing: 3 bonus
+    # Full marks, and the bonus CNN trained from build_cnn() (batch grades with --train)
+    assert float(rows["b_honest"]["total"]) == 13 + 5
     assert not marker.exists(), "a model file's code ran"
