@@ -65,6 +65,12 @@ def main(argv=None) -> int:
     if missing:
         print(missing_packages_message(missing), flush=True)
         return 2
+    from autograder.isolation.modelfile import keras_too_old  # needs NumPy: checked above
+
+    unsafe = keras_too_old()
+    if unsafe:
+        print(f"ERROR  Cannot grade: {unsafe}", flush=True)
+        return 2
     if os.environ.get(JUDGE_SETTING) == "1":
         return judge(argv)
     from autograder.isolation.confinement import remove_tree

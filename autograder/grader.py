@@ -18,6 +18,7 @@ from pathlib import Path
 
 from autograder import config
 from autograder.exercises import EXERCISES
+from autograder.isolation.modelfile import keras_too_old
 from autograder.results import CheckResult, Outcome, counted
 from autograder.runner import Context, Exercise, prepare_in_background, run_exercise
 from autograder.submission import GradedCell, graded_cell, parse_cell
@@ -107,17 +108,15 @@ def load_data_quietly():
 
 def prepare_judge(models_judged: bool = True):
     """Import everything the judge uses, and read the data, before any learner code runs: the
-    judge then never imports a module that a learner's cell could have rewritten. Keras and the
-    data only where a model is judged: otherwise nothing of the judge uses them (and reading
-    MNIST imports Keras to reach its download cache), so the data is None."""
+    judge then never imports a module that a learner's cell could have rewritten. The data only
+    where a model is judged (otherwise the data is None). The judge itself never imports Keras
+    to read a model (a ModelReader's worker does), only to download MNIST when it must."""
     import autograder.exercises  # noqa: F401
     import autograder.report  # noqa: F401
     import autograder.thresholds  # noqa: F401
 
     if not models_judged:
         return None
-    import keras  # noqa: F401
-
     return load_data_quietly()
 
 
@@ -126,6 +125,7 @@ def grade(
     train: bool = False,
     seed: int | None = None,
     supply=None,
+    models=None,
     limits: dict | None = None,
     only: str | None = None,
     hidden: Path | None = None,
@@ -134,15 +134,19 @@ def grade(
     one per notebook (as a learner's kernels are), confined by `autograder.isolation`.
 
     `supply` (a sandbox.WorkerSupply) lets several gradings share one worker process (tests
-    do, for speed); `limits` overrides sandbox.LIMITS; `seed` fixes the random inputs;
+    do, for speed), and `models` (a sandbox.ModelReader) one worker that reads model files;
+    `limits` overrides sandbox.LIMITS; `seed` fixes the random inputs;
     `only` (an exercise's function name or a check id, see `select()`) grades a part only;
     `hidden`: an instructor's hidden-checks folder (see `autograder.instructor.hidden`).
     Raises ValueError for an unknown `only`, before anything starts.
     """
     from autograder.isolation.confinement import confinement, remove_tree
     from autograder.isolation.processes import reap_orphans
-    from autograder.isolation.sandbox import WorkerSupply
+    from autograder.isolation.sandbox import ModelReader, WorkerSupply
 
+    unsafe = keras_too_old()
+    if unsafe:
+        raise GradingDataError(unsafe.rstrip("."))
     submission = Path(submission).resolve()
     course, course_note = config.for_grading(submission)  # read before any learner code runs
     exercises = config.with_points(select(only), course.points)
@@ -165,11 +169,13 @@ def grade(
     log = open(own_files / "judge.log", "w+", encoding="utf-8")  # noqa: SIM115 (closed below)
     worker_log_path = workdir / "worker.log"
     worker_log = open(worker_log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed below)
-    workers = supply
+    workers, readers = supply, models
     try:
         with stderr_to(log), contextlib.redirect_stdout(io.StringIO()):
             if workers is None:  # started now: any Keras import runs while the judge prepares
                 workers = WorkerSupply(worker_log, str(workdir), learner_keras, how)
+            if readers is None and models_judged:  # learners' model files: never in the judge
+                readers = ModelReader(worker_log, str(workdir), how)
             data = prepare_judge(models_judged)
             results = []
             notes = [
@@ -177,7 +183,12 @@ def grade(
             ]
             shared = dict(workdir=own_files, seed=seed, train=train, loaded_data=data)
             work = [
-                (exercise, exercise_context(exercise, cell, submission, workers, limits, **shared))
+                (
+                    exercise,
+                    exercise_context(
+                        exercise, cell, submission, workers, limits, readers, **shared
+                    ),
+                )
                 for exercise, cell in zip(exercises, cells, strict=True)
             ]
             preparation = prepare_in_background(work)
@@ -191,7 +202,12 @@ def grade(
     finally:
         if supply is None and workers is not None:
             workers.close()
-        reap_orphans(keep=supply.pids() if supply is not None else ())
+        if models is None and readers is not None:
+            readers.close()
+        kept = (supply.pids() if supply is not None else set()) | (
+            models.pids() if models is not None else set()
+        )
+        reap_orphans(keep=kept)
         log.close()
         worker_log.close()
         learner_output = worker_log_path.read_text(encoding="utf-8", errors="replace")
@@ -201,13 +217,19 @@ def grade(
 
 
 def exercise_context(
-    exercise: Exercise, cell: GradedCell | str, submission: Path, workers, limits: dict, **fields
+    exercise: Exercise,
+    cell: GradedCell | str,
+    submission: Path,
+    workers,
+    limits: dict,
+    models=None,
+    **fields,
 ):
     """The context of one exercise's checks: its graded `cell` (see `notebook_cell`), run by
-    `workers` (a WorkerSupply)."""
+    `workers` (a WorkerSupply); its model files read by `models` (a ModelReader)."""
     from autograder.isolation.sandbox import SandboxLearner
 
-    learner = SandboxLearner({exercise.function: cell}, workers, limits)
+    learner = SandboxLearner({exercise.function: cell}, workers, limits, models)
     return Context(learner, submission, **fields)
 
 

@@ -46,10 +46,9 @@ class Context:
     notes: list[str] = field(default_factory=list)
     loaded_data: Any = None
     cases: list | None = None  # argmax_accuracy's random inputs, made once per run
-    returned_models: dict[str, Any] = field(default_factory=dict)  # by function name
-    saved_models: dict[str, Any] = field(default_factory=dict)  # by function name
-    test_predictions: dict[str, Any] = field(default_factory=dict)  # the saved models', by function
-    reload_predictions: dict[str, Any] = field(default_factory=dict)  # before/after a re-save
+    # What the worker read of the model files (ModelFacts, with predictions), by function name
+    returned_models: dict[str, Any] = field(default_factory=dict)
+    saved_models: dict[str, Any] = field(default_factory=dict)
     prepared: threading.Event | None = None  # set once prepare_in_background() is done with it
     _scratch: tempfile.TemporaryDirectory | None = field(default=None, repr=False)
 

@@ -70,6 +70,43 @@ def saved_file(write, check_id="build_model.saved_model"):
     return trigger
 
 
+def reading_fails(**fields):
+    """The saved file's check when the worker that reads model files fails as `fields` say (the
+    real limits are exercised by tests/test_integrity.py)."""
+
+    def trigger(tmp_path, monkeypatch):
+        learner = checks_learner()
+        read = learner.read_model
+
+        def read_model(path, *arguments, **settings):
+            if path.name != "handwritten.keras":  # the function's model reads as usual
+                return read(path, *arguments, **settings)
+            raise LearnerFailure(**fields)
+
+        monkeypatch.setattr(learner, "read_model", read_model)
+        dense_model().save(tmp_path / "handwritten.keras")
+        results = run_exercise(
+            EXERCISES_BY_FUNCTION["build_model"], Context(learner, tmp_path, load_mnist_sample)
+        )
+        return next(result for result in results if result.check_id == "build_model.saved_model")
+
+    return trigger
+
+
+def padded_zip(folder):
+    """A .keras zip with a member of zeros that unpacks past the grader's limit (0.5 MB packed)."""
+    import zipfile
+
+    from autograder.isolation.modelfile import MAX_EXPANDED_BYTES
+
+    dense_model().save(folder / "handwritten.keras")
+    chunk = bytes(2**20)
+    with zipfile.ZipFile(folder / "handwritten.keras", "a", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("padding.bin", "w", force_zip64=True) as member:
+            for _ in range(MAX_EXPANDED_BYTES // len(chunk) + 1):
+                member.write(chunk)
+
+
 def checks_learner():
     from autograder.notebook import InProcessLearner
 
@@ -216,6 +253,11 @@ TRIGGERS = {
     "model_file_missing": saved_file(lambda folder: None),
     "model_file_invalid": saved_file(lambda folder: (folder / "handwritten.keras").write_text("")),
     "model_file_out_of_date": saved_file(out_of_date),
+    "model_file_too_large": saved_file(padded_zip),
+    "model_needs_too_much_memory": reading_fails(
+        kind=FailureKind.ERROR, exc_type="ResourceExhaustedError", message="OOM when allocating"
+    ),
+    "model_too_slow": reading_fails(kind=FailureKind.TIMEOUT, exc_type="Timeout", limit=120.0),
     "model_file_has_code": saved_file(lambda_h5, "build_model.reload"),
     "predictions_change_after_reload": saved_file(h5_of_another_model, "build_model.reload"),
     "invalid_probabilities": saved_file(nan_outputs),

@@ -245,7 +245,7 @@ def prepared_results(submission) -> tuple[list, bool]:
     exercise = EXERCISES_BY_FUNCTION["build_model"]
     context = Context(NoLearnerCode(), submission, load_mnist_sample, seed=1)
     prepare_exercise(exercise, context)
-    prepared = bool(context.test_predictions) and bool(context.reload_predictions)
+    prepared = bool(context.saved_models)  # read and predicted with, in one go
     context.learner = InProcessLearner({"build_model": dense_model})
     return run_exercise(exercise, context), prepared
 
@@ -274,7 +274,7 @@ def test_a_check_waits_for_its_preparation_in_the_background():
 
     def prepare(context, exercise):
         time.sleep(0.3)
-        context.test_predictions["slow"] = "prepared"
+        context.saved_models["slow"] = "prepared"
         order.append("prepared")
 
     def learner_check(context, exercise):
@@ -282,7 +282,7 @@ def test_a_check_waits_for_its_preparation_in_the_background():
         return "ok"
 
     def file_check(context, exercise):
-        return context.test_predictions["slow"]
+        return context.saved_models["slow"]
 
     checks = [
         Check("slow.learner", "the function", 1, learner_check),

@@ -1423,3 +1423,188 @@ def test_learner_code_in_batch_sees_nothing_of_the_class(
     rows = {row["student"]: row for row in csv.DictReader((out / "grades.csv").open())}
     assert float(rows["a_honest"]["total"]) == HONEST_SCORE
     assert float(rows["z_snoop"]["total"]) == HONEST_SCORE
+
+
+# ---------------------------------------------------------------- learners' model files (issue 26)
+
+
+@pytest.mark.parametrize("old", ["3.11.2", "3.6.0", "3.13.1"])
+def test_the_grader_refuses_in_one_line_to_grade_with_a_keras_that_runs_model_files_code(
+    old, monkeypatch, capsys, tmp_path
+):
+    """Keras before 3.11.3 runs an .h5 file's Lambda layer despite safe_mode (CVE-2025-9905):
+    the grader, which loads learners' model files, refuses such a Keras in every mode."""
+    from autograder import __main__ as command
+    from autograder.grader import GradingDataError, grade
+    from autograder.instructor import batch
+    from autograder.isolation import modelfile
+
+    if old == "3.13.1" and sys.version_info < (3, 11):
+        pytest.skip("Python 3.10 has no Keras after 3.12: 3.12.1 has every safe_mode fix")
+    monkeypatch.setattr(modelfile, "keras_version", lambda: old)
+    assert command.main([str(tmp_path)]) == 2
+    output = capsys.readouterr().out
+    assert output.startswith(f"ERROR  Cannot grade: Keras {old} can run code hidden in a model")
+    assert output.count("\n") == 1 and "Traceback" not in output, output
+    with pytest.raises(GradingDataError, match=f"Keras {old}"):
+        grade(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        batch.main([str(tmp_path), "--out", str(tmp_path / "grades.csv")])
+    assert stopped.value.code == 2
+    assert f"batch: Keras {old} can run code" in capsys.readouterr().err
+
+
+def test_the_installed_keras_has_every_safe_mode_fix():
+    from autograder.isolation import modelfile
+
+    assert modelfile.keras_too_old() is None, modelfile.keras_version()
+
+
+PWNED = "model-file-code-ran"  # the file a model file's Lambda layer writes if it runs
+
+
+def lambda_h5(path: Path, marker: Path) -> None:
+    """An .h5 file whose Lambda layer writes `marker` when Keras loads or runs it."""
+    import keras
+
+    code = f"lambda x: (__import__('pathlib').Path({str(marker)!r}).write_text('ran'), x)[1]"
+    layer = keras.layers.Lambda(eval(code))
+    model = keras.Sequential([keras.Input((28, 28)), layer, keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.save(path)
+    marker.unlink()  # written here, as Keras built the layer: only a grader's run may write it
+
+
+def memory_hog(path: Path) -> None:
+    """A small CNN file that needs about 5 GB to predict 1,000 digits (UpSampling2D 40x)."""
+    import keras
+
+    model = keras.Sequential([
+        keras.Input((28, 28)), keras.layers.Reshape((28, 28, 1)),
+        keras.layers.UpSampling2D((40, 40)), keras.layers.Conv2D(1, 3, padding="same"),
+        keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10, activation="softmax"),
+    ])  # fmt: skip
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.save(path)
+
+
+def padded_keras(path: Path) -> None:
+    """A .keras zip with a member of zeros that unpacks past the grader's limit."""
+    import zipfile
+
+    from autograder.isolation.modelfile import MAX_EXPANDED_BYTES
+
+    memory_hog(path)
+    chunk = bytes(2**20)
+    with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("padding.bin", "w", force_zip64=True) as member:
+            for _ in range(MAX_EXPANDED_BYTES // len(chunk) + 1):
+                member.write(chunk)
+
+
+HOSTILE_CNN_FILES = {
+    "model_needs_too_much_memory": memory_hog,
+    "model_file_too_large": padded_keras,
+}
+
+
+@pytest.fixture(scope="module")
+def honest_models(tmp_path_factory, repo) -> Path:
+    """A submission with the solutions' build_model, argmax_accuracy and build_cnn cells and a
+    dense model trained on the offline sample (full marks on the required exercises)."""
+    from digits.data import load_mnist_sample, normalize
+
+    folder = tmp_path_factory.mktemp("honest") / "submission"
+    folder.mkdir()
+    for notebook in (repo / "exercises").glob("*.ipynb"):
+        shutil.copy(notebook, folder / notebook.name)
+    for notebook, function in (
+        ("01_build_model.ipynb", "build_model"),
+        ("02_argmax_accuracy.ipynb", "argmax_accuracy"),
+        ("03_cnn.ipynb", "build_cnn"),
+    ):
+        answer = graded_cell(repo / "solutions" / notebook, function)
+        set_graded_cell(folder, notebook, answer.source)
+    namespace: dict = {}
+    exec(graded_cell(repo / "solutions" / "01_build_model.ipynb", "build_model").source, namespace)
+    (x_train, y_train), _ = load_mnist_sample()
+    model = namespace["build_model"]()
+    model.fit(normalize(x_train), y_train, epochs=3, verbose=0)
+    model.save(folder / "handwritten.keras")
+    return folder
+
+
+def hostile_submission(honest: Path, folder: Path, cnn_file: str, marker: Path) -> Path:
+    """The honest submission with a code-carrying handwritten.h5 beside its handwritten.keras and
+    a hostile handwritten_cnn.keras (HOSTILE_CNN_FILES)."""
+    shutil.copytree(honest, folder)
+    lambda_h5(folder / "handwritten.h5", marker)
+    HOSTILE_CNN_FILES[cnn_file](folder / "handwritten_cnn.keras")
+    return folder
+
+
+def outcomes(results: dict) -> dict[str, tuple[str, str]]:
+    return {
+        test["extra_data"]["check_id"]: (
+            test["extra_data"]["outcome"],
+            test["extra_data"].get("mistake", ""),
+        )
+        for test in results["tests"]
+    }
+
+
+def assert_graded_honestly(results: dict, cnn_file: str, marker: Path, report: str) -> None:
+    found = outcomes(results)
+    assert found["build_model.reload"] == ("failed", "model_file_has_code"), report
+    assert found["build_model.accuracy"][0] == "skipped", report
+    assert found["build_cnn.saved_model"] == ("failed", cnn_file), report
+    assert found["build_cnn.accuracy"][0] == "skipped", report
+    assert results["score"] == 13 - 3 + 3, report  # reload, accuracy lost; 3 bonus points
+    assert not marker.exists(), "a model file's code ran"
+    assert "Traceback" not in report
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+@pytest.mark.parametrize("cnn_file", sorted(HOSTILE_CNN_FILES))
+def test_hostile_model_files_are_graded_honestly_in_local_mode(honest_models, tmp_path, cnn_file):
+    """Code in an .h5 file, a zip that unpacks past the limit, a model that needs more memory
+    than the limit: each one check's verdict, read in a confined worker; nothing stays in the
+    judge's temporary folder."""
+    marker = tmp_path / PWNED
+    submission = hostile_submission(honest_models, tmp_path / "submission", cnn_file, marker)
+    results = tmp_path / "results.json"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    env = dict(os.environ, MNIST_OFFLINE="1", TMPDIR=str(scratch), **QUIET_TENSORFLOW)
+    completed = subprocess.run(
+        [sys.executable, "-m", "autograder", str(submission), "--json", str(results)],
+        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600,
+    )  # fmt: skip
+    report = completed.stdout + completed.stderr
+    assert_graded_honestly(json.loads(results.read_text()), cnn_file, marker, report)
+    assert list(scratch.iterdir()) == [], "the grader left files behind"
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+def test_hostile_model_files_change_no_classmates_grade_in_batch_mode(honest_models, tmp_path):
+    """The attacker's files are read in their own forks: the honest classmate graded after it,
+    by the same judge, keeps full marks."""
+    marker = tmp_path / PWNED
+    classes = tmp_path / "class"
+    hostile_submission(honest_models, classes / "a_attacker", "model_needs_too_much_memory", marker)
+    shutil.copytree(honest_models, classes / "b_honest")
+    grades = tmp_path / "out" / "grades.csv"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(classes),
+               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {row["student"]: row for row in csv.DictReader(grades.open())}
+    assert rows["a_attacker"]["status"] == "graded"
+    assert float(rows["a_attacker"]["total"]) == 13
+    assert rows["a_attacker"]["build_model.reload"] == "0"
+    # Full marks, and the bonus CNN trained from build_cnn() (batch grades with --train)
+    assert float(rows["b_honest"]["total"]) == 13 + 5
+    assert not marker.exists(), "a model file's code ran"

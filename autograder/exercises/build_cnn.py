@@ -8,6 +8,7 @@ checks (`exercises.models`) with this exercise's architecture judge.
 from __future__ import annotations
 
 from autograder.exercises import models
+from autograder.isolation.modelfile import facts_of
 from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Exercise
 
@@ -39,19 +40,21 @@ KNOWN_ERRORS = [(r"expected min_ndim=4,found ndim=3", "no_channel_axis")]
 
 
 def judge_cnn_architecture(model) -> str:
-    """The bonus CNN: 28x28 images in, Conv2D layers, 10 softmax probabilities out."""
+    """The bonus CNN: 28x28 images in, Conv2D layers, 10 softmax probabilities out
+    (`model`: its ModelFacts, or a Keras model of this process)."""
+    model = facts_of(model)
     input_shape = models.input_shape_of(model)
     if input_shape not in CNN_INPUTS:
         raise CheckFailed("wrong_input_shape", got=input_shape, want=CNN_INPUTS[0])
     layers = models.layers_of(model)
     if not any(name == "Conv2D" for name, _, _ in layers):
         raise CheckFailed("no_convolution")
-    output_shape = models.shape_of(model.outputs[0])
+    output_shape = models.output_shape_of(model)
     if len(output_shape) > 2:
         raise CheckFailed("cnn_no_flatten", got=output_shape)
     models.judge_last_layer(layers)
     convolutions = sum(name == "Conv2D" for name, _, _ in layers)
-    return f"{convolutions} Conv2D layer(s), {model.count_params():,} parameters, softmax output"
+    return f"{convolutions} Conv2D layer(s), {model.parameters:,} parameters, softmax output"
 
 
 EXERCISE = Exercise(

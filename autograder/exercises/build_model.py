@@ -10,6 +10,7 @@ judge; its test-accuracy mark is the "dense" one (`autograder.thresholds`).
 from __future__ import annotations
 
 from autograder.exercises import models
+from autograder.isolation.modelfile import facts_of
 from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Exercise
 
@@ -39,12 +40,14 @@ MISTAKES: dict[str, Mistake] = {
 
 
 def judge_dense_architecture(model) -> str:
-    """The exercise's model: (28, 28) -> Flatten -> 128 relu -> 128 relu -> 10 softmax."""
+    """The exercise's model: (28, 28) -> Flatten -> 128 relu -> 128 relu -> 10 softmax
+    (`model`: its ModelFacts, or a Keras model of this process)."""
+    model = facts_of(model)
     input_shape = models.input_shape_of(model)
     if input_shape != DENSE_INPUT:
         raise CheckFailed("wrong_input_shape", got=input_shape, want=DENSE_INPUT)
     layers = models.layers_of(model)
-    output_shape = models.shape_of(model.outputs[0])
+    output_shape = models.output_shape_of(model)
     if "Flatten" not in [name for name, _, _ in layers] and len(output_shape) > 2:
         raise CheckFailed("no_flatten", got=output_shape)
     models.judge_last_layer(layers)
@@ -56,7 +59,7 @@ def judge_dense_architecture(model) -> str:
     ):
         if got != want:
             raise CheckFailed("wrong_activation", index=index, layer=name, got=got, want=want)
-    parameters = model.count_params()
+    parameters = model.parameters
     if parameters != DENSE_PARAMETERS:
         raise CheckFailed("wrong_parameter_count", got=parameters, want=DENSE_PARAMETERS)
     return f"{models.arrow(shapes)}, relu/relu/softmax, {parameters:,} parameters"

@@ -1,22 +1,33 @@
 """What the two model exercises share (`build_model`, `build_cnn`): the model the function
 returns, the saved file, its reload and its test accuracy, and the mistakes they find.
 
+The judge never loads a model file: the learner's `read_model` reads it in a confined worker
+(`isolation.modelfile`) and answers with `ModelFacts` (layers, compile configuration,
+predictions as arrays); a file that needs too much memory or time there is a mistake of its own.
+
 Each model exercise module brings its own architecture judge and settings (`Exercise.architecture`,
 `require_adam`, `train_settings`); the checks here read them from the exercise.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from autograder.isolation.protocol import LearnerFailure
+from autograder.isolation.modelfile import (
+    MEMORY_ERRORS,
+    MODEL_MEMORY_MB,
+    PREDICT_BATCH,
+    RESAVED,
+    ModelFacts,
+    facts_from_answer,
+    facts_of,
+)
+from autograder.isolation.protocol import FailureKind, LearnerFailure
 from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Context, Exercise, first_line
 from autograder.thresholds import accuracy_mark
@@ -103,6 +114,22 @@ MISTAKES: dict[str, Mistake] = {
         "Replace the Lambda layer with standard keras.layers (for scaling, "
         "keras.layers.Rescaling(1 / 255)), then train and save again.",
     ),
+    "model_file_too_large": Mistake(
+        "{file} is too large for the grader: {size}. A model for 28x28 digits takes a few MB.",
+        "Build the model from the exercise's layers, then train and save it again from the "
+        "notebook.",
+    ),
+    "model_needs_too_much_memory": Mistake(
+        "{file} needs more than {limit} GB of memory to load and predict {digits:,} digits at a "
+        "time{how}.",
+        "Use fewer or smaller layers (no UpSampling or very wide layers: the exercise's model "
+        "needs a few MB), then train and save again.",
+    ),
+    "model_too_slow": Mistake(
+        "{file} took more than {limit:g} s to load and predict the test digits.",
+        "Use fewer or smaller layers (the exercise's model predicts 10,000 digits in about a "
+        "second), then train and save again.",
+    ),
     "model_file_invalid": Mistake(
         "{file} could not be loaded as a Keras model: {error}",
         'Save it from the notebook with model.save("{file}") after training.',
@@ -180,31 +207,20 @@ def returned_model(context: Context, exercise: Exercise):
         if not description["saved"]:
             type_name = description["type"].removeprefix("builtins.")
             raise CheckFailed("not_a_model", function=exercise.function, type=type_name)
-        models[exercise.function] = load_or_fail(
-            path, "model_not_loadable", function=exercise.function
+        models[exercise.function] = read_model(
+            context, path, "model_not_loadable", function=exercise.function
         )
     return models[exercise.function]
-
-
-def tensorflow_activations() -> dict:
-    """TensorFlow's activations (tf.nn.softmax, from its classic tutorials) that Keras saves
-    under their TensorFlow names, mapped to the same functions in Keras: plain Keras code."""
-    import keras
-
-    return {
-        "softmax_v2": keras.activations.softmax,
-        "log_softmax_v2": keras.activations.log_softmax,
-    }
 
 
 TENSORFLOW_NAMES = {"softmax_v2": "softmax", "log_softmax_v2": "log_softmax"}  # tf.nn: Keras
 
 
-def tensorflow_activation_note(path: Path, then: str) -> str:
+def tensorflow_activation_note(model: ModelFacts, then: str) -> str:
     """For a file that uses a TensorFlow activation (tf.nn.softmax): why the course's notebooks,
     which load it with plain keras.models.load_model, cannot, and what to write instead; else
-    "". The grader itself loads such a file (tensorflow_activations)."""
-    found = sorted(_function_names(_config_of(path)) & set(TENSORFLOW_NAMES))
+    "". The grader itself loads such a file (modelfile.tensorflow_activations)."""
+    found = sorted(model.functions & set(TENSORFLOW_NAMES))
     if not found:
         return ""
     saved = found[0]
@@ -217,49 +233,59 @@ def tensorflow_activation_note(path: Path, then: str) -> str:
     )
 
 
-def _config_of(path: Path):
-    """A .keras file's model configuration, or None."""
+def read_model(
+    context: Context,
+    path: Path,
+    mistake: str,
+    inputs: dict[str, np.ndarray] | None = None,
+    resave: tuple[str, ...] = (),
+    fit: dict | None = None,
+    save_as: Path | None = None,
+    **fields,
+) -> ModelFacts:
+    """The facts of a model file, read by the learner's side (a confined worker in grading);
+    a file it cannot read is the catalogued `mistake` (with `fields`), or one of the limits'."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            if archive.getinfo("config.json").file_size > RECORD_LIMIT:
-                return None
-            return json.loads(archive.read("config.json"))
-    except (OSError, KeyError, ValueError, RecursionError, zipfile.BadZipFile):
-        return None
+        answer = context.learner.read_model(path, inputs or {}, resave, fit, save_as)
+        return facts_from_answer(save_as or path, answer)
+    except LearnerFailure as failure:
+        raise _read_failure(path, failure, mistake, fields) from None
+    except (ValueError, TypeError) as error:  # an answer that is not what a worker sends
+        raise CheckFailed(mistake, error=first_line(error), **fields) from None
 
 
-def _function_names(config) -> set[str]:
-    """The names of the plain functions (activations) a model configuration refers to."""
-    names: set[str] = set()
-    stack = [config]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            if item.get("class_name") == "function" and isinstance(item.get("config"), str):
-                names.add(item["config"])
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return names
+def _read_failure(path: Path, failure: LearnerFailure, mistake: str, fields: dict) -> CheckFailed:
+    """What a model file that could not be read shows, in the catalogue's words."""
+    if failure.kind == FailureKind.TIMEOUT:
+        return CheckFailed("model_too_slow", file=path.name, limit=failure.limit)
+    memory = dict(file=path.name, limit=MODEL_MEMORY_MB // 1024, digits=PREDICT_BATCH)
+    if failure.kind == FailureKind.DIED:
+        return CheckFailed("model_needs_too_much_memory", how=" (the process stopped)", **memory)
+    if failure.exc_type in MEMORY_ERRORS or "OOM when allocating" in failure.message:
+        return CheckFailed("model_needs_too_much_memory", how="", **memory)
+    if failure.exc_type == "ModelFileTooLarge":
+        return CheckFailed("model_file_too_large", file=path.name, size=failure.message)
+    if mistake == "model_file_invalid" and "Lambda" in failure.message:
+        return CheckFailed("model_file_has_code", file=path.name)
+    return CheckFailed(mistake, error=_load_error(path, failure.message), **fields)
 
 
-def load_keras_file(path: Path, compile: bool = True):
-    """Load a model file without running any code it may carry (safe_mode)."""
-    import keras
+def predictions_of(model: ModelFacts, name: str) -> np.ndarray:
+    """The model's predictions on the judge's input `name`; a model that could not take those
+    images (another input shape) is an invalid file, in Keras' words."""
+    if name not in model.predictions:
+        error = model.prediction_errors.get(name, "no prediction was made")
+        raise CheckFailed("model_file_invalid", file=model.file.name, error=first_line(error))
+    return model.predictions[name]
 
-    return keras.models.load_model(
-        path, compile=compile, safe_mode=True, custom_objects=tensorflow_activations()
+
+def predict_with(context: Context, model: ModelFacts, images: np.ndarray) -> np.ndarray:
+    """The model's probabilities for other images than those it was read with (its file is
+    read again)."""
+    facts = read_model(
+        context, model.file, "model_file_invalid", {"images": images}, file=model.file.name
     )
-
-
-def load_or_fail(path: Path, mistake: str, **fields):
-    """load_keras_file, reporting a file Keras cannot load as the catalogued `mistake`."""
-    try:
-        return load_keras_file(path)
-    except Exception as error:
-        if mistake == "model_file_invalid" and "Lambda" in str(error):
-            raise CheckFailed("model_file_has_code", file=path.name) from error
-        raise CheckFailed(mistake, error=_load_error(path, error), **fields) from error
+    return predictions_of(facts, "images")
 
 
 FILE_KINDS = {
@@ -269,9 +295,9 @@ FILE_KINDS = {
 }
 
 
-def _load_error(path: Path, error: Exception) -> str:
+def _load_error(path: Path, error: str) -> str:
     """Keras' reason, or what the file really is when Keras says "File not found" for it."""
-    if "File not found" not in str(error) or not path.is_file():
+    if "File not found" not in error or not path.is_file():
         return first_line(error)
     start = path.read_bytes()[:8]
     kind = next((kind for magic, kind in FILE_KINDS.items() if start.startswith(magic)), None)
@@ -281,14 +307,13 @@ def _load_error(path: Path, error: Exception) -> str:
 
 def check_returns_model(context: Context, exercise: Exercise) -> str:
     model = returned_model(context, exercise)
-    return f"{exercise.function}() returns a {type(model).__name__} model"
+    return f"{exercise.function}() returns a {model.type.rsplit('.', 1)[-1]} model"
 
 
 def check_architecture(context: Context, exercise: Exercise) -> str:
     assert exercise.architecture is not None, f"{exercise.function}() builds no model"
-    verdict = exercise.architecture(returned_model(context, exercise))
-    returned = context.workdir / f"returned_{exercise.function}.keras"
-    return verdict + tensorflow_activation_note(returned, "run this check again.")
+    model = returned_model(context, exercise)
+    return exercise.architecture(model) + tensorflow_activation_note(model, "run this check again.")
 
 
 def check_compile(context: Context, exercise: Exercise) -> str:
@@ -320,8 +345,17 @@ def saved_file(context: Context, exercise: Exercise):
                 writer=_writer_cell(context.folder / exercise.notebook, exercise.file),
                 others=_other_model_files(context.folder, exercise.file),
             )
-        models[exercise.function] = load_or_fail(path, "model_file_invalid", file=exercise.file)
+        models[exercise.function] = read_model(
+            context, path, "model_file_invalid", *_judged_inputs(context), file=exercise.file
+        )
     return models[exercise.function]
+
+
+def _judged_inputs(context: Context) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
+    """What a saved model predicts once, when it is read: the whole test set ("test", for the
+    accuracy and the probabilities), and RELOAD_DIGITS digits, also with a re-saved copy."""
+    images, _ = test_images(context)
+    return {"test": images, "reload": images[:RELOAD_DIGITS]}, ("reload",)
 
 
 def _other_model_files(folder: Path, wanted: str) -> str:
@@ -344,10 +378,20 @@ def train_from_function(context: Context, exercise: Exercise):
     """--train: fit the (safely reloaded) model of the learner's function, as the notebook would."""
     from digits.data import normalize
 
-    model = returned_model(context, exercise)
+    returned_model(context, exercise)  # first: the function's own mistakes are its checks'
     (x_train, y_train), _ = context.data()
     settings = exercise.train_settings
-    model.fit(model_inputs(model, normalize(x_train)), y_train, verbose=0, **settings)
+    inputs, resave = _judged_inputs(context)
+    model = read_model(
+        context,
+        context.workdir / f"returned_{exercise.function}.keras",
+        "model_not_loadable",
+        {"x_train": normalize(x_train), "y_train": y_train, **inputs},
+        resave,
+        fit=settings,
+        save_as=context.workdir / f"trained_{exercise.function}.keras",
+        function=exercise.function,
+    )
     context.notes.append(
         f"{exercise.file} not found: trained {exercise.function}() for "
         f"{settings['epochs']} epochs (--train) and graded that model instead."
@@ -365,23 +409,6 @@ def _writer_cell(notebook: Path, file: str) -> str:
     return f"the code cell with `{line}` (code cell {number})"
 
 
-def model_inputs(model, images: np.ndarray) -> np.ndarray:
-    """Scaled images shaped for the model: (n, 28, 28), or (n, 28, 28, 1) for a CNN."""
-    if len(input_shape_of(model)) == 4:
-        return images[..., np.newaxis]
-    return images
-
-
-def predict(model, images: np.ndarray, batch_size: int = 1000) -> np.ndarray:
-    """Probabilities, computed eagerly: model.predict() would trace a graph per input shape."""
-    inputs = model_inputs(model, images.astype(np.float32))
-    batches = [
-        np.asarray(model(inputs[start : start + batch_size], training=False))
-        for start in range(0, len(inputs), batch_size)
-    ]
-    return np.concatenate(batches)
-
-
 def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     from digits.data import normalize
 
@@ -396,22 +423,19 @@ def check_saved_model(context: Context, exercise: Exercise) -> str:
     except CheckFailed as failure:
         _judge_out_of_date(context, exercise, failure)
         raise
-    images, _ = test_images(context, 64)
-    judge_probabilities(predict(model, images), exercise.file)
-    _note_earlier_run(context, exercise)
-    note = tensorflow_activation_note(
-        context.folder / exercise.file, f"run {exercise.notebook} again to save it."
-    )
+    judge_probabilities(predictions_of(model, "test")[:64], exercise.file)
+    _note_earlier_run(context, exercise, model)
+    note = tensorflow_activation_note(model, f"run {exercise.notebook} again to save it.")
     return f"{exercise.file} loads, keeps its compile configuration, outputs probabilities{note}"
 
 
-def _note_earlier_run(context: Context, exercise: Exercise) -> None:
+def _note_earlier_run(context: Context, exercise: Exercise, model: ModelFacts) -> None:
     """A note when the notebook's model.fit asks for another number of epochs than the saved
     file was trained for: the notebook stopped before saving (epochs=0 fails in its plot), and
     the file graded is an earlier run's."""
     from autograder.submission import InvalidNotebook, fit_arguments
 
-    record = training_record(context.folder / exercise.file)
+    record = training_record(model)
     try:
         fit = fit_arguments(context.folder / exercise.notebook) or {}
     except (OSError, InvalidNotebook, ValueError, SyntaxError):
@@ -454,15 +478,9 @@ RELOAD_DIGITS = 200  # test digits on which a re-saved copy must predict the sam
 
 def reload_predictions(context: Context, exercise: Exercise) -> tuple[np.ndarray, np.ndarray]:
     """The saved model's probabilities on RELOAD_DIGITS test digits, and those of a copy of it
-    saved and loaded again here (computed once)."""
-    cache = context.reload_predictions
-    if exercise.function not in cache:
-        model = saved_model(context, exercise)
-        images, _ = test_images(context, RELOAD_DIGITS)
-        copy = context.workdir / f"resaved_{exercise.file}"
-        model.save(copy)
-        cache[exercise.function] = predict(model, images), predict(load_keras_file(copy), images)
-    return cache[exercise.function]
+    saved and loaded again (in the worker that read it)."""
+    model = saved_model(context, exercise)
+    return predictions_of(model, "reload"), predictions_of(model, "reload" + RESAVED)
 
 
 def check_reload(context: Context, exercise: Exercise) -> str:
@@ -471,9 +489,11 @@ def check_reload(context: Context, exercise: Exercise) -> str:
     legacy = (context.folder / exercise.file).with_suffix(".h5")
     if not legacy.is_file():
         return "identical predictions after save and reload"
-    legacy_model = load_or_fail(legacy, "model_file_invalid", file=legacy.name)
     images, _ = test_images(context, RELOAD_DIGITS)
-    _judge_same(first, predict(legacy_model, images), exercise.file, legacy.name)
+    legacy_model = read_model(
+        context, legacy, "model_file_invalid", {"reload": images}, file=legacy.name
+    )
+    _judge_same(first, predictions_of(legacy_model, "reload"), exercise.file, legacy.name)
     return f"identical predictions after reload, and from {legacy.name}"
 
 
@@ -486,12 +506,8 @@ def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) ->
 
 
 def test_set_probabilities(context: Context, exercise: Exercise) -> np.ndarray:
-    """The saved model's probabilities on the whole test set (computed once)."""
-    cache = context.test_predictions
-    if exercise.function not in cache:
-        images, _ = test_images(context)
-        cache[exercise.function] = predict(saved_model(context, exercise), images)
-    return cache[exercise.function]
+    """The saved model's probabilities on the whole test set (computed when it is read)."""
+    return predictions_of(saved_model(context, exercise), "test")
 
 
 def check_accuracy(context: Context, exercise: Exercise) -> str:
@@ -503,7 +519,7 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     images, labels = test_images(context)
     scaled = test_set_probabilities(context, exercise)
     if right_without_confidence(scaled, labels):  # only then is the second prediction needed
-        raw = predict(model, images * 255.0)
+        raw = predict_with(context, model, images * 255.0)
         if trained_on_raw_pixels(scaled, raw, labels):
             raise CheckFailed(
                 "pixels_not_scaled",
@@ -537,10 +553,15 @@ OTHER_SCALINGS = {"images scaled with keras.utils.normalize(x, axis=1)": _l2_col
 
 
 def _judge_low_accuracy(
-    context: Context, exercise: Exercise, model, accuracy: float, facts: dict, spread: str
+    context: Context,
+    exercise: Exercise,
+    model: ModelFacts,
+    accuracy: float,
+    facts: dict,
+    spread: str,
 ) -> None:
     """Name what the evidence shows about a model below the mark, most specific cause first."""
-    record = training_record(context.folder / exercise.file)
+    record = training_record(model)
     rate = learning_rate(model)
     if rate is not None and rate < SMALL_LEARNING_RATE:
         raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
@@ -550,7 +571,7 @@ def _judge_low_accuracy(
     data = context.data()
     _, (raw_images, labels) = data
     for way, scale in OTHER_SCALINGS.items():
-        other = accuracy_of(predict(model, scale(raw_images)), labels)
+        other = accuracy_of(predict_with(context, model, scale(raw_images)), labels)
         if other > accuracy + 0.01:
             raise CheckFailed(
                 "other_scaling", file=facts["file"], scaled=facts["accuracy"],
@@ -573,8 +594,8 @@ def _describe_source(source: str) -> str:
     return SOURCE_DESCRIPTIONS.get(source, source)
 
 
-def learning_rate(model) -> float | None:
-    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+def learning_rate(model: ModelFacts) -> float | None:
+    config = model.compile_config
     optimizer = (config or {}).get("optimizer")
     rate = (
         (optimizer or {}).get("config", {}).get("learning_rate")
@@ -584,22 +605,13 @@ def learning_rate(model) -> float | None:
     return float(rate) if isinstance(rate, (int, float)) else None
 
 
-RECORD_ENTRY = "digits_training.json"  # written by digits.record.record_training
-RECORD_LIMIT = 1_000_000  # bytes
-
-
-def training_record(path: Path) -> dict | None:
+def training_record(model: ModelFacts) -> dict | None:
     """The notebook's record of how the saved model was trained, if it holds a readable one.
 
-    Plain JSON in the learner's file: only checked values are kept, and only for messages.
+    Plain JSON in the learner's file (read by the worker): only checked values are kept, and
+    only for messages.
     """
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if archive.getinfo(RECORD_ENTRY).file_size > RECORD_LIMIT:
-                return None
-            data = json.loads(archive.read(RECORD_ENTRY))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
-        return None
+    data = model.record
     if not isinstance(data, dict) or not isinstance(data.get("data_source"), str):
         return None
     history = data["history"] if isinstance(data.get("history"), dict) else {}
@@ -646,36 +658,29 @@ def noise(accuracy: float, threshold: float, count: int) -> str:
 # ---------------------------------------------------------------- judging a model
 
 
-def shape_of(tensor) -> tuple:
-    return tuple(None if size is None else int(size) for size in tensor.shape)
-
-
-def input_shape_of(model) -> tuple:
+def input_shape_of(model: ModelFacts) -> tuple:
     """The model's input shape; a model built without keras.Input has none (a learner mistake)."""
-    try:
-        return shape_of(model.inputs[0])
-    except (AttributeError, ValueError, IndexError, TypeError):
-        raise CheckFailed("no_input_shape") from None
+    if model.input_shape is None:
+        raise CheckFailed("no_input_shape")
+    return model.input_shape
 
 
-def layers_of(model) -> list:
+def output_shape_of(model: ModelFacts) -> tuple:
+    return model.output_shape if model.output_shape is not None else ()
+
+
+def layers_of(model: ModelFacts) -> list:
     """The layers that matter for the contract: activation layers folded into the previous one."""
     layers: list = []
-    for layer in model.layers:
-        name = type(layer).__name__
+    for name, shape, activation in model.layers:
         if name in SHAPE_ONLY_LAYERS:
             continue
         if name in ("Activation", "Softmax") and layers:
-            activation = "softmax" if name == "Softmax" else _activation_name(layer)
+            activation = "softmax" if name == "Softmax" else activation
             layers[-1] = (layers[-1][0], layers[-1][1], activation)
             continue
-        layers.append((name, shape_of(layer.output), _activation_name(layer)))
+        layers.append((name, shape or (), activation))
     return layers
-
-
-def _activation_name(layer) -> str | None:
-    activation = getattr(layer, "activation", None)
-    return None if activation is None else getattr(activation, "__name__", str(activation))
 
 
 def judge_last_layer(layers: list) -> None:
@@ -692,8 +697,9 @@ def arrow(shapes: list) -> str:
 
 
 def judge_compile(model, require_adam: bool) -> str:
-    """Optimizer, loss and metric as the exercise asks, read from the model's compile config."""
-    config = model.get_compile_config() if getattr(model, "compiled", False) else None
+    """Optimizer, loss and metric as the exercise asks, read from the model's compile config
+    (`model`: its ModelFacts, or a Keras model of this process)."""
+    config = facts_of(model).compile_config
     if not config:
         raise CheckFailed("not_compiled")
     optimizer = (config.get("optimizer") or {}).get("class_name", str(config.get("optimizer")))

@@ -58,6 +58,7 @@ from autograder.isolation.confinement import (
     confinement,
     remove_tree,
 )
+from autograder.isolation.modelfile import keras_too_old
 from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -645,6 +646,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         parser.error(f"{args.submissions} is not a folder; pass the folder of student folders.")
+    unsafe = keras_too_old()
+    if unsafe:
+        parser.exit(2, f"batch: {unsafe}\n")
     if args.require_sandbox:
         os.environ[SANDBOX_SETTING] = "require"  # the graders it starts refuse without one too
     try:

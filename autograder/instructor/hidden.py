@@ -80,9 +80,12 @@ class LearnerView:
         return self.context.data()
 
     def saved_model(self):
+        """The saved file's ModelFacts (layers, compile configuration): the grader never holds
+        the Keras model of a learner's file (`accuracy` predicts with it in the worker)."""
         return models.saved_model(self.context, self.exercise)
 
     def returned_model(self):
+        """The ModelFacts of the model the function returns."""
         return models.returned_model(self.context, self.exercise)
 
     def call(self, *arrays: np.ndarray) -> float | None:
@@ -94,7 +97,7 @@ class LearnerView:
         """Accuracy of a model on images of 0..255 pixels, scaled as the grader scales them."""
         from digits.data import normalize
 
-        probabilities = models.predict(model, normalize(images))
+        probabilities = models.predict_with(self.context, model, normalize(images))
         return float(np.mean(np.argmax(probabilities, axis=1) == labels))
 
 

@@ -150,9 +150,9 @@ def _finished_files(scratch: Path) -> int:
 
 
 def _outputs(path: Path, images: np.ndarray) -> np.ndarray | None:
-    from autograder.exercises.models import load_keras_file, predict
+    from autograder.isolation.modelfile import load_model_file, predict
 
-    model = load_keras_file(path, compile=False)  # no optimizer: only outputs are compared
+    model = load_model_file(path, compile=False)  # no optimizer: only outputs are compared
     outputs = predict(model, images)
     return comparable(outputs) if outputs.shape == (len(images), CLASSES) else None
 

@@ -69,7 +69,7 @@ def main(argv=None) -> int:
 def serve(requests, answers, scratch: Path, hidden: Path | None, private=(), emptied=()) -> int:
     from autograder.isolation.confinement import SandboxUnavailable, confinement
     from autograder.isolation.processes import become_subreaper, reap_orphans
-    from autograder.isolation.sandbox import WorkerSupply
+    from autograder.isolation.sandbox import ModelReader, WorkerSupply
 
     become_subreaper()  # orphans of learner code come back here, to be ended
     learner_log_path = scratch / "learner.log"
@@ -81,6 +81,7 @@ def serve(requests, answers, scratch: Path, hidden: Path | None, private=(), emp
         print(f"ERROR  Cannot grade: {error}.", file=sys.stderr, flush=True)
         return 2
     supply = WorkerSupply(learner_log, str(scratch), True, how)  # imports Keras meanwhile
+    models = ModelReader(learner_log, str(scratch), how)  # the students' model files
     from autograder.grader import prepare_judge
     from autograder.report import results_json
 
@@ -89,10 +90,11 @@ def serve(requests, answers, scratch: Path, hidden: Path | None, private=(), emp
         for line in requests:
             request = json.loads(line)
             results = Path(request["json"])
-            report = grade_one(Path(request["submission"]), supply, hidden)
+            report = grade_one(Path(request["submission"]), supply, models, hidden)
             supply.next_student()  # every process of this student's code ended, folder emptied
+            models.next_student()  # (each model file had a fork of its own already)
             supply.get()  # a replaced worker imports Keras while the results are written
-            reap_orphans(keep=supply.pids())
+            reap_orphans(keep=supply.pids() | models.pids())
             os.truncate(learner_log_path, 0)  # the output of one student's code only
             if report is not None:
                 results.write_text(json.dumps(results_json(report), indent=2) + "\n")
@@ -101,24 +103,22 @@ def serve(requests, answers, scratch: Path, hidden: Path | None, private=(), emp
             answers.flush()
     finally:
         supply.close()
+        models.close()
         reap_orphans()
         learner_log.close()
     return 0
 
 
-def grade_one(submission: Path, supply, hidden: Path | None):
+def grade_one(submission: Path, supply, models, hidden: Path | None):
     """One student's Report, or None (and the reason in the log) when it cannot be graded."""
-    import keras
-
     from autograder.grader import GradingDataError, grade
 
     try:
-        return grade(submission, train=True, supply=supply, hidden=hidden)
+        return grade(submission, train=True, supply=supply, models=models, hidden=hidden)
     except (GradingDataError, FileNotFoundError) as error:
         print(f"ERROR  Cannot grade: {error}.", file=sys.stderr, flush=True)
         return None
     finally:
-        keras.backend.clear_session()  # the judge's models of this student: not kept
         gc.collect()
 
 

@@ -12,6 +12,7 @@ import re
 import traceback
 from dataclasses import asdict, dataclass
 from enum import Enum
+from pathlib import Path
 
 import numpy as np
 
@@ -60,6 +61,24 @@ class Learner:
     def call(self, function: str, arguments: list[dict]) -> dict:
         """Call function(*arguments) (specs from `argument_spec`); describe the result."""
         raise NotImplementedError
+
+    def read_model(
+        self,
+        path: Path,
+        inputs: dict[str, np.ndarray],
+        resave: tuple[str, ...] = (),
+        fit: dict | None = None,
+        save_as: Path | None = None,
+    ) -> dict:
+        """modelfile.read_model_file's answer for a model file; LearnerFailure when it fails.
+        Here, in this process (the notebook's own kernel, tests); sandbox.SandboxLearner reads
+        in a confined worker of its own."""
+        from autograder.isolation.modelfile import read_model_file
+
+        try:
+            return read_model_file(path, inputs, resave, fit, save_as)
+        except Exception as error:
+            raise failure_from_exception(error, "") from None
 
     def parameters(self, function: str) -> list[str]:
         """The names of the function's parameters, read from its cell's source (never run):

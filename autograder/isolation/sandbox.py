@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from autograder.isolation.confinement import (
     CONTROL_OPTION,
     FORK_OPTION,
@@ -27,6 +29,7 @@ from autograder.isolation.confinement import (
     remove_tree,
     start_worker,
 )
+from autograder.isolation.modelfile import MODEL_MEMORY_MB
 from autograder.isolation.processes import children, cpu_seconds, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
@@ -134,11 +137,17 @@ class Worker:
             if isinstance(message, dict) and wanted(message):
                 return message
 
-    def request(self, payload: dict, limit: float) -> dict:
+    def wait_ready(self) -> None:
+        """Until a fresh fork says "ready" (its folder emptied of the last one's files)."""
         if not self.ready:
             if self._receive(STARTUP_LIMIT, lambda message: "ready" in message) is None:
                 raise RuntimeError(f"the grading worker did not start within {STARTUP_LIMIT} s")
             self.ready = True
+
+    def request(self, payload: dict, limit: float, watch_idle: bool = True) -> dict:
+        """The answer to `payload` within `limit` s; with `watch_idle`, a timeout as soon as the
+        fork sits IDLE_LIMIT s without CPU (learner code that waits)."""
+        self.wait_ready()
         nonce = secrets.token_hex(16)  # the answer must echo it: nothing written earlier can
         try:
             self.process.stdin.write(json.dumps(dict(payload, nonce=nonce)) + "\n")
@@ -151,7 +160,7 @@ class Worker:
         response = self._receive(
             limit,
             lambda message: "died" in message or message.get("nonce") == nonce,
-            watch_idle=True,
+            watch_idle=watch_idle,
         )
         if response is None:
             waited = min(limit, round(time.monotonic() - started))
@@ -351,14 +360,108 @@ class WorkerSupply:
 MAX_MODEL_BYTES = 256 * 1024 * 1024
 
 
-class SandboxLearner(Learner):
-    """The learner's graded cells, run in a worker process that is replaced when it dies."""
+# Seconds to read a model file and predict on the test set (the reference CNN: about 3 s on 2
+# cores, benchmarks/RESULTS.md), and to train one (--train: the CNN's 15 epochs on full MNIST).
+MODEL_LIMITS = {"read": 120.0, "fit": 1800.0}
+MODEL_IN_FOLDER = "model"  # the copy the model worker reads, with the file's suffix
+TRAINED = "trained.keras"
 
-    def __init__(self, cells: dict[str, GradedCell | str], supply: WorkerSupply, limits=None):
+
+class ModelReader:
+    """Learners' model files, read by a worker of their own that never runs learner code: a
+    fresh fork for each file, under a memory limit (modelfile.MODEL_MEMORY_MB) and a time limit
+    (MODEL_LIMITS), with Keras' temporary files in its folder, which is emptied when the fork
+    ends. The judge gets plain data (modelfile.read_model_file's answer), never a Keras object.
+    Thread-safe: the judge's preparation thread and its checks share it."""
+
+    def __init__(self, log, cwd: str | None = None, how: Confinement | None = None):
+        self.supply = WorkerSupply(log, cwd, True, how)
+        self.lock = threading.Lock()
+
+    def read(
+        self,
+        path: Path,
+        inputs: dict[str, np.ndarray],
+        resave: tuple[str, ...] = (),
+        fit: dict | None = None,
+        save_as: Path | None = None,
+    ) -> dict:
+        """modelfile.read_model_file in a fresh fork; LearnerFailure when it fails: an error
+        (Keras', MemoryError, ModelFileTooLarge), a timeout or the fork's death."""
+        with self.lock:
+            worker = self.supply.get()
+            try:
+                worker.wait_ready()
+                name = MODEL_IN_FOLDER + (path.suffix if path.suffix == ".h5" else ".keras")
+                if not copy_out(path, worker.folder / name, MAX_MODEL_BYTES):
+                    raise LearnerFailure(
+                        FailureKind.ERROR,
+                        "ModelFileTooLarge",
+                        f"it is not a regular file of at most {MAX_MODEL_BYTES // 2**20} MB",
+                    )
+                arrays: dict = inputs  # names of arrays, as np.savez keywords
+                np.savez(worker.folder / "inputs.npz", allow_pickle=False, **arrays)
+                payload = {
+                    "op": "model",
+                    "path": name,
+                    "inputs": "inputs.npz",
+                    "resave": list(resave),
+                    "fit": fit,
+                    "save_as": TRAINED if save_as is not None else None,
+                    "memory_mb": MODEL_MEMORY_MB,
+                }
+                try:
+                    # No idle watch: TensorFlow waits up to 10 s for memory before it says "OOM"
+                    limit = MODEL_LIMITS["fit" if fit else "read"]
+                    response = worker.request(payload, limit, watch_idle=False)
+                except LearnerFailure as failure:
+                    timed_out = failure.kind == FailureKind.TIMEOUT
+                    if (timed_out and not worker.end_fork()) or worker.process.poll() is not None:
+                        self.supply.discard()
+                    raise
+                if not response.get("ok"):
+                    raise LearnerFailure(**_plain_fields(response.get("failure")))
+                if save_as is not None and not copy_out(
+                    worker.folder / TRAINED, save_as, MAX_MODEL_BYTES
+                ):
+                    raise LearnerFailure(FailureKind.ERROR, "OSError", "the trained model was lost")
+                return response["result"]
+            finally:
+                self.supply.next_notebook()  # this file's fork ends; its folder is emptied
+
+    def next_student(self) -> None:
+        self.supply.next_student()
+
+    def pids(self) -> set[int]:
+        return self.supply.pids()
+
+    def close(self) -> None:
+        self.supply.close()
+
+
+class SandboxLearner(Learner):
+    """The learner's graded cells, run in a worker process that is replaced when it dies.
+
+    `models` reads model files in a worker of its own; None: in this process, as the notebook's
+    check() does in the learner's own kernel."""
+
+    def __init__(
+        self,
+        cells: dict[str, GradedCell | str],
+        supply: WorkerSupply,
+        limits=None,
+        models: ModelReader | None = None,
+    ):
         self.cells = cells
         self.supply = supply
         self.limits = dict(LIMITS, **(limits or {}))
+        self.models = models
         self.folder = Path()  # the folder of the worker that answered last
+
+    def read_model(self, path, inputs, resave=(), fit=None, save_as=None) -> dict:
+        if self.models is None:
+            return super().read_model(path, inputs, resave, fit, save_as)
+        return self.models.read(path, inputs, resave, fit, save_as)
 
     def _request(self, function: str, op: str, **fields) -> dict:
         cell = self.cells[function]

@@ -109,6 +109,27 @@ def handle(request: dict, functions: GradedFunctions, folder: str) -> dict:
     return describe_value(value)
 
 
+def read_model(request: dict, folder: str) -> dict:
+    """Op "model": read a model file that the judge put in this fork's folder, under a memory
+    limit (the fork is ended after it: the limit and Keras' temporary files go with it)."""
+    import numpy as np
+
+    from autograder.isolation import modelfile
+
+    here = Path(folder)
+    try:
+        modelfile.limit_memory(int(request["memory_mb"]))
+        with np.load(here / request["inputs"], allow_pickle=False) as saved:
+            inputs = {name: saved[name] for name in saved.files}
+        save_as = here / request["save_as"] if request.get("save_as") else None
+        resave = tuple(request.get("resave", ()))
+        return modelfile.read_model_file(
+            here / request["path"], inputs, resave, request.get("fit"), save_as
+        )
+    except Exception as error:  # the file's, or its size's: the judge names it
+        raise failure_from_exception(error, "") from None
+
+
 ENDED = 87  # a forked worker's exit code after {"op": "end"}: the judge is done with it
 CLOSED = 88  # its exit code at the end of the requests: the judge is gone, no notebook comes
 
@@ -130,7 +151,10 @@ def serve(requests, responses, send) -> bool:
             responses.flush()
             continue
         try:
-            response = {"ok": True, "result": handle(request, functions, folder)}
+            if request.get("op") == "model":  # only ever in a worker that runs no learner code
+                response = {"ok": True, "result": read_model(request, folder)}
+            else:
+                response = {"ok": True, "result": handle(request, functions, folder)}
         except LearnerFailure as failure:
             response = {"ok": False, "failure": failure.to_dict()}
         responses.write(send(dict(response, nonce=nonce)) + "\n")
