@@ -371,14 +371,14 @@ def test_the_site_reads_a_drawing_from_file_urls(book, chrome, tmp_path):
         assert console_errors(chrome) == []
 
 
-def test_the_site_ships_the_pad_without_fetching_anything(book, repo):
+def test_the_site_ships_the_pad_without_fetching_anything(book):
     """The page holds the weights; the current draw_digit.js comes with the site (_static), so a
     rebuild from cached outputs runs it too; nothing is fetched."""
     text = handwriting_page(book).read_text()
     pad_part = text[text.index('class="draw-digit-pad"') :]
     assert "window.DRAW_DIGIT_MODELS" in pad_part and "DrawDigit" in pad_part
     shipped = book["html"] / "_static" / "draw_digit.js"
-    assert shipped.read_text() == (repo / "digits/resources/web/draw_digit.js").read_text()
+    assert shipped.read_text() == (book["dir"] / "digits/resources/web/draw_digit.js").read_text()
     assert re.search(r'<script src="\.\./_static/draw_digit\.js[^"]*"></script>', text)
     script = shipped.read_text()
     assert "fetch(" not in script and "XMLHttpRequest" not in script and "http" not in script

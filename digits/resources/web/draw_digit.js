@@ -261,7 +261,8 @@
       }
       sizes.push(size);
     }
-    const largest = Math.max(0, ...sizes);
+    let largest = 0;
+    for (const size of sizes) largest = Math.max(largest, size);
     const kept = new Uint8Array(mask.length);
     for (let i = 0; i < mask.length; i++) {
       kept[i] = labels[i] && sizes[labels[i]] >= SPECK_FRACTION * largest ? 1 : 0;
@@ -592,7 +593,15 @@
   /** Build the pad inside `container`; its models are data-models="dense cnn" (registered). */
   function mount(container) {
     const names = (container.dataset.models || "dense").split(/\s+/).filter(Boolean);
-    const state = { model: names[0], strokes: 0, drawing: false, last: null, pending: false };
+    const state = {
+      model: names[0],
+      strokes: 0,
+      drawing: false,
+      last: null,
+      pending: false,
+      lastEnd: 0,
+      lastDuration: 0,
+    };
     container.classList.add("draw-digit");
     container.textContent = "";
 
@@ -667,7 +676,7 @@
             "div",
             { class: "draw-digit-caption" },
             view,
-            `Hidden layer ${index + 1}: its ${values.length} activations`,
+            `Hidden Dense layer ${index + 1}: its ${values.length} activations`,
           );
           const columns = 16;
           const grid = element("canvas", {
@@ -727,14 +736,18 @@
       const result = prepared ? predict(model(state.model), prepared) : null;
       show(result, prepared);
       container.preparedInput = prepared;
-      return performance.now() - start;
+      state.lastEnd = performance.now();
+      state.lastDuration = state.lastEnd - start;
+      return state.lastDuration;
     }
 
+    // While a stroke goes on, read it again at most every other frame, and leave the page at
+    // least twice the time a reading takes: the end of the stroke then seldom waits for one.
     function schedule() {
-      if (!state.pending) {
-        state.pending = true;
-        requestAnimationFrame(() => state.pending && update());
-      }
+      if (state.pending) return;
+      state.pending = true;
+      const wait = Math.max(0, state.lastEnd + 2 * state.lastDuration - performance.now());
+      setTimeout(() => requestAnimationFrame(() => state.pending && update()), wait);
     }
 
     function point(event) {
