@@ -314,6 +314,23 @@ def test_the_drawn_input_is_what_prepare_digit_makes_of_the_downloaded_png(chrom
         assert np.abs(browser - prepare_digit(png)).max() <= GREY_LEVEL
 
 
+def test_download_saves_a_png_that_prepare_digit_reads_as_the_pad_does(chrome, fresh_pad, tmp_path):
+    """Exercise 4's way: the button saves my_digit.png; prepare_digit reads the model's input."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    chrome.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(tmp_path)}
+    )
+    draw(chrome, fresh_pad["digit-canvas"], seven())
+    chrome.find_element(By.CSS_SELECTOR, ".draw-digit [data-testid=download]").click()
+    saved = tmp_path / "my_digit.png"
+    WebDriverWait(chrome, 20).until(lambda _: saved.is_file() and saved.stat().st_size > 0)
+    browser = prepared_input(chrome)
+    assert browser is not None
+    assert np.abs(browser - prepare_digit(saved)).max() <= GREY_LEVEL
+
+
 def stroke_latency(driver, canvas, strokes: int = 10) -> list[float]:
     """Milliseconds from each stroke's end (its pointerup) to updated bars, as the pad records."""
     times = []
