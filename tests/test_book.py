@@ -33,40 +33,6 @@ CHROMIUM_FLAGS = [
 ]
 
 
-@pytest.fixture(scope="session")
-def book(tmp_path_factory, load_script) -> dict:
-    """Build a copy of the book clean, again with nothing changed, and after a prose edit."""
-    bench = load_script("book_build")
-    book_dir = bench.copy_repository(tmp_path_factory.mktemp("book") / "course")
-    clean, _ = bench.build_book(book_dir)
-    assert clean.returncode == 0, f"book build failed:\n{clean.stdout[-6000:]}\n{clean.stderr}"
-    cached, _ = bench.build_book(book_dir)
-    assert cached.returncode == 0, f"cached rebuild failed:\n{cached.stdout[-6000:]}"
-    bench.edit_prose(book_dir)
-    edited, _ = bench.build_book(book_dir)
-    assert edited.returncode == 0, f"rebuild after a prose edit failed:\n{edited.stdout[-6000:]}"
-    return dict(
-        dir=book_dir,
-        html=book_dir / "_build" / "html",
-        clean=clean,
-        cached=cached,
-        edited=edited,
-        executed=executed_notebooks(book_dir),
-    )
-
-
-def executed_notebooks(book_dir: Path) -> dict[str, dict]:
-    """chapter -> the executed notebook in the build's execution cache (glue values included)."""
-    from jupyter_cache import get_cache
-
-    cache = get_cache(book_dir / "_build" / ".jupyter_cache")
-    notebooks = {}
-    for record in cache.list_cache_records():
-        chapter = Path(record.uri).relative_to(book_dir).with_suffix("").as_posix()
-        notebooks[chapter] = cache.get_cache_bundle(record.pk).nb
-    return notebooks
-
-
 def chapters(book_dir: Path) -> list[str]:
     toc = yaml.safe_load((book_dir / "_toc.yml").read_text())
     return [toc["root"]] + [chapter["file"] for chapter in toc["chapters"]]

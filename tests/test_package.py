@@ -31,6 +31,7 @@ PACKAGE_DATA = (
     "digits/resources/README.md",
     "digits/resources/handwriting/example_digit.png",
     "digits/resources/handwriting/README.md",
+    "digits/resources/web/draw_digit.js",
     "autograder/instructor/gradescope_files/setup.sh",
     "autograder/instructor/gradescope_files/run_autograder",
 )

@@ -2,7 +2,6 @@
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -101,10 +100,11 @@ def test_parallel_test_processes_make_each_shared_fixture_once_and_share_the_cor
     (or the executed solutions) in one process: made once, not once per process. pytest 9.2
     broke that without a word (see pyproject.toml); this is how we would know. Each process
     sizes TensorFlow's thread pools for its share of the cores, not the whole machine."""
-    shutil.copy(repo / "tests" / "conftest.py", tmp_path / "conftest.py")
     made = tmp_path / "made.txt"
-    (tmp_path / "shared_book.py").write_text(
-        "import os\nimport pytest\n\n\n@pytest.fixture(scope='session')\ndef book():\n"
+    # The conftest's own `book` fixture builds the site: a stand-in replaces it (defined last).
+    (tmp_path / "conftest.py").write_text(
+        (repo / "tests" / "conftest.py").read_text()
+        + "\n\n@pytest.fixture(scope='session')\ndef book():\n"
         f"    with open({str(made)!r}, 'a') as log:\n"
         "        log.write(os.environ.get('PYTEST_XDIST_WORKER', 'main') + '\\n')\n"
     )
@@ -122,7 +122,7 @@ def test_parallel_test_processes_make_each_shared_fixture_once_and_share_the_cor
     command = [sys.executable, "-m", "pytest", "-n", "2", "--dist", "loadgroup", "-q"]
     python_path = [path for path in [os.environ.get("PYTHONPATH")] if path]
     result = subprocess.run(
-        [*command, "-p", "shared_book", "-p", "no:cacheprovider", str(tmp_path)],
+        [*command, "-p", "no:cacheprovider", str(tmp_path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
