@@ -245,6 +245,23 @@ def test_no_output_shows_the_failed_download_or_tensorflow_start_up_lines(book):
             assert line not in text, f"{chapter}: shows {line!r}"
 
 
+def test_every_chapter_ends_with_a_quiz_whose_answers_open_on_demand(book):
+    """Chapters 1 to 10 end with "Check your understanding": 3 to 5 questions, each answer in a
+    closed <details> element (hidden until the reader opens it)."""
+    for chapter in chapters(book["dir"])[1:]:
+        page = (book["html"] / f"{chapter}.html").read_text()
+        article = page.split('<article class="bd-article">', 1)[1].split("</article>", 1)[0]
+        before, found, quiz = article.partition('<section id="check-your-understanding">')
+        assert found, f"{chapter}: no Check your understanding section"
+        assert "<h2>Check your understanding" in quiz, chapter
+        assert "<h2" not in quiz.split("<h2", 2)[-1] or quiz.count("<h2") == 1, chapter
+        answers = re.findall(r"<details><summary>Answer</summary>(.*?)</details>", quiz, re.DOTALL)
+        assert 3 <= len(answers) <= 5, f"{chapter}: {len(answers)} answers"
+        assert quiz.count("<details") == len(answers), f"{chapter}: <details> not closed"
+        assert "<details open" not in quiz, chapter
+        assert all(re.sub(r"<[^>]+>", "", answer).strip() for answer in answers), chapter
+
+
 def test_welcome_table_lists_every_chapter_and_exercise(book):
     text = page_text(book["html"] / "book" / "00_welcome.html")
     assert "Your own handwriting" in text and "Exercise 4" in text
