@@ -5,7 +5,6 @@ never share a `_build`, and the learner's own `_build` is left alone), with the 
 that copy too: the build is clean, training included.
 """
 
-import ast
 import html
 import json
 import re
@@ -104,8 +103,9 @@ def png_outputs(notebook) -> int:
 def expected_text(kind: str, bundle: dict, spec: str | None) -> str:
     if kind == "md":
         return re.sub(r"[`*]", "", bundle["text/markdown"]).strip()
-    plain = bundle["text/plain"]
-    return format(ast.literal_eval(plain), spec) if spec else plain
+    from myst_nb.core.variables import format_plain_text  # what {glue:text} renders
+
+    return format_plain_text(bundle["text/plain"], spec or "")
 
 
 def test_every_chapter_page_exists(book):
