@@ -187,3 +187,87 @@ def test_an_empty_history_says_that_model_fit_trained_for_0_epochs():
     with pytest.raises(ValueError, match="0 epochs") as caught:
         plot_history({})
     assert "epochs=3" in str(caught.value)
+
+
+def test_every_digit_is_drawn_as_mnist_stores_it_white_ink_on_black(mnist_sample):
+    """One colormap on the whole site, MNIST's own: a high value (ink) is light, 0 is black; the
+    same value gets the same gray whether the pixels are 0-255 or normalized."""
+    (x_train, y_train), _ = mnist_sample
+    figures = [
+        plots.show_digits(x_train[:3], labels=y_train[:3]),
+        plots.show_digits(normalize(x_train[:3])),
+        plots.plot_probabilities(x_train[:1], np.full((1, 10), 0.1)),
+        plots.show_pixel_values(x_train[0]),
+    ]
+    for fig in figures:
+        for image in (image for ax in fig.axes for image in ax.images):
+            assert image.get_cmap().name == plots.DIGIT_CMAP == "gray"
+            assert image.norm.vmin == 0 and image.norm.vmax in (1, 255)
+    sources = [plots.__file__, __import__("digits.handwriting").handwriting.__file__]
+    for source in sources:
+        assert "gray_r" not in open(source).read()
+
+
+def test_show_pixel_values_writes_each_value_of_the_patch_beside_a_colour_bar(mnist_sample):
+    (x_train, _), _ = mnist_sample
+    fig = plots.show_pixel_values(x_train[0], rows=(10, 14), columns=(12, 15))
+    whole, patch, colour_bar = fig.axes
+    assert colour_bar.get_ylabel() == "pixel value"
+    values = [int(text.get_text()) for text in patch.texts]
+    assert values == x_train[0][10:14, 12:15].ravel().tolist()
+    assert min(text.get_fontsize() for text in patch.texts) >= 9
+
+
+def test_show_confident_errors_shows_the_surest_wrong_answers_first(mnist_sample):
+    (x_train, y_train), _ = mnist_sample
+    probabilities = np.full((6, 10), 0.0)
+    probabilities[np.arange(6), y_train[:6]] = 1.0  # all right...
+    for index, confidence in ((1, 0.6), (4, 0.9), (5, 0.7)):  # ...but three, wrong
+        probabilities[index] = (1 - confidence) / 9
+        probabilities[index, (y_train[index] + 1) % 10] = confidence
+    fig = plots.show_confident_errors(x_train[:6], y_train[:6], probabilities, limit=2)
+    titles = [ax.get_title() for ax in fig.axes if ax.patches]
+    assert titles == [
+        f"predicted {(y_train[4] + 1) % 10} (90%)",
+        f"predicted {(y_train[5] + 1) % 10} (70%)",
+    ]
+
+
+def test_per_digit_accuracy_and_softmax_figures():
+    labels = np.repeat(np.arange(10), 2)
+    predictions = labels.copy()
+    predictions[0] = 1  # one 0 of two wrong
+    fig = plots.plot_per_digit_accuracy(labels, predictions)
+    heights = [bar.get_height() for bar in fig.axes[0].patches]
+    assert heights == [0.5] + [1.0] * 9
+    fig = plots.plot_softmax(np.zeros(10))
+    scores_ax, probabilities_ax, loss_ax = fig.axes
+    np.testing.assert_allclose([bar.get_height() for bar in probabilities_ax.patches], 0.1)
+    assert loss_ax.get_ylabel() == "loss -log(p)"
+
+
+def test_first_layer_weights_are_drawn_one_28_by_28_image_per_unit():
+    weights = np.random.default_rng(0).normal(size=(784, 20))
+    fig = plots.show_first_layer_weights(weights, units=10)
+    images = [image for ax in fig.axes for image in ax.images]
+    assert len(images) == 10 and images[0].get_array().shape == (28, 28)
+    assert images[0].norm.vmin == -images[0].norm.vmax  # 0 is the middle of the colormap
+
+
+def test_show_network_draws_the_digit_then_one_column_per_layer(mnist_sample):
+    (x_train, _), _ = mnist_sample
+    probabilities = np.full(10, 0.1)
+    layers = [("Flatten", normalize(x_train[0]).ravel()), ("Dense 128", np.arange(128.0))]
+    fig = plots.show_network(x_train[0], [*layers, ("Dense 10, softmax", probabilities)])
+    columns = [image.get_array().shape for ax in fig.axes[:4] for image in ax.images]
+    assert columns == [(28, 28), (784, 1), (128, 1), (10, 1)]
+    labels = [tick.get_text() for tick in fig.axes[3].get_yticklabels()]
+    assert labels == [f"{digit}: 10%" for digit in range(10)]
+
+
+def test_plot_agreement_puts_each_probability_against_the_original():
+    original = np.array([[0.9, 0.1], [0.2, 0.8]])
+    fig = plots.plot_agreement(original, {"a.keras": original, "b.h5": original[::-1]})
+    assert [ax.get_title() for ax in fig.axes] == ["a.keras", "b.h5"]
+    points = fig.axes[1].collections[0].get_offsets()
+    np.testing.assert_allclose(points[:, 0], original.ravel())

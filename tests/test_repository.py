@@ -70,6 +70,34 @@ def test_project_workflow_is_valid_and_runs_the_readme_commands(repo):
     assert any(".ci/run" in (step.get("run") or "") for step in jobs["full"]["steps"])
 
 
+def test_pages_workflow_is_valid_and_publishes_the_site_built_on_full_mnist(repo):
+    import yaml
+
+    path = repo / ".github" / "workflows" / "pages.yml"
+    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema"]
+    result = subprocess.run(
+        [*command, "vendor.github-workflows", str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    workflow = yaml.safe_load(path.read_text())
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert workflow["permissions"]["pages"] == "write"
+    build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
+    assert "MNIST_OFFLINE" not in path.read_text() and "MNIST_PATH" not in path.read_text()
+    runs = [step.get("run") or "" for step in build["steps"]]
+    uses = [step.get("uses") or "" for step in build["steps"]]
+    assert README_INSTALL in runs
+    full_mnist = next(i for i, run in enumerate(runs) if "data.source == 'mnist'" in run)
+    building = next(i for i, run in enumerate(runs) if run.startswith("jupyter-book build"))
+    assert full_mnist < building, "the build must not start before full MNIST is there"
+    upload = next(
+        step for step in build["steps"] if "upload-pages-artifact" in step.get("uses", "")
+    )
+    assert upload["with"]["path"] == "_build/html" and uses.index(upload["uses"]) > building
+    assert deploy["needs"] == "build" and deploy["environment"]["name"] == "github-pages"
+    assert any("deploy-pages" in step.get("uses", "") for step in deploy["steps"])
+
+
 def test_pre_commit_runs_ruff_and_the_exercise_sync_check(repo):
     import yaml
 
