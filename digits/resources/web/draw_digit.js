@@ -703,7 +703,8 @@
     function show(result, prepared) {
       const image = pixels.createImageData(FRAME_SIZE, FRAME_SIZE);
       for (let i = 0; i < FRAME_SIZE * FRAME_SIZE; i++) {
-        const level = prepared ? Math.round(255 * (1 - prepared[i])) : 255; // dark on light
+        // As MNIST stores a digit and every figure of the site shows it: white ink on black.
+        const level = prepared ? Math.round(255 * prepared[i]) : 0;
         image.data.set([level, level, level, 255], 4 * i);
       }
       pixels.putImageData(image, 0, 0);
