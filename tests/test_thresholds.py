@@ -222,8 +222,8 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     seen = {}
 
     class Recording(sandbox.SandboxLearner):
-        def __init__(self, cells, supply, limits=None):
-            super().__init__(cells, supply, limits)
+        def __init__(self, *arguments, **options):
+            super().__init__(*arguments, **options)
             seen.update(self.limits)
 
     monkeypatch.setattr(sandbox, "SandboxLearner", Recording)
