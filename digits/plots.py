@@ -123,7 +123,7 @@ def plot_history(history: dict) -> Figure:
             ax.plot(epochs, history[f"val_{metric}"], "s--", label=f"validation {metric}")
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        ax.set_xticks(epochs)
+        ax.set_xticks(epochs[:: 1 + (len(epochs) - 1) // 10])  # at most 10 labels, kept apart
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

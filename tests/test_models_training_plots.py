@@ -147,6 +147,13 @@ def test_plot_history_draws_training_and_validation_curves():
     np.testing.assert_allclose(accuracy_ax.lines[1].get_ydata(), history["val_accuracy"])
 
 
+def test_plot_history_labels_at_most_ten_epochs_so_that_they_do_not_overlap():
+    for epochs, expected in ((3, [1, 2, 3]), (15, [1, 3, 5, 7, 9, 11, 13, 15])):
+        history = {"loss": [1.0] * epochs, "accuracy": [0.5] * epochs}
+        loss_ax, _ = plots.plot_history(history).axes
+        assert list(loss_ax.get_xticks()) == expected
+
+
 def test_plot_probabilities_marks_the_prediction(mnist_sample):
     (x_train, y_train), _ = mnist_sample
     probabilities = np.full((2, 10), 0.01)
