@@ -106,3 +106,47 @@ def accuracy_mark(data, kind: str, submission=None) -> tuple[float, str]:
         mark = course.marks[kind]
         return mark, f"accuracy mark for the {kind} model: {mark:.1%}, from {course.path}"
     raise CheckFailed("marks_missing", kind=kind, origin=getattr(data, "origin", "?"))
+
+
+# ------------------------------------------------------------ a model that has seen the test set
+# A model reads the digits it trained on at least as well as new ones: an honest model's test
+# accuracy is at most its training accuracy plus the noise of measuring both on a sample of
+# digits. A model that scores clearly higher on the test digits has seen them (trained on them,
+# or built from them). The figures behind the two constants: "A model that has seen the test set"
+# in benchmarks/RESULTS.md (benchmarks/bench_memorised.py).
+SEEN_TEST_SET_ERRORS = 4.0  # standard errors of the gap: 1 in 30,000 for a model without one
+SEEN_TEST_SET_MIN_GAP = 0.01  # and never less than a point: where both are near 100% too
+
+
+def training_digit_count(train_count: int, test_count: int) -> int:
+    """How many training images the judge reads a model on: the first ones, as many as there are
+    test digits, at most half the training set (far from the last 10% that the notebooks'
+    validation_split=0.1 holds out of training)."""
+    return min(test_count, train_count // 2)
+
+
+def gap_standard_error(
+    test_accuracy: float, test_count: int, training_accuracy: float, training_count: int
+) -> float:
+    """The standard error of test accuracy minus training accuracy for a model equally good on
+    both (the two accuracies pooled), each measured on that many digits."""
+    right = test_accuracy * test_count + training_accuracy * training_count
+    pooled = right / (test_count + training_count)
+    return math.sqrt(pooled * (1 - pooled) * (1 / test_count + 1 / training_count))
+
+
+def seen_gap_limit(
+    test_accuracy: float, test_count: int, training_accuracy: float, training_count: int
+) -> float:
+    """How far test accuracy may exceed training accuracy before the model has seen the test
+    set: SEEN_TEST_SET_ERRORS standard errors, and at least SEEN_TEST_SET_MIN_GAP."""
+    error = gap_standard_error(test_accuracy, test_count, training_accuracy, training_count)
+    return max(SEEN_TEST_SET_ERRORS * error, SEEN_TEST_SET_MIN_GAP)
+
+
+def has_seen_test_set(
+    test_accuracy: float, test_count: int, training_accuracy: float, training_count: int
+) -> bool:
+    """Whether a model's test accuracy exceeds its training accuracy by more than noise."""
+    limit = seen_gap_limit(test_accuracy, test_count, training_accuracy, training_count)
+    return test_accuracy - training_accuracy > limit

@@ -106,12 +106,15 @@ def share_model(
     return record
 
 
-def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Model, dict]:
-    """Train a fresh model of this kind (seeded) and return it with its training record."""
+def train(
+    kind: str = "dense", data: MnistData | None = None, seed: int = SEED
+) -> tuple[keras.Model, dict]:
+    """Train a fresh model of this kind (seeded: the book's models use SEED, calibration others)
+    and return it with its training record."""
     recipe = _recipe(kind)
     data = load_mnist() if data is None else data
     (x_train, y_train), _ = data
-    keras.utils.set_random_seed(SEED)
+    keras.utils.set_random_seed(seed)
     model = recipe.build()
     callbacks = []
     if recipe.early_stopping:

@@ -24,6 +24,7 @@ from test_autograder_messages import (
     trained,
     with_lambda_layer,
 )
+from test_memorised import graded_accuracy, template_matcher
 
 from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
 from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
@@ -265,6 +266,9 @@ TRIGGERS = {
     "other_scaling": accuracy_with(threshold=0.97, training=dict(scale=keras_normalize, epochs=3)),
     "trained_on_other_data": accuracy_with(full=True, record=True),
     "accuracy_too_low": accuracy_with(full=True),
+    "seen_test_set": lambda tmp_path, monkeypatch: graded_accuracy(
+        tmp_path, "build_cnn", template_matcher(), template_matcher
+    ),
     "marks_missing": lambda tmp_path, monkeypatch: accuracy_result(
         tmp_path, dense_model(), sample_with_source("mnist-file")
     ),

@@ -15,6 +15,8 @@ import pytest
 
 from autograder.instructor import batch
 from autograder.instructor.batch import Limits, grade_class
+from autograder.instructor.canvas import write_canvas_csv
+from autograder.instructor.class_report import class_numbers, write_class_report
 from autograder.instructor.collect import collect_submission, fingerprint
 from autograder.isolation.confinement import remove_tree
 
@@ -347,3 +349,28 @@ def test_a_judge_replaced_while_another_grades_gets_a_log_and_folder_of_its_own(
         runner.stop_all()
     assert not busy.scratch.exists() and not replacement.scratch.exists()
     assert not runner.scratch.exists()  # every student's copy was made there
+
+
+@pytest.mark.skipif(not LINUX, reason="folder names of any bytes: Linux")
+def test_a_folder_name_that_is_not_utf8_is_shown_escaped_and_stops_no_ones_grade(
+    tmp_path, fake_grader
+):
+    """A submission folder named in Latin-1 (b"caf\\xe9") stopped batch's grades.csv for the
+    whole class with a UnicodeEncodeError, on every re-run."""
+    submissions = make_class(tmp_path, {"ada": "score 3", "dee": "score 1"})
+    odd = submissions / os.fsdecode(b"caf\xe9") / "exercises"
+    odd.mkdir(parents=True)
+    (odd / "01_build_model.ipynb").write_text("score 2")
+    out = tmp_path / "grades" / "grades.csv"
+    grades = run(submissions, out, fake_grader)
+
+    rows = read_csv(out)
+    assert sorted(rows) == ["ada", "caf\\xe9", "dee"]
+    assert [rows[name]["total"] for name in ("ada", "caf\\xe9", "dee")] == ["3", "2", "1"]
+    assert (
+        "# Feedback for caf\\xe9" in (out.parent / "feedback" / f"{odd.parent.name}.md").read_text()
+    )
+    write_class_report(class_numbers(grades), tmp_path / "class.html")  # --report
+    write_canvas_csv(grades, tmp_path / "canvas.csv")  # --canvas
+    assert "caf\\xe9" in (tmp_path / "class.csv").read_text()
+    assert "caf\\xe9" in (tmp_path / "canvas.csv").read_text()

@@ -30,7 +30,12 @@ from autograder.isolation.modelfile import (
 from autograder.isolation.protocol import FailureKind, LearnerFailure
 from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Context, Exercise, first_line
-from autograder.thresholds import accuracy_mark
+from autograder.thresholds import (
+    accuracy_mark,
+    has_seen_test_set,
+    seen_gap_limit,
+    training_digit_count,
+)
 
 SHAPE_ONLY_LAYERS = ("Dropout", "InputLayer")  # they change no shape and no activation
 SPARSE_LOSS = "sparse_categorical_crossentropy"
@@ -172,6 +177,14 @@ MISTAKES: dict[str, Mistake] = {
         "needed. Its optimizer's learning rate is {rate:g} (Adam's default is 0.001), so its "
         "weights hardly moved during training.",
         'Compile with optimizer="adam" (learning rate 0.001), then train and save again.',
+    ),
+    "seen_test_set": Mistake(
+        "The model in {file} scores {test} on the {tests:,} test digits but {trained} on "
+        "{trainings:,} digits it trained on: {gap} points higher on digits it should never have "
+        "seen (chance allows {limit}). It has seen the test set: it was trained on the test "
+        "digits, or built from them.",
+        "Train on x_train only: the test digits measure how well the model reads digits it has "
+        "never seen. Then save and submit the new {file}.",
     ),
     "accuracy_too_low": Mistake(
         "The model in {file} reaches {accuracy} test accuracy on {data}; at least "
@@ -353,9 +366,11 @@ def saved_file(context: Context, exercise: Exercise):
 
 def _judged_inputs(context: Context) -> tuple[dict[str, np.ndarray], tuple[str, ...]]:
     """What a saved model predicts once, when it is read: the whole test set ("test", for the
-    accuracy and the probabilities), and RELOAD_DIGITS digits, also with a re-saved copy."""
+    accuracy and the probabilities), training images ("train", to compare with the test
+    accuracy) and RELOAD_DIGITS digits, also with a re-saved copy."""
     images, _ = test_images(context)
-    return {"test": images, "reload": images[:RELOAD_DIGITS]}, ("reload",)
+    trained, _ = training_images(context)
+    return {"test": images, "train": trained, "reload": images[:RELOAD_DIGITS]}, ("reload",)
 
 
 def _other_model_files(folder: Path, wanted: str) -> str:
@@ -414,6 +429,16 @@ def test_images(context: Context, count: int | None = None) -> tuple[np.ndarray,
 
     _, (x_test, y_test) = context.data()
     return normalize(x_test[:count]), y_test[:count]
+
+
+def training_images(context: Context) -> tuple[np.ndarray, np.ndarray]:
+    """The training images on which the judge measures a model's training accuracy (see
+    thresholds.training_digit_count), normalized, and their labels."""
+    from digits.data import normalize
+
+    (x_train, y_train), (x_test, _) = context.data()
+    count = training_digit_count(len(x_train), len(x_test))
+    return normalize(x_train[:count]), y_train[:count]
 
 
 def check_saved_model(context: Context, exercise: Exercise) -> str:
@@ -535,7 +560,26 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
     if accuracy < threshold:
         facts = dict(file=exercise.file, accuracy=shown, threshold=mark, data=where)
         _judge_low_accuracy(context, exercise, model, accuracy, facts, spread)
+    _judge_seen_test_set(context, model, accuracy, len(labels), exercise.file)
     return f"{shown} on the {where} (mark {mark}; {spread})"
+
+
+def _judge_seen_test_set(
+    context: Context, model: ModelFacts, test: float, tests: int, file: str
+) -> None:
+    """A model above the mark that reads the test digits clearly better than the digits it
+    trained on has seen them (thresholds.has_seen_test_set): no accuracy points. (Below the
+    mark, the low accuracy's cause is the message: a model trained on other data than it is
+    graded on has seen neither set, and its gap is noise.)"""
+    _, labels = training_images(context)
+    trained = accuracy_of(predictions_of(model, "train"), labels)
+    if has_seen_test_set(test, tests, trained, len(labels)):
+        limit = seen_gap_limit(test, tests, trained, len(labels))
+        raise CheckFailed(
+            "seen_test_set", file=file, test=f"{test:.1%}", tests=tests,
+            trained=f"{trained:.1%}", trainings=len(labels),
+            gap=f"{(test - trained) * 100:.1f}", limit=f"{limit * 100:.1f}",
+        )  # fmt: skip
 
 
 NEAR_CHANCE = 0.2  # 10 digits: a model that learned nothing is right about 10% of the time

@@ -88,6 +88,17 @@ class Grade:
     mistakes: dict[str, str] = field(default_factory=dict)  # check id -> catalogued mistake id
     messages: dict[str, str] = field(default_factory=dict)  # check id -> first line, if failed
 
+    @property
+    def shown(self) -> str:
+        """The student's name as every report can write it (see `shown_name`)."""
+        return shown_name(self.student)
+
+
+def shown_name(folder_name: str) -> str:
+    """A folder's name as text: bytes that are not UTF-8 (a name written in Latin-1, which
+    Python reads as lone surrogates that no report can encode) shown as escapes, "caf\\xe9"."""
+    return os.fsencode(folder_name).decode("utf-8", "backslashreplace")
+
 
 @dataclass
 class Limits:
@@ -228,7 +239,7 @@ class _Runner:
     def grade(self, folder: Path, current_fingerprint: str) -> Grade:
         start = time.monotonic()
         with tempfile.TemporaryDirectory(
-            prefix=f"grade-{folder.name}-", dir=self.scratch
+            prefix=f"grade-{shown_name(folder.name)}-", dir=self.scratch
         ) as scratch:
             work = Path(scratch) / "submission"
             collect_submission(folder, work)
@@ -246,9 +257,9 @@ class _Runner:
                 grade.max_score = float(report.get("max_score", 0))
                 grade.checks = _check_scores(report)
                 grade.mistakes, grade.messages = _check_mistakes(report)
-                text = _feedback_from_results(folder.name, report)
+                text = _feedback_from_results(grade.shown, report)
             else:
-                text = _feedback_for_failure(folder.name, status, self.limits, log_path, exit_code)
+                text = _feedback_for_failure(grade.shown, status, self.limits, log_path, exit_code)
             (self.feedback / f"{folder.name}.md").write_text(text, encoding="utf-8")
         grade.seconds = round(time.monotonic() - start, 1)
         return grade
@@ -564,8 +575,7 @@ def _write_csv(path: Path, grades: list[Grade]) -> None:
         for grade in grades:
             checks = [_number(grade.checks[c]) if c in grade.checks else "" for c in check_ids]
             writer.writerow(
-                [grade.student, _number(grade.score), _number(grade.max_score), grade.status]
-                + checks
+                [grade.shown, _number(grade.score), _number(grade.max_score), grade.status] + checks
             )
     os.replace(temporary, path)
 
@@ -582,7 +592,7 @@ def _number(value: float) -> str:
 
 def _summary(grade: Grade) -> str:
     score = f"{_number(grade.score)}/{_number(grade.max_score)}" if grade.status == GRADED else "-"
-    return f"{grade.student}: {score} ({grade.status}, {grade.seconds:.1f} s)"
+    return f"{grade.shown}: {score} ({grade.status}, {grade.seconds:.1f} s)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,7 +34,7 @@ def write_canvas_csv(
         writer.writerow(["Points Possible", "", "", "", "", f"{points:g}"])
         for grade in grades:
             row = {column: "" for column in IDENTITY_COLUMNS}
-            row["Student"] = grade.student
-            row[id_column] = grade.student
+            row["Student"] = grade.shown
+            row[id_column] = grade.shown
             score = f"{grade.score:g}" if grade.status == "graded" else ""
             writer.writerow([*row.values(), score])

@@ -14,6 +14,7 @@ from pathlib import Path
 
 GRADED = "graded"
 TOP_MISTAKES = 10
+SEEN_TEST_SET = "seen_test_set"  # the judge's mistake id (autograder.exercises.models)
 
 
 @dataclass
@@ -29,6 +30,24 @@ class ClassNumbers:
     failures: list[tuple[str, str]]  # (student, timeout/crashed)
     seconds: list[tuple[str, float]]
     flags: list = field(default_factory=list)
+    seen_test_set: list[tuple[str, str]] = field(default_factory=list)  # (student, message)
+
+
+def shown(students) -> str:
+    """A pair (or more) of students' names as one cell, in the names every report can write."""
+    from autograder.instructor.batch import shown_name
+
+    return " & ".join(map(shown_name, students))
+
+
+def seen_test_set(grades) -> list[tuple[str, str]]:
+    """Each student whose model the judge found to have seen the test set, with its message."""
+    return [
+        (grade.shown, grade.messages.get(check, ""))
+        for grade in grades
+        for check, mistake in grade.mistakes.items()
+        if mistake == SEEN_TEST_SET
+    ]
 
 
 def class_numbers(grades, flags=()) -> ClassNumbers:
@@ -58,9 +77,10 @@ def class_numbers(grades, flags=()) -> ClassNumbers:
         max_score=max((grade.max_score for grade in graded), default=0.0),
         pass_rates=pass_rates,
         mistakes=[(m, n, examples[m]) for m, n in counts.most_common(TOP_MISTAKES)],
-        failures=[(grade.student, grade.status) for grade in grades if grade.status != GRADED],
-        seconds=[(grade.student, grade.seconds) for grade in grades],
+        failures=[(grade.shown, grade.status) for grade in grades if grade.status != GRADED],
+        seconds=[(grade.shown, grade.seconds) for grade in grades],
         flags=list(flags),
+        seen_test_set=seen_test_set(graded),
     )
 
 
@@ -86,8 +106,11 @@ def write_class_csv(numbers: ClassNumbers, path: Path) -> None:
         for student, seconds in numbers.seconds:
             writer.writerow(["seconds", as_text(student), f"{seconds:.1f}", "", ""])
         for flag in numbers.flags:
-            students = as_text(" & ".join(flag.students))
-            writer.writerow(["similarity", students, "", "", as_text(flag.detail)])
+            writer.writerow(
+                ["similarity", as_text(shown(flag.students)), "", "", as_text(flag.detail)]
+            )
+        for student, message in numbers.seen_test_set:
+            writer.writerow(["seen test set", as_text(student), "", "", as_text(message)])
 
 
 def write_class_report(numbers: ClassNumbers, path: Path) -> None:
@@ -132,12 +155,16 @@ def _page(numbers: ClassNumbers) -> str:
         "<p>Evidence for a person to look at, never a penalty. Learners who ran the same "
         "notebook (with its fixed random seed) on the same data can get near-identical models "
         "honestly; short answers are not compared.</p>",
-        _table(
-            ["students", "what matches"],
-            [(" & ".join(f.students), f.detail) for f in numbers.flags],
-        )
+        _table(["students", "what matches"], [(shown(f.students), f.detail) for f in numbers.flags])
         if numbers.flags
         else "<p>No similar submissions found.</p>",
+        "<h2>Models that have seen the test set</h2>",
+        "<p>Models that read the test digits clearly better than the digits they trained on: "
+        "trained on the test digits, or built from them. The grader gave them no accuracy "
+        "points; the message says what it measured.</p>",
+        _table(["student", "what the grader measured"], numbers.seen_test_set)
+        if numbers.seen_test_set
+        else "<p>None found.</p>",
         "</body></html>",
     ]
     return "\n".join(parts)
