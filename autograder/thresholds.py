@@ -110,12 +110,13 @@ def accuracy_mark(data, kind: str, submission=None) -> tuple[float, str]:
 
 # ------------------------------------------------------------ a model that has seen the test set
 # A model reads the digits it trained on at least as well as new ones: an honest model's test
-# accuracy is at most its training accuracy plus the noise of measuring both on a sample of
-# digits. A model that scores clearly higher on the test digits has seen them (trained on them,
-# or built from them). The figures behind the two constants: "A model that has seen the test set"
-# in benchmarks/RESULTS.md (benchmarks/bench_memorised.py).
-SEEN_TEST_SET_ERRORS = 4.0  # standard errors of the gap: 1 in 30,000 for a model without one
-SEEN_TEST_SET_MIN_GAP = 0.01  # and never less than a point: where both are near 100% too
+# accuracy is at most its training accuracy, give or take the noise of measuring both on a sample
+# of digits. A model that scores clearly higher on the test digits has seen them (trained on
+# them, or built from them). Every reference recipe measured (3 seeds): test accuracy 1.6 to 8.2
+# standard errors *below* training accuracy on the sample, 1.8 to 11.6 below on real MNIST; a
+# template matcher of the test digits 10.3 and 24.5 above ("A model that has seen the test set"
+# in benchmarks/RESULTS.md, from benchmarks/bench_memorised.py).
+SEEN_TEST_SET_ERRORS = 4.0  # by chance, 1 in 30,000 for a model equally good on both sets
 
 
 def training_digit_count(train_count: int, test_count: int) -> int:
@@ -139,9 +140,9 @@ def seen_gap_limit(
     test_accuracy: float, test_count: int, training_accuracy: float, training_count: int
 ) -> float:
     """How far test accuracy may exceed training accuracy before the model has seen the test
-    set: SEEN_TEST_SET_ERRORS standard errors, and at least SEEN_TEST_SET_MIN_GAP."""
+    set: SEEN_TEST_SET_ERRORS standard errors of the difference."""
     error = gap_standard_error(test_accuracy, test_count, training_accuracy, training_count)
-    return max(SEEN_TEST_SET_ERRORS * error, SEEN_TEST_SET_MIN_GAP)
+    return SEEN_TEST_SET_ERRORS * error
 
 
 def has_seen_test_set(

@@ -181,8 +181,8 @@ MISTAKES: dict[str, Mistake] = {
     "seen_test_set": Mistake(
         "The model in {file} scores {test} on the {tests:,} test digits but {trained} on "
         "{trainings:,} digits it trained on: {gap} points higher on digits it should never have "
-        "seen (chance allows {limit}). It has seen the test set: it was trained on the test "
-        "digits, or built from them.",
+        "seen, where chance allows {limit} at most. It has seen the test set: it was trained on "
+        "the test digits, or built from them.",
         "Train on x_train only: the test digits measure how well the model reads digits it has "
         "never seen. Then save and submit the new {file}.",
     ),
