@@ -139,6 +139,28 @@ def test_the_dense_model_trained_on_the_test_digits_too_earns_no_accuracy_points
     assert result.mistake == "seen_test_set", result.message
 
 
+@pytest.mark.slow
+def test_batch_withholds_the_points_and_the_class_report_names_the_student(
+    submission_with, tmp_path
+):
+    """The same attack in a class graded by batch: its points withheld in grades.csv, its
+    student named in the class report's section, and no one else."""
+    submissions = tmp_path / "class"
+    mallory = submission_with({"03_cnn.ipynb": TEMPLATE_MATCHER}, submissions / "mallory")
+    template_matcher().save(mallory / "handwritten_cnn.keras")
+    submission_with({}, submissions / "ada")  # nothing written yet
+    out, report = tmp_path / "grades.csv", tmp_path / "class.html"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(submissions)]
+    command += ["--out", str(out), "--report", str(report)]
+    subprocess.run(command, check=True, capture_output=True, timeout=900)
+
+    rows = {row["student"]: row for row in csv.DictReader(out.open())}
+    assert rows["mallory"]["build_cnn.saved_model"] == "1"
+    assert rows["mallory"]["build_cnn.accuracy"] == "0"
+    section = report.read_text().split("<h2>Models that have seen the test set</h2>")[1]
+    assert "<td>mallory</td>" in section and "ada" not in section
+
+
 def memorised_grade(student: str, message: str) -> Grade:
     return Grade(
         student, "f", "graded", 13, 13, {"build_cnn.accuracy": 0},

@@ -40,6 +40,7 @@ from autograder.thresholds import (
 SHAPE_ONLY_LAYERS = ("Dropout", "InputLayer")  # they change no shape and no activation
 SPARSE_LOSS = "sparse_categorical_crossentropy"
 ACCURACY_METRICS = {"accuracy", "acc", "sparse_categorical_accuracy"}
+SEEN_TEST_SET = "seen_test_set"  # a mistake the class report lists student by student
 
 MISTAKES: dict[str, Mistake] = {
     "not_a_model": Mistake(
@@ -178,7 +179,7 @@ MISTAKES: dict[str, Mistake] = {
         "weights hardly moved during training.",
         'Compile with optimizer="adam" (learning rate 0.001), then train and save again.',
     ),
-    "seen_test_set": Mistake(
+    SEEN_TEST_SET: Mistake(
         "The model in {file} scores {test} on the {tests:,} test digits but {trained} on "
         "{trainings:,} digits it trained on: {gap} points higher on digits it should never have "
         "seen, where chance allows {limit} at most. It has seen the test set: it was trained on "
@@ -576,7 +577,7 @@ def _judge_seen_test_set(
     if has_seen_test_set(test, tests, trained, len(labels)):
         limit = seen_gap_limit(test, tests, trained, len(labels))
         raise CheckFailed(
-            "seen_test_set", file=file, test=f"{test:.1%}", tests=tests,
+            SEEN_TEST_SET, file=file, test=f"{test:.1%}", tests=tests,
             trained=f"{trained:.1%}", trainings=len(labels),
             gap=f"{(test - trained) * 100:.1f}", limit=f"{limit * 100:.1f}",
         )  # fmt: skip

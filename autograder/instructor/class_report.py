@@ -12,9 +12,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder.exercises.models import SEEN_TEST_SET
+
 GRADED = "graded"
 TOP_MISTAKES = 10
-SEEN_TEST_SET = "seen_test_set"  # the judge's mistake id (autograder.exercises.models)
 
 
 @dataclass
