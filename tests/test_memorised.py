@@ -23,6 +23,7 @@ from autograder.exercises import EXERCISES_BY_FUNCTION
 from autograder.instructor.batch import Grade
 from autograder.instructor.class_report import class_numbers, write_class_report
 from autograder.notebook import InProcessLearner
+from autograder.results import CheckResult
 from autograder.runner import Context, run_exercise
 from digits.data import load_mnist_sample
 from digits.models import build_dense_model
@@ -102,7 +103,7 @@ def test_a_template_matcher_of_the_test_digits_earns_no_accuracy_points(submissi
     assert "It has seen the test set" in accuracy["output"]
 
 
-def graded_accuracy(folder, function: str, model: keras.Model, build) -> object:
+def graded_accuracy(folder, function: str, model: keras.Model, build) -> CheckResult:
     """The accuracy check's result for `model`, saved as the exercise's file in `folder`, graded
     on the offline sample in this process."""
     exercise = EXERCISES_BY_FUNCTION[function]
