@@ -33,7 +33,6 @@ import hashlib
 import itertools
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -59,6 +58,7 @@ from autograder.isolation.confinement import (
     remove_tree,
 )
 from autograder.isolation.modelfile import keras_too_old
+from autograder.isolation.supervisor import ChannelClosed, Supervised
 from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -221,7 +221,7 @@ class _Runner:
         # Every student's copy, and the judges' own folders, are made here: a folder that the
         # judges hide from learner code (`serve --private`), wherever TMPDIR puts it.
         self.scratch = Path(tempfile.mkdtemp(prefix="autograder-batch-"))
-        self.children: set[subprocess.Popen] = set()
+        self.children: set[Supervised] = set()
         self.lock = threading.Lock()
         self.stopping = False
 
@@ -258,25 +258,22 @@ class _Runner:
             self.limits.memory_mb, [*self.grader, str(work), "--json", str(results)]
         )
         with open(log_path, "wb") as log_file:
-            child = subprocess.Popen(
+            child = Supervised(
                 command,
                 cwd=work,
                 env=_child_environment(self.limits.threads),
-                stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                start_new_session=os.name == "posix",  # its own process group, killed as one
             )
             with self.lock:
                 self.children.add(child)
                 if self.stopping:
-                    kill_tree(child)
+                    child.end()
             try:
-                return GRADED, child.wait(timeout=self.limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                return TIMEOUT, None
+                exit_code = child.wait(self.limits.timeout_s)
+                return (TIMEOUT, None) if exit_code is None else (GRADED, exit_code)
             finally:
-                kill_tree(child)  # also any kernel or worker the grader left behind
+                child.end()  # also any kernel or worker the grader left behind
                 with self.lock:
                     self.children.discard(child)
 
@@ -284,7 +281,7 @@ class _Runner:
         with self.lock:
             self.stopping = True
             for child in list(self.children):
-                kill_tree(child)
+                child.end()
         remove_tree(self.scratch)
 
 
@@ -300,45 +297,26 @@ class _Judge:
         # stopped: a judge that is killed cannot remove its own.
         self.scratch = Path(tempfile.mkdtemp(prefix="batch-judge-", dir=inside))
         with open(log_path, "ab") as log_file:
-            self.process = subprocess.Popen(
+            self.process = Supervised(
                 command,
                 env=dict(_child_environment(limits.threads), TMPDIR=str(self.scratch)),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
                 stderr=log_file,
-                text=True,
-                encoding="utf-8",
-                start_new_session=True,  # its own process group, killed as one
+                channel=True,  # requests on its stdin, answers on its stdout
             )
-        self.answers: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout or ():
-            if line.startswith('{"'):  # an answer; anything else is a line for the log
-                self.answers.put(line)
-        self.answers.put(None)  # the judge is gone
 
     def grade(self, work: Path, results: Path, timeout_s: float) -> tuple[str, int | None]:
         """GRADED (results written, or not when it could not grade), TIMEOUT or CRASHED."""
-        request = {"submission": str(work), "json": str(results)}
         try:
-            requests = self.process.stdin
-            if requests is None:  # never: opened as a pipe above
-                raise OSError("no pipe to the judge")
-            requests.write(json.dumps(request) + "\n")
-            requests.flush()
-            answer = self.answers.get(timeout=timeout_s)
-        except (BrokenPipeError, OSError):
-            answer = None
-        except queue.Empty:
-            return TIMEOUT, None
+            self.process.send({"submission": str(work), "json": str(results)})
+            answer = self.process.receive(timeout_s)
+        except ChannelClosed:
+            return CRASHED, self.process.wait(None)
         if answer is None:
-            return CRASHED, self.process.wait()
+            return TIMEOUT, None
         return GRADED, 0
 
     def stop(self) -> None:
-        kill_tree(self.process)
+        self.process.end()
         remove_tree(self.scratch)
 
 
@@ -425,17 +403,6 @@ def _child_environment(threads: int) -> dict[str, str]:
     env.setdefault("MALLOC_ARENA_MAX", "2")  # keeps TensorFlow's address space predictable
     share_cores(threads, env)
     return env
-
-
-def kill_tree(child: subprocess.Popen) -> None:
-    if os.name == "posix":
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # the group is already gone
-    elif child.poll() is None:
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True)
-    child.wait()
 
 
 def _read_results(path: Path) -> dict | None:

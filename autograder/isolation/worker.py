@@ -26,9 +26,9 @@ from autograder.isolation.processes import (
     become_subreaper,
     descendants,
     die_with_parent,
+    end_session,
     ipc_objects,
     never_dumpable,
-    processes_in_session,
     reap_orphans,
 )
 from autograder.isolation.protocol import (
@@ -299,8 +299,7 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
             os._exit(ENDED if serve(requests, responses, send) else CLOSED)
         report(control, send, {"forked": forks})
         _, status = os.waitpid(child, 0)
-        for pid in processes_in_session(child):
-            os.kill(pid, 9)
+        end_session(child)
         reap_orphans()
         clean = empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
         code = os.waitstatus_to_exitcode(status)
