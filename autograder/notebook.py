@@ -175,7 +175,7 @@ _WORKERS: dict = {}  # the worker supply of this kernel, started once
 def worker_supply():
     """This kernel's worker (the grader's WorkerSupply), started on first use."""
     if "supply" not in _WORKERS:
-        from autograder.isolation.sandbox import WorkerSupply
+        from autograder.isolation.judge_client import WorkerSupply
 
         folder = tempfile.mkdtemp(prefix="autograder-check-")
         log = open(Path(folder) / "worker.log", "w+", encoding="utf-8")  # noqa: SIM115
@@ -193,7 +193,7 @@ def _close_worker(supply, log, folder: str) -> None:
 
 
 def _run_in_worker(exercise, cell: GradedCell) -> list:
-    from autograder.isolation.sandbox import FORKING, SandboxLearner
+    from autograder.isolation.judge_client import FORKING, SandboxLearner
 
     supply = worker_supply()
     if FORKING:

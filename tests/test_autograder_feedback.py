@@ -13,8 +13,8 @@ import pytest
 from autograder.exercises import CATALOGUE, EXERCISES, build_cnn, models
 from autograder.exercises.argmax_accuracy import make_cases
 from autograder.grader import select
+from autograder.isolation.judge_client import LIMITS, SandboxLearner, WorkerSupply
 from autograder.isolation.protocol import UNSHOWN_CLASS, UNSHOWN_EXCEPTION, LearnerFailure
-from autograder.isolation.sandbox import LIMITS, SandboxLearner, WorkerSupply
 from autograder.mistakes import CheckFailed
 from autograder.notebook import CheckNotPassed, check
 from autograder.submission import GradedCell, fit_arguments, graded_cell

@@ -572,7 +572,7 @@ def test_global_settings_of_one_notebook_do_not_leak_into_the_next(repo, tmp_pat
 
 def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(tmp_path):
     from autograder.isolation.confinement import copy_out
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+    from autograder.isolation.judge_client import MAX_MODEL_BYTES
 
     secret = tmp_path / "hidden.py"
     secret.write_text(SECRET)
@@ -687,7 +687,7 @@ def test_nothing_carries_from_one_notebook_to_the_next(submission_with):
 
 def test_the_judge_never_blocks_on_a_fifo_the_worker_left(tmp_path):
     from autograder.isolation.confinement import copy_out
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+    from autograder.isolation.judge_client import MAX_MODEL_BYTES
 
     os.mkfifo(tmp_path / "returned_build_model.keras")
     started = time.monotonic()
@@ -841,7 +841,7 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
 @pytest.fixture
 def light_worker(tmp_path):
     """A sandboxed forking worker that does not import Keras (fast), closed after the test."""
-    from autograder.isolation.sandbox import WorkerSupply
+    from autograder.isolation.judge_client import WorkerSupply
 
     with open(tmp_path / "worker.log", "w+") as log:
         supply = WorkerSupply(log, str(tmp_path), preload=False)
@@ -851,7 +851,7 @@ def light_worker(tmp_path):
 
 def call_argmax_accuracy(supply, source: str) -> dict:
     """argmax_accuracy() of `source`, called once in the supply's worker."""
-    from autograder.isolation.sandbox import SandboxLearner
+    from autograder.isolation.judge_client import SandboxLearner
     from autograder.submission import GradedCell
 
     cell = GradedCell("argmax_accuracy", source, "<cell>")
@@ -1027,7 +1027,7 @@ def test_without_a_sandbox_the_machines_own_shared_memory_does_not_end_the_worke
     import ctypes
 
     from autograder.isolation.confinement import Confinement
-    from autograder.isolation.sandbox import WorkerSupply
+    from autograder.isolation.judge_client import WorkerSupply
 
     libc = ctypes.CDLL(None, use_errno=True)
     answer = "def argmax_accuracy(y_true, y_prob):\n    return 0.75\n"

@@ -213,7 +213,7 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     import shutil
 
     from autograder import grader
-    from autograder.isolation import sandbox
+    from autograder.isolation import judge_client
 
     shutil.copy(repo / "solutions" / "02_argmax_accuracy.ipynb", submission)
     (submission.parent / "course.toml").write_text(
@@ -221,17 +221,17 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     )
     seen = {}
 
-    class Recording(sandbox.SandboxLearner):
+    class Recording(judge_client.SandboxLearner):
         def __init__(self, *arguments, **options):
             super().__init__(*arguments, **options)
             seen.update(self.limits)
 
-    monkeypatch.setattr(sandbox, "SandboxLearner", Recording)
+    monkeypatch.setattr(judge_client, "SandboxLearner", Recording)
     report = grader.grade(submission, only="argmax_accuracy")
     values = next(r for r in report.results if r.check_id == "argmax_accuracy.values")
     assert (values.points, values.score) == (7, 7)
     assert report.max_score == 1 + 1 + 7 + 1
-    assert seen == dict(sandbox.LIMITS, call=30.0)
+    assert seen == dict(judge_client.LIMITS, call=30.0)
     assert report.notes == ["course configuration: course.toml in the folder above the graded one"]
     assert EXERCISES_BY_FUNCTION["argmax_accuracy"].checks[2].points == 2  # unchanged
 

@@ -5,7 +5,7 @@
 
 Each student's graded files (notebooks, model files) are copied into a fresh temporary folder and
 graded there as ``python -m autograder --train --json`` grades, by a long-lived judge per worker
-slot (``autograder.instructor.serve``: Keras imported once, one sandboxed worker kept across
+slot (``autograder.serve``: Keras imported once, one sandboxed worker kept across
 students, a fresh fork per notebook), with a wall-time limit per student and, on Linux, a memory
 limit. A hanging, crashing or memory-hungry submission is stopped and recorded (its judge killed
 and replaced); the others go on. Writes:
@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.hidden import hidden_files
 from autograder.instructor.canvas import (
     DEFAULT_ASSIGNMENT,
     DEFAULT_ID_COLUMN,
@@ -50,7 +51,6 @@ from autograder.instructor.canvas import (
     write_canvas_csv,
 )
 from autograder.instructor.collect import collect_submission, fingerprint
-from autograder.instructor.hidden import hidden_files
 from autograder.isolation.confinement import (
     SANDBOX_SETTING,
     SandboxUnavailable,
@@ -58,7 +58,12 @@ from autograder.isolation.confinement import (
     remove_tree,
 )
 from autograder.isolation.modelfile import keras_too_old
-from autograder.isolation.supervisor import ChannelClosed, Supervised
+from autograder.isolation.supervisor import (
+    DEFAULT_MEMORY_MB,
+    ChannelClosed,
+    Supervised,
+    limited_command,
+)
 from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -67,7 +72,6 @@ TIMEOUT = "timeout"
 CRASHED = "crashed"
 FAILED_STATUSES = (TIMEOUT, CRASHED)
 DEFAULT_TIMEOUT_S = 600
-DEFAULT_MEMORY_MB = 8192  # address space, not resident memory: TensorFlow reserves ~3 GB
 LOG_LINES_IN_FEEDBACK = 15
 PACKAGES = Path(__file__).resolve().parents[2]
 # Instructor tools that do not change a grade: editing them regrades no one.
@@ -285,11 +289,11 @@ class _Runner:
         remove_tree(self.scratch)
 
 
-SERVER = (sys.executable, "-m", "autograder.instructor.serve")
+SERVER = (sys.executable, "-m", "autograder.serve")
 
 
 class _Judge:
-    """A long-lived judge (`autograder.instructor.serve`) that grades one student at a time."""
+    """A long-lived judge (`autograder.serve`) that grades one student at a time."""
 
     def __init__(self, command: list[str], limits: Limits, log_path: Path, inside: Path):
         self.log_path = log_path
@@ -373,27 +377,6 @@ class _ServedRunner(_Runner):
         for judge in judges:
             judge.stop()
         super().stop_all()
-
-
-def limited_command(memory_mb: int | None, command: list[str]) -> list[str]:
-    """`command` under an address-space limit of `memory_mb` (Linux; None: no limit)."""
-    if not memory_mb or not sys.platform.startswith("linux"):
-        return command
-    launcher = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited"]
-    return [*launcher, str(memory_mb), *command]
-
-
-def exec_limited(memory_mb: int, command: list[str]) -> None:
-    """Set the memory limit, then become the grader (a launcher: no fork-time hooks in threads)."""
-    import resource
-
-    limit = memory_mb * 1024 * 1024
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps from crashes
-    except (ValueError, OSError) as error:
-        print(f"batch: could not set the memory limit ({error}); grading without it", flush=True)
-    os.execv(command[0], command)
 
 
 def _child_environment(threads: int) -> dict[str, str]:
@@ -554,8 +537,6 @@ def _summary(grade: Grade) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--exec-limited"]:
-        exec_limited(int(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(
         prog="python -m autograder.instructor.batch",
         description="Grade every student folder in SUBMISSIONS_DIR in parallel, with limits.",

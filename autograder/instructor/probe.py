@@ -28,8 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.instructor.batch import DEFAULT_MEMORY_MB, limited_command
-from autograder.isolation.supervisor import Supervised
+from autograder.isolation.supervisor import DEFAULT_MEMORY_MB, Supervised, limited_command
 
 PROBE_DIGITS = 48  # the first test digits of the offline sample
 PROBE_NOISE = 48
@@ -71,7 +70,7 @@ def model_outputs(
     outputs for 28x28 images, or that a child could not finish (said on stderr). `memory_mb`:
     the children's address-space limit (None: none)."""
     from autograder.isolation.confinement import copy_out, remove_tree
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+    from autograder.isolation.judge_client import MAX_MODEL_BYTES
 
     done: dict[int, np.ndarray | None] = {}
     scratch = Path(tempfile.mkdtemp(prefix="autograder-probe-"))

@@ -329,7 +329,7 @@ def _text(value, limit: int = 100) -> str | None:
 
 def facts_from_answer(file: Path, answer) -> ModelFacts:
     """The worker's answer, checked field by field (it may come from a file's own code)."""
-    from autograder.isolation.protocol import type_name
+    from autograder.isolation.names import type_name
 
     answer = answer if isinstance(answer, dict) else {}
     layers = answer.get("layers") if isinstance(answer.get("layers"), list) else []

@@ -1,14 +1,14 @@
 """What crosses between the judge and the learner's code: plain data, never pickles.
 
 `Learner` is the judge's view of the learner's graded functions; the worker subprocess
-(`sandbox.SandboxLearner`) and the in-notebook `check()` (`notebook.InProcessLearner`) implement
-it with the helpers below, so a learner's function is called and described the same way in both.
+(`judge_client.SandboxLearner`) and the in-notebook `check()` (`notebook.InProcessLearner`)
+implement it with the helpers below, so a learner's function is called and described the same
+way in both.
 """
 
 from __future__ import annotations
 
 import ast
-import re
 import traceback
 from dataclasses import asdict, dataclass
 from enum import Enum
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from autograder.isolation.names import UNSHOWN_CLASS as UNSHOWN_CLASS  # where tests look
+from autograder.isolation.names import UNSHOWN_EXCEPTION, type_name
 from autograder.submission import parse_cell
 
 
@@ -30,20 +32,6 @@ class FailureKind(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-# A dotted Python name, as a class's module and qualified name make it (`<locals>` included).
-PYTHON_NAME = re.compile(r"(?:[^\W\d]\w*|<locals>)(?:\.(?:[^\W\d]\w*|<locals>))*")
-UNSHOWN_CLASS = "an object of a class whose name cannot be shown"
-UNSHOWN_EXCEPTION = "an exception whose class name cannot be shown"
-
-
-def type_name(name: object, instead: str = UNSHOWN_CLASS) -> str:
-    """A class's name, fit for a message: learner code can name a class anything (lines of
-    Markdown or HTML for the report), so a name that is not a dotted Python name of at most 100
-    characters reads `instead`."""
-    name = str(name)
-    return name if len(name) <= 100 and PYTHON_NAME.fullmatch(name) else instead
 
 
 # What a worker may report; a timeout or a death is only ever the judge's own finding.
@@ -71,7 +59,7 @@ class Learner:
         save_as: Path | None = None,
     ) -> dict:
         """modelfile.read_model_file's answer for a model file; LearnerFailure when it fails.
-        Here, in this process (the notebook's own kernel, tests); sandbox.SandboxLearner reads
+        Here, in this process (the notebook's own kernel, tests); judge_client.SandboxLearner reads
         in a confined worker of its own."""
         from autograder.isolation.modelfile import read_model_file
 
@@ -82,12 +70,12 @@ class Learner:
 
     def parameters(self, function: str) -> list[str]:
         """The names of the function's parameters, read from its cell's source (never run):
-        the `cells` of sandbox.SandboxLearner; a learner without cells overrides this."""
+        the `cells` of judge_client.SandboxLearner; a learner without cells overrides this."""
         return parameters_in_source(self.source(function), function)
 
     def source(self, function: str) -> str:
         """The source of the function's graded cell, where the learner has one (the `cells` of
-        sandbox.SandboxLearner), else ""."""
+        judge_client.SandboxLearner), else ""."""
         cell = getattr(self, "cells", {}).get(function)
         source = getattr(cell, "source", "")
         return source if isinstance(source, str) else ""

@@ -14,6 +14,7 @@ import json
 import os
 import queue
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -23,6 +24,8 @@ from typing import IO, Any
 from autograder.isolation.processes import end_tree
 
 Message = dict[str, Any]
+DEFAULT_MEMORY_MB = 8192  # address space, not resident memory: TensorFlow reserves ~3 GB
+EXEC_LIMITED = "--exec-limited"
 
 
 class ChannelClosed(Exception):
@@ -133,3 +136,30 @@ class Supervised:
                 self.process.stdin.close()
             except OSError:
                 pass
+
+
+def limited_command(memory_mb: int | None, command: list[str]) -> list[str]:
+    """`command` under an address-space limit of `memory_mb` (Linux; None: no limit)."""
+    if not memory_mb or not sys.platform.startswith("linux"):
+        return command
+    launcher = [sys.executable, "-m", "autograder.isolation.supervisor", EXEC_LIMITED]
+    return [*launcher, str(memory_mb), *command]
+
+
+def exec_limited(memory_mb: int, command: list[str]) -> None:
+    """Set the memory limit, then become the command (a launcher: no fork-time hooks in
+    threads)."""
+    import resource
+
+    limit = memory_mb * 1024 * 1024
+    try:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps from crashes
+    except (ValueError, OSError) as error:
+        print(f"could not set the memory limit ({error}); running without it", flush=True)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == [EXEC_LIMITED]:
+        exec_limited(int(sys.argv[2]), sys.argv[3:])
