@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
+from autograder.isolation.learner import Learner
+from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
 from autograder.mistakes import CheckFailed, describe
 from autograder.results import CheckResult, Outcome
 from autograder.submission import (

@@ -26,7 +26,8 @@ from test_autograder_messages import (
 )
 
 from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
-from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
+from autograder.isolation.learner import Learner
+from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
 from autograder.runner import Context, run_exercise
 from digits.data import load_mnist_sample
 
@@ -78,9 +79,9 @@ def reading_fails(**fields):
         learner = checks_learner()
         read = learner.read_model
 
-        def read_model(path, *arguments, **settings):
-            if path.name != "handwritten.keras":  # the function's model reads as usual
-                return read(path, *arguments, **settings)
+        def read_model(request):
+            if request.path.name != "handwritten.keras":  # the function's model reads as usual
+                return read(request)
             raise LearnerFailure(**fields)
 
         monkeypatch.setattr(learner, "read_model", read_model)

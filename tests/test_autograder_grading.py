@@ -19,7 +19,7 @@ import pytest
 from autograder.exercises import CATALOGUE, EXERCISES
 from autograder.grader import grade
 from autograder.isolation.judge_client import WorkerSupply
-from autograder.isolation.protocol import Learner
+from autograder.isolation.learner import Learner
 from autograder.report import format_report
 from autograder.results import Outcome
 from autograder.runner import Context
@@ -338,7 +338,9 @@ def test_a_function_that_only_waits_is_stopped_long_before_its_time_limit(submis
     edit_graded_cell(submission, A, ANSWER, "import time\n    time.sleep(10**6)")
     started = time.monotonic()
     report = grade(submission, limits={"call": 120.0}, only="argmax_accuracy")
-    assert time.monotonic() - started < 60  # stopped once idle (judge_client.IDLE_LIMIT), not at 120 s
+    assert (
+        time.monotonic() - started < 60
+    )  # stopped once idle (judge_client.IDLE_LIMIT), not at 120 s
     first = report.results[0]
     assert first.outcome == Outcome.ERROR and first.mistake == "timeout"
     assert "time.sleep()" in first.message

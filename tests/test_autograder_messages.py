@@ -20,7 +20,7 @@ from autograder import thresholds
 from autograder.exercises import EXERCISES_BY_FUNCTION, models
 from autograder.grader import grade
 from autograder.isolation.judge_client import WorkerSupply
-from autograder.isolation.protocol import Learner
+from autograder.isolation.learner import Learner
 from autograder.notebook import InProcessLearner
 from autograder.results import Outcome
 from autograder.runner import (

@@ -100,7 +100,7 @@ def broken(learner):
 def test_a_hidden_check_with_a_bug_says_so_without_its_traceback(tmp_path):
     from autograder.exercises import EXERCISES_BY_FUNCTION
     from autograder.hidden import load_hidden_checks, with_hidden
-    from autograder.isolation.protocol import Learner
+    from autograder.isolation.learner import Learner
     from autograder.runner import Context, run_check
 
     (tmp_path / "checks.py").write_text(BROKEN)
@@ -185,7 +185,8 @@ def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(
 ):
     from autograder.exercises import EXERCISES_BY_FUNCTION
     from autograder.hidden import load_hidden_checks, with_hidden
-    from autograder.isolation.protocol import Learner, LearnerFailure
+    from autograder.isolation.learner import Learner
+    from autograder.isolation.protocol import LearnerFailure
     from autograder.runner import Context, run_check
 
     class Echoing(Learner):  # a function that raises with its inputs in the message

@@ -2,11 +2,13 @@
 handshake only moves as named, and the package's modules import one another without a cycle."""
 
 import ast
+import json
 import os
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
@@ -231,3 +233,55 @@ def test_the_grading_core_imports_nothing_from_the_instructor_tools():
         for module in core
     }
     assert {module: found for module, found in reaching.items() if found} == {}
+
+
+# --- the protocol: one schema per message, arrays included ------------------------------------
+
+
+def test_an_array_a_graded_function_returns_crosses_back_whole(tmp_path):
+    """A function returning an array (not only a number) reaches the judge's checks as that
+    array, through the worker's answer, with no change to the isolation modules."""
+    from autograder.isolation.judge_client import SandboxLearner, WorkerSupply
+    from autograder.submission import GradedCell
+
+    source = (
+        "import numpy as np\n\ndef confusion(n):\n    return np.arange(n * n).reshape(n, n) / 2\n"
+    )
+    cell = GradedCell("confusion", source, "<cell>")
+    with open(tmp_path / "worker.log", "w+") as log:
+        supply = WorkerSupply(log, str(tmp_path), preload=False)
+        try:
+            answer = SandboxLearner({"confusion": cell}, supply).call(
+                "confusion", [{"kind": "list", "data": 3}]
+            )
+        finally:
+            supply.close()
+    assert answer["shape"] == [3, 3] and answer["value"] is None
+    assert np.array_equal(answer["array"], np.arange(9).reshape(3, 3) / 2)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        {"shape": [2, 2], "data": "AAAA"},  # too few bytes for its shape
+        {"shape": [True], "data": ""},
+        {"shape": [10**9, 10**9], "data": ""},
+        "not an array",
+    ],
+)
+def test_a_forged_array_in_an_answer_reads_as_no_array(forged):
+    from autograder.isolation.protocol import returned_value
+
+    answer = returned_value({"type": "numpy.ndarray", "shape": [2, 2], "array": forged})
+    assert answer["array"] is None and answer["shape"] == [2, 2]
+
+
+def test_a_model_request_crosses_a_folder_unchanged(tmp_path):
+    from autograder.isolation.protocol import ModelRequest
+
+    images = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
+    request = ModelRequest(tmp_path / "handwritten.h5", {"test": images}, ("test",), None, None)
+    message = request.to_folder(tmp_path, 4096)
+    read = ModelRequest.from_folder(json.loads(json.dumps(message)), tmp_path)
+    assert read.path == tmp_path / "model.h5" and read.resave == ("test",)
+    assert np.array_equal(read.inputs["test"], images) and read.save_as is None

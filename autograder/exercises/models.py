@@ -27,7 +27,7 @@ from autograder.isolation.modelfile import (
     facts_from_answer,
     facts_of,
 )
-from autograder.isolation.protocol import FailureKind, LearnerFailure
+from autograder.isolation.protocol import FailureKind, LearnerFailure, ModelRequest
 from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Context, Exercise, first_line
 from autograder.thresholds import accuracy_mark
@@ -246,7 +246,8 @@ def read_model(
     """The facts of a model file, read by the learner's side (a confined worker in grading);
     a file it cannot read is the catalogued `mistake` (with `fields`), or one of the limits'."""
     try:
-        answer = context.learner.read_model(path, inputs or {}, resave, fit, save_as)
+        request = ModelRequest(path, inputs or {}, resave, fit, save_as)
+        answer = context.learner.read_model(request)
         return facts_from_answer(save_as or path, answer)
     except LearnerFailure as failure:
         raise _read_failure(path, failure, mistake, fields) from None

@@ -21,8 +21,6 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, Any
 
-import numpy as np
-
 from autograder.isolation.confinement import (
     CONTROL_OPTION,
     FORK_OPTION,
@@ -32,15 +30,17 @@ from autograder.isolation.confinement import (
     remove_tree,
     start_worker,
 )
+from autograder.isolation.learner import Learner
 from autograder.isolation.modelfile import MODEL_MEMORY_MB
 from autograder.isolation.processes import children, cpu_seconds, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
-    REPORTABLE,
-    UNSHOWN_EXCEPTION,
+    TRAINED,
     FailureKind,
-    Learner,
     LearnerFailure,
+    ModelRequest,
+    reported_failure,
+    returned_value,
     type_name,
 )
 from autograder.isolation.supervisor import ChannelClosed
@@ -55,21 +55,6 @@ END_LIMIT = 10.0  # ending a fork, killing what it started and emptying its fold
 IDLE_LIMIT = 5.0
 IDLE_CPU = 0.02  # CPU seconds below which a second counts as idle
 LIMITS = {"save_model": 20.0, "call": 5.0}  # the reference solutions: 0.6 s, 0.1 s (RESULTS)
-
-
-def _plain_fields(data) -> dict:
-    """The worker's answer is untrusted: keep only the known fields, as plain strings/numbers."""
-    data = data if isinstance(data, dict) else {}
-    kind = data.get("kind")
-    fields: dict = {"kind": next((k for k in REPORTABLE if k.value == kind), FailureKind.ERROR)}
-    for name in ("exc_type", "message", "cell", "traceback", "stage"):
-        if isinstance(data.get(name), str):
-            fields[name] = data[name]
-    if "exc_type" in fields:
-        fields["exc_type"] = type_name(fields["exc_type"], UNSHOWN_EXCEPTION)
-    if isinstance(data.get("line"), int):
-        fields["line"] = data["line"]
-    return fields
 
 
 # Linux: one process imports Keras and forks a fresh worker per notebook. macOS: forking after
@@ -402,8 +387,6 @@ MAX_MODEL_BYTES = 256 * 1024 * 1024
 # Seconds to read a model file and predict on the test set (the reference CNN: about 3 s on 2
 # cores, benchmarks/RESULTS.md), and to train one (--train: the CNN's 15 epochs on full MNIST).
 MODEL_LIMITS = {"read": 120.0, "fit": 1800.0}
-MODEL_IN_FOLDER = "model"  # the copy the model worker reads, with the file's suffix
-TRAINED = "trained.keras"
 
 
 class ModelReader:
@@ -417,41 +400,23 @@ class ModelReader:
         self.supply = WorkerSupply(log, cwd, True, how)
         self.lock = threading.Lock()
 
-    def read(
-        self,
-        path: Path,
-        inputs: dict[str, np.ndarray],
-        resave: tuple[str, ...] = (),
-        fit: dict | None = None,
-        save_as: Path | None = None,
-    ) -> dict:
+    def read(self, request: ModelRequest) -> dict[str, Any]:
         """modelfile.read_model_file in a fresh fork; LearnerFailure when it fails: an error
         (Keras', MemoryError, ModelFileTooLarge), a timeout or the fork's death."""
         with self.lock:
             worker = self.supply.get()
             try:
                 worker.wait_ready()
-                name = MODEL_IN_FOLDER + (path.suffix if path.suffix == ".h5" else ".keras")
-                if not copy_out(path, worker.folder / name, MAX_MODEL_BYTES):
+                if not copy_out(request.path, worker.folder / request.copy_name(), MAX_MODEL_BYTES):
                     raise LearnerFailure(
                         FailureKind.ERROR,
                         "ModelFileTooLarge",
                         f"it is not a regular file of at most {MAX_MODEL_BYTES // 2**20} MB",
                     )
-                arrays: dict = inputs  # names of arrays, as np.savez keywords
-                np.savez(worker.folder / "inputs.npz", allow_pickle=False, **arrays)
-                payload = {
-                    "op": "model",
-                    "path": name,
-                    "inputs": "inputs.npz",
-                    "resave": list(resave),
-                    "fit": fit,
-                    "save_as": TRAINED if save_as is not None else None,
-                    "memory_mb": MODEL_MEMORY_MB,
-                }
+                payload = request.to_folder(worker.folder, MODEL_MEMORY_MB)
                 try:
                     # No idle watch: TensorFlow waits up to 10 s for memory before it says "OOM"
-                    limit = MODEL_LIMITS["fit" if fit else "read"]
+                    limit = MODEL_LIMITS["fit" if request.fit else "read"]
                     response = worker.request(payload, limit, watch_idle=False)
                 except LearnerFailure as failure:
                     timed_out = failure.kind == FailureKind.TIMEOUT
@@ -459,12 +424,13 @@ class ModelReader:
                         self.supply.discard()
                     raise
                 if not response.get("ok"):
-                    raise LearnerFailure(**_plain_fields(response.get("failure")))
-                if save_as is not None and not copy_out(
-                    worker.folder / TRAINED, save_as, MAX_MODEL_BYTES
+                    raise reported_failure(response.get("failure"))
+                if request.save_as is not None and not copy_out(
+                    worker.folder / TRAINED, request.save_as, MAX_MODEL_BYTES
                 ):
                     raise LearnerFailure(FailureKind.ERROR, "OSError", "the trained model was lost")
-                return response["result"]
+                result: dict[str, Any] = response["result"]
+                return result
             finally:
                 self.supply.next_notebook()  # this file's fork ends; its folder is emptied
 
@@ -497,10 +463,10 @@ class SandboxLearner(Learner):
         self.models = models
         self.folder = Path()  # the folder of the worker that answered last
 
-    def read_model(self, path, inputs, resave=(), fit=None, save_as=None) -> dict:
+    def read_model(self, request: ModelRequest) -> dict[str, Any]:
         if self.models is None:
-            return super().read_model(path, inputs, resave, fit, save_as)
-        return self.models.read(path, inputs, resave, fit, save_as)
+            return super().read_model(request)
+        return self.models.read(request)
 
     def _request(self, function: str, op: str, **fields) -> dict:
         cell = self.cells[function]
@@ -518,7 +484,7 @@ class SandboxLearner(Learner):
                 self.supply.discard()  # a fresh worker for the next request
             raise
         if not response.get("ok"):
-            raise LearnerFailure(**_plain_fields(response.get("failure")))
+            raise reported_failure(response.get("failure"))
         return response["result"]
 
     def save_model(self, function: str, path: str) -> dict:
@@ -532,15 +498,5 @@ class SandboxLearner(Learner):
             description["saved"] = False
         return description
 
-    def call(self, function: str, arguments: list[dict]) -> dict:
-        result = self._request(function, "call", arguments=arguments)
-        value = result.get("value")
-        shape = result.get("shape")
-        return {
-            "type": type_name(result.get("type")),
-            "is_float": result.get("is_float") is True,
-            "is_bool": result.get("is_bool") is True,
-            "is_tensor": result.get("is_tensor") is True,
-            "shape": [int(size) for size in shape] if isinstance(shape, list) else None,
-            "value": float(value) if isinstance(value, (int, float)) else None,
-        }
+    def call(self, function: str, arguments: list[dict[str, Any]]) -> dict[str, Any]:
+        return returned_value(self._request(function, "call", arguments=arguments))

@@ -11,7 +11,6 @@ refuses to start with one (`keras_too_old`).
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
 import json
 import re
@@ -19,8 +18,11 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from autograder.isolation.protocol import ModelRequest, decode_array, encode_array
 
 # Keras' safe_mode advisories, by the first release that fixes each:
 #   CVE-2025-1550 (GHSA-48g7-3x6r-xfhp), config.json imports any function: 3.9.0
@@ -186,25 +188,20 @@ def function_names(config) -> list[str]:
     return sorted(names)
 
 
-def read_model_file(
-    path: Path,
-    inputs: dict[str, np.ndarray],
-    resave: tuple[str, ...] = (),
-    fit: dict | None = None,
-    save_as: Path | None = None,
-) -> dict:
-    """Load the file at `path`, optionally fit it (`fit`: model.fit's settings, on the inputs
-    "x_train" and "y_train") and save it to `save_as`; describe it and predict on each other
-    input; with `resave`, also on a copy saved and loaded again (RESAVED). Run in the worker."""
+def read_model_file(request: ModelRequest) -> dict[str, Any]:
+    """Do what `request` asks (protocol.ModelRequest): load the file, optionally fit it and save
+    it, describe it and predict on each other input; with `resave`, also on a copy saved and
+    loaded again (RESAVED). Run in the worker."""
     import tempfile
 
+    path, resave = request.path, request.resave
     model = load_model_file(path)
-    inputs = dict(inputs)
-    if fit is not None:
+    inputs = dict(request.inputs)
+    if request.fit is not None:
         x_train, y_train = inputs.pop("x_train"), inputs.pop("y_train")
-        model.fit(model_inputs(model, x_train), y_train, verbose=0, **fit)
-        assert save_as is not None, "a trained model is saved"
-        model.save(save_as)
+        model.fit(model_inputs(model, x_train), y_train, verbose=0, **request.fit)
+        assert request.save_as is not None, "a trained model is saved"
+        model.save(request.save_as)
     answer = describe_model(model)
     answer["functions"] = function_names(_zip_entry(path, "config.json"))
     answer["record"] = _zip_entry(path, RECORD_ENTRY)
@@ -256,35 +253,6 @@ def limit_memory(extra_mb: int) -> None:
 
 
 # ---------------------------------------------------------------- arrays as JSON data
-
-
-def encode_array(array: np.ndarray) -> dict:
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    return {
-        "shape": list(array.shape),
-        "data": base64.b64encode(array.tobytes()).decode("ascii"),
-    }
-
-
-MAX_ARRAY_VALUES = 100_000_000  # far above 60,000 digits x 10 probabilities
-
-
-def decode_array(data) -> np.ndarray:
-    """A float32 array from `encode_array`'s data, checked (ValueError when it is not one)."""
-    if not isinstance(data, dict) or not isinstance(data.get("data"), str):
-        raise ValueError("not an encoded array")
-    shape = data.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(size, int) and 0 <= size for size in shape
-    ):
-        raise ValueError("not an array shape")
-    count = int(np.prod(shape)) if shape else 1
-    if count > MAX_ARRAY_VALUES:
-        raise ValueError("too large an array")
-    raw = base64.b64decode(data["data"], validate=True)
-    if len(raw) != 4 * count:
-        raise ValueError("the array's data does not match its shape")
-    return np.frombuffer(raw, dtype=np.float32).reshape(shape)
 
 
 # ---------------------------------------------------------------- in the judge: what it learns

@@ -35,6 +35,7 @@ from autograder.isolation.protocol import (
     MISSING,
     FailureKind,
     LearnerFailure,
+    ModelRequest,
     describe_value,
     failure_from_exception,
     make_argument,
@@ -109,23 +110,14 @@ def handle(request: dict, functions: GradedFunctions, folder: str) -> dict:
     return describe_value(value)
 
 
-def read_model(request: dict, folder: str) -> dict:
+def read_model(message: dict, folder: str) -> dict:
     """Op "model": read a model file that the judge put in this fork's folder, under a memory
     limit (the fork is ended after it: the limit and Keras' temporary files go with it)."""
-    import numpy as np
-
     from autograder.isolation import modelfile
 
-    here = Path(folder)
     try:
-        modelfile.limit_memory(int(request["memory_mb"]))
-        with np.load(here / request["inputs"], allow_pickle=False) as saved:
-            inputs = {name: saved[name] for name in saved.files}
-        save_as = here / request["save_as"] if request.get("save_as") else None
-        resave = tuple(request.get("resave", ()))
-        return modelfile.read_model_file(
-            here / request["path"], inputs, resave, request.get("fit"), save_as
-        )
+        modelfile.limit_memory(int(message["memory_mb"]))
+        return modelfile.read_model_file(ModelRequest.from_folder(message, Path(folder)))
     except Exception as error:  # the file's, or its size's: the judge names it
         raise failure_from_exception(error, "") from None
 
