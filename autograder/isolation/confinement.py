@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from autograder.isolation.processes import MESSAGE_QUEUES
 from autograder.isolation.supervisor import Supervised
@@ -383,7 +383,7 @@ def become_user(user: str) -> None:
     os.setuid(account.pw_uid)
 
 
-def as_user(user: str | None) -> dict:
+def as_user(user: str | None) -> dict[str, Any]:
     """Popen's arguments that run a command as `user` (and only its own group)."""
     if user is None:
         return {}

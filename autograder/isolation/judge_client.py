@@ -32,6 +32,7 @@ from autograder.isolation.confinement import (
 )
 from autograder.isolation.learner import Learner
 from autograder.isolation.modelfile import MODEL_MEMORY_MB
+from autograder.isolation.names import type_name
 from autograder.isolation.processes import children, cpu_seconds, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
@@ -41,7 +42,6 @@ from autograder.isolation.protocol import (
     ModelRequest,
     reported_failure,
     returned_value,
-    type_name,
 )
 from autograder.isolation.supervisor import ChannelClosed
 from autograder.submission import GradedCell
@@ -171,7 +171,9 @@ class Worker:
                 raise RuntimeError(f"the grading worker did not start within {STARTUP_LIMIT} s")
             self.handshake.move("ready")
 
-    def request(self, payload: dict[str, Any], limit: float, watch_idle: bool = True) -> dict:
+    def request(
+        self, payload: dict[str, Any], limit: float, watch_idle: bool = True
+    ) -> dict[str, Any]:
         """The answer to `payload` within `limit` s; with `watch_idle`, a timeout as soon as the
         fork sits IDLE_LIMIT s without CPU (learner code that waits)."""
         self.wait_ready()
@@ -321,7 +323,7 @@ class Worker:
 class IdleWatch:
     """How long the learner's processes have used no CPU (see IDLE_LIMIT)."""
 
-    def __init__(self, cpu):
+    def __init__(self, cpu: Callable[[], float | None]):
         self.cpu = cpu
         self.used = cpu()
         self.since = time.monotonic()
@@ -340,7 +342,13 @@ class WorkerSupply:
     `preload`: the worker imports Keras at once, while the judge imports its own copy.
     """
 
-    def __init__(self, log, cwd: str | None = None, preload: bool = True, how=None):
+    def __init__(
+        self,
+        log: IO[str],
+        cwd: str | None = None,
+        preload: bool = True,
+        how: Confinement | None = None,
+    ):
         self.log = log
         self.cwd = cwd
         self.preload = preload
@@ -396,7 +404,7 @@ class ModelReader:
     ends. The judge gets plain data (modelfile.read_model_file's answer), never a Keras object.
     Thread-safe: the judge's preparation thread and its checks share it."""
 
-    def __init__(self, log, cwd: str | None = None, how: Confinement | None = None):
+    def __init__(self, log: IO[str], cwd: str | None = None, how: Confinement | None = None):
         self.supply = WorkerSupply(log, cwd, True, how)
         self.lock = threading.Lock()
 
@@ -454,7 +462,7 @@ class SandboxLearner(Learner):
         self,
         cells: dict[str, GradedCell | str],
         supply: WorkerSupply,
-        limits=None,
+        limits: dict[str, float] | None = None,
         models: ModelReader | None = None,
     ):
         self.cells = cells
@@ -468,7 +476,7 @@ class SandboxLearner(Learner):
             return super().read_model(request)
         return self.models.read(request)
 
-    def _request(self, function: str, op: str, **fields) -> dict:
+    def _request(self, function: str, op: str, **fields: Any) -> dict[str, Any]:
         cell = self.cells[function]
         if isinstance(cell, str):
             raise LearnerFailure(FailureKind.NOT_ATTEMPTED, MISSING, cell)
@@ -485,9 +493,10 @@ class SandboxLearner(Learner):
             raise
         if not response.get("ok"):
             raise reported_failure(response.get("failure"))
-        return response["result"]
+        result: dict[str, Any] = response["result"]
+        return result
 
-    def save_model(self, function: str, path: str) -> dict:
+    def save_model(self, function: str, path: str) -> dict[str, Any]:
         """The worker saves into its own folder; the judge's copy is taken from there."""
         name = Path(path).name
         result = self._request(function, "save_model", path=name)

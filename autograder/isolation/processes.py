@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -61,7 +62,7 @@ def cpu_seconds(pids: Iterable[int]) -> float:
 
 def _alive(process: psutil.Process) -> bool:
     try:
-        return process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
     except GONE:
         return False
 
@@ -92,7 +93,7 @@ def processes_of_user(user: str) -> set[int]:
     return found
 
 
-def end_tree(process: subprocess.Popen, user: str | None = None) -> None:
+def end_tree(process: subprocess.Popen[Any], user: str | None = None) -> None:
     """End a process started in a session of its own (`start_new_session`) and everything it
     started: its descendants, its group, its session (what escaped the tree into it), the
     processes of `user` (an unprivileged worker user's), and reap it. Each is killed outright:
@@ -155,7 +156,7 @@ def become_subreaper() -> bool:
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 

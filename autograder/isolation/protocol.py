@@ -121,14 +121,14 @@ def _from_cell(error: BaseException, cell_filename: str) -> TracebackType | None
     return frame or error.__traceback__
 
 
-def make_argument(spec: dict):
+def make_argument(spec: Message) -> Any:
     """Build one argument from its spec: a list, or a NumPy array of a given dtype."""
     if spec["kind"] == "list":
         return spec["data"]
     return np.asarray(spec["data"], dtype=spec["dtype"])
 
 
-def argument_spec(values: np.ndarray, kind: str) -> dict:
+def argument_spec(values: np.ndarray, kind: str) -> Message:
     """The spec of an argument: kind is "list" or a NumPy dtype name such as "uint8"."""
     if kind == "list":
         return {"kind": "list", "data": values.tolist()}
@@ -184,7 +184,7 @@ def returned_value(result: object) -> Message:
     }
 
 
-def save_returned_model(value, path: str) -> dict:
+def save_returned_model(value: object, path: str) -> Message:
     """Save a model returned by build_model()/build_cnn() so the judge can load it safely."""
     import keras
 
