@@ -1608,3 +1608,61 @@ def test_hostile_model_files_change_no_classmates_grade_in_batch_mode(honest_mod
     # Full marks, and the bonus CNN trained from build_cnn() (batch grades with --train)
     assert float(rows["b_honest"]["total"]) == 13 + 5
     assert not marker.exists(), "a model file's code ran"
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+@pytest.mark.parametrize("cnn_file", sorted(HOSTILE_CNN_FILES))
+def test_hostile_model_files_are_graded_honestly_in_gradescope_mode(
+    honest_models, tmp_path, cnn_file
+):
+    """The same files uploaded to Gradescope: run_autograder from the zip's own copy of the
+    grader (as root there) reads them in confined forks and gives each its verdict."""
+    marker = tmp_path / PWNED
+    root = tmp_path / "autograder"
+    upload = hostile_submission(honest_models, tmp_path / "upload", cnn_file, marker)
+    gradescope_layout(root, upload)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    env["PYTHONPATH"] = ""  # run_autograder puts the zip's source first, as on Gradescope
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    env.pop("MNIST_PATH", None)
+    completed = subprocess.run(
+        [str(root / "source" / "run_autograder")],
+        capture_output=True, text=True, cwd=root, env=env, timeout=900,
+    )  # fmt: skip
+    report = completed.stdout + completed.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert_graded_honestly(results, cnn_file, marker, report)
+
+
+def lambda_keras(path: Path, marker: Path) -> None:
+    """A .keras file whose config holds a Lambda layer that writes `marker` if it runs."""
+    lambda_h5(path, marker)  # Keras writes the format the suffix names
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+def test_a_keras_file_holding_a_lambda_is_refused_and_changes_no_classmates_grade(
+    honest_models, tmp_path
+):
+    """handwritten.keras with a Lambda layer in its config: safe_mode refuses it in the model
+    reader's fork, the check says "holds a Lambda layer", and the classmate graded next by the
+    same judge keeps full marks."""
+    marker = tmp_path / PWNED
+    classes = tmp_path / "class"
+    shutil.copytree(honest_models, classes / "a_attacker")
+    lambda_keras(classes / "a_attacker" / "handwritten.keras", marker)
+    shutil.copytree(honest_models, classes / "b_honest")
+    grades = tmp_path / "out" / "grades.csv"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(classes),
+               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {row["student"]: row for row in csv.DictReader(grades.open())}
+    feedback = (grades.parent / "feedback" / "a_attacker.md").read_text()
+    assert rows["a_attacker"]["status"] == "graded"
+    assert rows["a_attacker"]["build_model.saved_model"] == "0"
+    assert "handwritten.keras holds a Lambda layer (Python code)" in feedback, feedback
+    assert float(rows["b_honest"]["total"]) == 13 + 5
+    assert not marker.exists(), "a model file's code ran"
