@@ -28,6 +28,7 @@ from test_autograder_messages import (
 from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
 from autograder.isolation.learner import Learner
 from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
+from autograder.mistakes import fixed_text
 from autograder.runner import Context, run_exercise
 from digits.data import load_mnist_sample
 
@@ -305,7 +306,9 @@ def test_each_trigger_gets_its_catalogued_message(mistake, tmp_path, monkeypatch
     keras.utils.set_random_seed(0)
     result = TRIGGERS[mistake](tmp_path, monkeypatch)
     assert result.mistake == mistake, result.message
-    assert CATALOGUE[mistake].message.split("{")[0] in result.message
+    message, hint = fixed_text(CATALOGUE[mistake].message), fixed_text(CATALOGUE[mistake].hint)
+    assert message or hint, f"{mistake}: nothing of its message or hint is fixed text"
+    assert message in result.message and hint in result.hint
     assert len(result.message) < 600
 
 

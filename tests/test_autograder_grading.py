@@ -20,6 +20,7 @@ from autograder.exercises import CATALOGUE, EXERCISES
 from autograder.grader import grade
 from autograder.isolation.judge_client import WorkerSupply
 from autograder.isolation.learner import Learner
+from autograder.mistakes import fixed_text
 from autograder.report import format_report
 from autograder.results import Outcome
 from autograder.runner import Context
@@ -63,7 +64,10 @@ def exercise_of(check_id: str) -> str:
 
 
 def fixed_start(mistake_id):
-    return CATALOGUE[mistake_id].message.split("{")[0]
+    """The fixed text of a catalogued message (mistakes.fixed_text), never empty."""
+    text = fixed_text(CATALOGUE[mistake_id].message)
+    assert text, f"{mistake_id}: its message is a bare placeholder"
+    return text
 
 
 @pytest.mark.slow
