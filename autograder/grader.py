@@ -181,7 +181,9 @@ def grade(
             notes = [
                 note for note in (course_note, None if how.sandboxed else how.description) if note
             ]
-            shared = dict(workdir=own_files, seed=seed, train=train, loaded_data=data)
+            shared = dict(
+                workdir=own_files, seed=seed, train=train, loaded_data=data, course=course
+            )
             work = [
                 (
                     exercise,

@@ -25,6 +25,7 @@ from test_autograder_messages import (
     with_lambda_layer,
 )
 
+from autograder import config
 from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
 from autograder.isolation.learner import Learner
 from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
@@ -187,7 +188,8 @@ def accuracy_with(**kwargs):
 def invalid_course_config(tmp_path, monkeypatch):
     (tmp_path / "course.toml").write_text("[marks]\ndense = 'high'\n")
     monkeypatch.setenv("AUTOGRADER_CONFIG", str(tmp_path / "course.toml"))
-    return accuracy_result(tmp_path, dense_model(), sample_with_source("mnist-file"))
+    course, _ = config.for_grading(tmp_path)  # as the judge reads it, before learner code runs
+    return accuracy_result(tmp_path, dense_model(), sample_with_source("mnist-file"), course=course)
 
 
 def out_of_date(folder):

@@ -514,7 +514,7 @@ def test_set_probabilities(context: Context, exercise: Exercise) -> np.ndarray:
 def check_accuracy(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
     data = context.data()
-    threshold, note = accuracy_mark(data, exercise.kind, context.submission)
+    threshold, note = accuracy_mark(data, exercise.kind, context.course)
     if note and note not in context.notes:
         context.notes.append(note)
     images, labels = test_images(context)
