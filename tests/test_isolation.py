@@ -285,3 +285,13 @@ def test_a_model_request_crosses_a_folder_unchanged(tmp_path):
     read = ModelRequest.from_folder(json.loads(json.dumps(message)), tmp_path)
     assert read.path == tmp_path / "model.h5" and read.resave == ("test",)
     assert np.array_equal(read.inputs["test"], images) and read.save_as is None
+
+
+def test_checks_written_against_the_old_hidden_module_still_load():
+    """checks.py files written before hidden checks moved to autograder.hidden import them from
+    autograder.instructor.hidden: the same objects."""
+    import autograder.hidden
+    from autograder.instructor.hidden import HiddenCheckFailed, hidden_check
+
+    assert hidden_check is autograder.hidden.hidden_check
+    assert HiddenCheckFailed is autograder.hidden.HiddenCheckFailed
