@@ -202,10 +202,10 @@ def test_the_cycle_finder_finds_a_cycle():
     assert cycles(graph) == [["a", "b", "c"]]
 
 
-# The one cycle left (issue 26, open): mistakes.describe and config read the registry, which
-# imports every exercise, which imports both (through runner and thresholds). It goes when
-# CheckFailed carries its Mistake and the course configuration comes through the context. A
-# cycle through any other module fails this test.
+# The one cycle left (issue 26, open): mistakes.describe (CheckFailed's text) and config (the
+# check ids [points] may name) read the registry, which imports every exercise, which imports
+# both. It goes when CheckFailed carries its Mistake and config is given the check ids. A cycle
+# through any other module fails this test.
 REMAINING_CYCLE = {"config", "mistakes", "thresholds", "runner", "exercises"}
 
 
