@@ -271,9 +271,9 @@ def test_wheel_installs_a_command_for_the_grader_and_each_instructor_tool(wheel_
     scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
     bin_folder = Path(wheel_venv["python"]).parent
     for name, target in scripts["project"]["scripts"].items():
-        command = [str(bin_folder / name), *(["--only", "nope"] if name == "autograder" else [])]
+        grader = [str(wheel_venv["work"]), "--only", "nope"]
         result = subprocess.run(
-            command + ([] if name == "autograder" else ["--help"]),
+            [str(bin_folder / name), *(grader if name == "autograder" else ["--help"])],
             capture_output=True,
             text=True,
             env=wheel_venv["env"],
