@@ -8,7 +8,6 @@ import importlib.util
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -75,26 +74,30 @@ def main(argv=None) -> int:
         return judge(argv)
     from autograder.isolation.confinement import remove_tree
     from autograder.isolation.processes import become_subreaper, reap_orphans
+    from autograder.isolation.supervisor import Supervised
 
     results = parse_arguments(argv).json
     become_subreaper()  # what learner code leaves running when the judge dies comes back here
     scratch = tempfile.mkdtemp(prefix="autograder-")
     environment = dict(os.environ, **{JUDGE_SETTING: "1", "TMPDIR": scratch})
+    judge_process = Supervised([sys.executable, "-m", "autograder", *argv], env=environment)
     try:
-        completed = subprocess.run([sys.executable, "-m", "autograder", *argv], env=environment)
+        exit_code = judge_process.wait(None)
     except KeyboardInterrupt:
         return 130
     finally:
+        judge_process.end()  # the judge's session: on Ctrl-C, or whatever it left running
         remove_tree(scratch)
-    if completed.returncode not in (0, 1) and results:
+    assert exit_code is not None  # waited without a limit
+    if exit_code not in (0, 1) and results:
         # The judge did not finish: a results file there now is not its own (learner code can
         # write one, then kill the judge). Nothing of that code is left running to write again.
         reap_orphans()
         Path(results).unlink(missing_ok=True)
-    if completed.returncode < 0:
-        print(judge_stopped_message(-completed.returncode), flush=True)
+    if exit_code < 0:
+        print(judge_stopped_message(-exit_code), flush=True)
         return 1
-    return completed.returncode
+    return exit_code
 
 
 REQUIRED_PACKAGES = ("keras", "numpy")  # what grading imports, from the course's environment

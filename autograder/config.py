@@ -69,7 +69,18 @@ call = 5          # one call of argmax_accuracy()
 
 
 class ConfigError(ValueError):
-    """The course configuration file is unreadable or holds an unknown key or a bad value."""
+    """The course configuration file is unreadable or holds an unknown key or a bad value.
+
+    Its text names the file by its full path (for the instructor); `for_learners` by its name
+    only: a learner's report never shows where the instructor keeps files."""
+
+    def __init__(self, path: Path | str, problem: str):
+        self.path, self.problem = Path(path), problem
+        super().__init__(f"{path}: {problem}")
+
+    @property
+    def for_learners(self) -> str:
+        return f"{self.path.name}: {self.problem}"
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,8 @@ class CourseConfig:
     marks: dict[str, float] = field(default_factory=dict)  # model kind -> mark
     points: dict[str, float] = field(default_factory=dict)  # check id -> points
     time_limits: dict[str, float] = field(default_factory=dict)  # "save_model"/"call" -> s
+    # Why the file found was set aside (the defaults apply), in words fit for a learner's report
+    problem: str = ""
 
 
 def find(submission: Path | str | None = None) -> Path | None:
@@ -86,7 +99,7 @@ def find(submission: Path | str | None = None) -> Path | None:
     if named:
         path = Path(named)
         if not path.is_file():
-            raise ConfigError(f"{ENVIRONMENT_VARIABLE}={named}: no such file.")
+            raise ConfigError(path, f"no such file (named by {ENVIRONMENT_VARIABLE}).")
         return path
     here = Path.cwd().resolve()
     graded = Path(submission).resolve() if submission is not None else None
@@ -110,10 +123,10 @@ def read(path: Path | str) -> CourseConfig:
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigError(f"{path}: not a readable TOML file ({error}).") from error
+        raise ConfigError(path, f"not a readable TOML file ({error}).") from error
     unknown = sorted(set(table) - set(HELP))
     if unknown:
-        raise ConfigError(f"{path}: unknown section [{unknown[0]}]; use {_names(HELP)}.")
+        raise ConfigError(path, f"unknown section [{unknown[0]}]; use {_names(HELP)}.")
     marks = _numbers(path, table, "marks", MODEL_KINDS, low=0.0, high=1.0)
     points = _numbers(path, table, "points", _check_ids(), low=0.0)
     limits = _numbers(path, table, "time_limits", TIME_LIMITS, low=0.1)
@@ -125,7 +138,8 @@ def for_grading(submission: Path | str | None = None) -> tuple[CourseConfig, str
     try:
         course = load(submission)
     except ConfigError as error:
-        return CourseConfig(), f"course configuration ignored (the defaults apply): {error}"
+        note = f"course configuration ignored (the defaults apply): {error.for_learners}"
+        return CourseConfig(problem=error.for_learners), note
     return course, _applied(course.path) if course.path else ""
 
 
@@ -157,15 +171,15 @@ def with_points(exercises: list, points: dict[str, float]) -> list:
 def _numbers(path, table, section, allowed, low, high=float("inf")) -> dict[str, float]:
     values = table.get(section, {})
     if not isinstance(values, dict):
-        raise ConfigError(f"{path}: {section} must be a section: [{section}].")
+        raise ConfigError(path, f"{section} must be a section: [{section}].")
     numbers = {}
     for key, value in values.items():
         if key not in allowed:
-            raise ConfigError(f"{path}: unknown key {key!r} in [{section}]; use {_names(allowed)}.")
+            raise ConfigError(path, f"unknown key {key!r} in [{section}]; use {_names(allowed)}.")
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not ok or not low <= value <= high:
             limit = f"from {low:g} to {high:g}" if high < float("inf") else f"at least {low:g}"
-            raise ConfigError(f"{path}: [{section}] {key} = {value!r}; expected a number {limit}.")
+            raise ConfigError(path, f"[{section}] {key} = {value!r}; expected a number {limit}.")
         numbers[key] = float(value)
     return numbers
 

@@ -133,16 +133,16 @@ def grade(
     """Grade the exercises in `submission`; learner code runs only in worker processes, a fresh
     one per notebook (as a learner's kernels are), confined by `autograder.isolation`.
 
-    `supply` (a sandbox.WorkerSupply) lets several gradings share one worker process (tests
-    do, for speed), and `models` (a sandbox.ModelReader) one worker that reads model files;
+    `supply` (a judge_client.WorkerSupply) lets several gradings share one worker process (tests
+    do, for speed), and `models` (a judge_client.ModelReader) one worker that reads model files;
     `limits` overrides sandbox.LIMITS; `seed` fixes the random inputs;
     `only` (an exercise's function name or a check id, see `select()`) grades a part only;
-    `hidden`: an instructor's hidden-checks folder (see `autograder.instructor.hidden`).
+    `hidden`: an instructor's hidden-checks folder (see `autograder.hidden`).
     Raises ValueError for an unknown `only`, before anything starts.
     """
     from autograder.isolation.confinement import confinement, remove_tree
+    from autograder.isolation.judge_client import ModelReader, WorkerSupply
     from autograder.isolation.processes import reap_orphans
-    from autograder.isolation.sandbox import ModelReader, WorkerSupply
 
     unsafe = keras_too_old()
     if unsafe:
@@ -152,7 +152,7 @@ def grade(
     exercises = config.with_points(select(only), course.points)
     limits = {**course.time_limits, **(limits or {})}
     if hidden is not None:  # loaded, like every module of the judge, before learner code runs
-        from autograder.instructor.hidden import load_hidden_checks, with_hidden
+        from autograder.hidden import load_hidden_checks, with_hidden
 
         hidden = Path(hidden).resolve()
         exercises = with_hidden(exercises, load_hidden_checks(hidden), hidden)
@@ -181,7 +181,9 @@ def grade(
             notes = [
                 note for note in (course_note, None if how.sandboxed else how.description) if note
             ]
-            shared = dict(workdir=own_files, seed=seed, train=train, loaded_data=data)
+            shared = dict(
+                workdir=own_files, seed=seed, train=train, loaded_data=data, course=course
+            )
             work = [
                 (
                     exercise,
@@ -227,7 +229,7 @@ def exercise_context(
 ):
     """The context of one exercise's checks: its graded `cell` (see `notebook_cell`), run by
     `workers` (a WorkerSupply); its model files read by `models` (a ModelReader)."""
-    from autograder.isolation.sandbox import SandboxLearner
+    from autograder.isolation.judge_client import SandboxLearner
 
     learner = SandboxLearner({exercise.function: cell}, workers, limits, models)
     return Context(learner, submission, **fields)

@@ -9,6 +9,7 @@ reference solutions and expect its message.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -16,6 +17,12 @@ from dataclasses import dataclass
 class Mistake:
     message: str
     hint: str
+
+
+def fixed_text(template: str) -> str:
+    """The longest part of a message or hint template that no measured value fills in: what
+    every text of that mistake shows, whatever was measured ("" for a bare placeholder)."""
+    return max(re.split(r"\{[^{}]*\}", template), key=len)
 
 
 class CheckFailed(Exception):

@@ -24,11 +24,12 @@ import warnings
 from pathlib import Path
 
 from autograder.exercises import EXERCISES, EXERCISES_BY_FUNCTION
+from autograder.isolation.learner import Learner
 from autograder.isolation.protocol import (
-    Learner,
     describe_value,
     failure_from_exception,
     make_argument,
+    returned_value,
     save_returned_model,
 )
 from autograder.report import check_lines
@@ -65,7 +66,8 @@ class InProcessLearner(Learner):
         return save_returned_model(self._call(function), path)
 
     def call(self, function: str, arguments: list[dict]) -> dict:
-        return describe_value(self._call(function, *map(make_argument, arguments)))
+        # read back as the judge reads a worker's answer: the same value either way
+        return returned_value(describe_value(self._call(function, *map(make_argument, arguments))))
 
     def parameters(self, function: str) -> list[str]:
         try:
@@ -175,7 +177,7 @@ _WORKERS: dict = {}  # the worker supply of this kernel, started once
 def worker_supply():
     """This kernel's worker (the grader's WorkerSupply), started on first use."""
     if "supply" not in _WORKERS:
-        from autograder.isolation.sandbox import WorkerSupply
+        from autograder.isolation.judge_client import WorkerSupply
 
         folder = tempfile.mkdtemp(prefix="autograder-check-")
         log = open(Path(folder) / "worker.log", "w+", encoding="utf-8")  # noqa: SIM115
@@ -193,7 +195,7 @@ def _close_worker(supply, log, folder: str) -> None:
 
 
 def _run_in_worker(exercise, cell: GradedCell) -> list:
-    from autograder.isolation.sandbox import FORKING, SandboxLearner
+    from autograder.isolation.judge_client import FORKING, SandboxLearner
 
     supply = worker_supply()
     if FORKING:

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
+from autograder.config import CourseConfig
+from autograder.isolation.learner import Learner
+from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
 from autograder.mistakes import CheckFailed, describe
 from autograder.results import CheckResult, Outcome
 from autograder.submission import (
@@ -43,6 +45,8 @@ class Context:
     workdir: Path = None  # type: ignore[assignment]  # set in __post_init__ when not given
     seed: int | None = None  # fixes the random inputs (tests, --seed)
     train: bool = False  # --train: train the function's model when its file is missing
+    # The course configuration, read once before any learner code ran (config.for_grading)
+    course: CourseConfig = field(default_factory=CourseConfig)
     notes: list[str] = field(default_factory=list)
     loaded_data: Any = None
     cases: list | None = None  # argmax_accuracy's random inputs, made once per run

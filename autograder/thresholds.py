@@ -88,23 +88,24 @@ def threshold_for(source: str, kind: str) -> tuple[float, str]:
     return THRESHOLDS[source][kind], ""
 
 
-def accuracy_mark(data, kind: str, submission=None) -> tuple[float, str]:
+def accuracy_mark(data, kind: str, course: config.CourseConfig | None = None) -> tuple[float, str]:
     """The mark for a model kind ("dense" or "cnn") on this data, and a note saying where it
-    comes from when it is not a calibrated one.
+    comes from when it is not a calibrated one. `course`: the course configuration, read once
+    before any learner code ran (`Context.course`).
 
     Raises CheckFailed("marks_missing") for a test set that is neither MNIST's nor the sample's
-    when the course configuration sets no mark for this kind.
+    when the course configuration sets no mark for this kind, and
+    CheckFailed("course_config_invalid") when the configuration was set aside.
     """
     known = known_test_set(data)
     if known is not None:
         return threshold_for(known, kind)
-    try:
-        course = config.load(submission)
-    except config.ConfigError as error:
-        raise CheckFailed("course_config_invalid", error=str(error)) from None
-    if kind in course.marks:
+    course = course or config.CourseConfig()
+    if course.problem:
+        raise CheckFailed("course_config_invalid", error=course.problem)
+    if kind in course.marks and course.path is not None:
         mark = course.marks[kind]
-        return mark, f"accuracy mark for the {kind} model: {mark:.1%}, from {course.path}"
+        return mark, f"accuracy mark for the {kind} model: {mark:.1%}, from {course.path.name}"
     raise CheckFailed("marks_missing", kind=kind, origin=getattr(data, "origin", "?"))
 
 

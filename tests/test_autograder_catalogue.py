@@ -26,8 +26,11 @@ from test_autograder_messages import (
 )
 from test_memorised import graded_accuracy, template_matcher
 
+from autograder import config
 from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
-from autograder.isolation.protocol import MISSING, FailureKind, Learner, LearnerFailure
+from autograder.isolation.learner import Learner
+from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
+from autograder.mistakes import fixed_text
 from autograder.runner import Context, run_exercise
 from digits.data import load_mnist_sample
 
@@ -79,9 +82,9 @@ def reading_fails(**fields):
         learner = checks_learner()
         read = learner.read_model
 
-        def read_model(path, *arguments, **settings):
-            if path.name != "handwritten.keras":  # the function's model reads as usual
-                return read(path, *arguments, **settings)
+        def read_model(request):
+            if request.path.name != "handwritten.keras":  # the function's model reads as usual
+                return read(request)
             raise LearnerFailure(**fields)
 
         monkeypatch.setattr(learner, "read_model", read_model)
@@ -186,7 +189,8 @@ def accuracy_with(**kwargs):
 def invalid_course_config(tmp_path, monkeypatch):
     (tmp_path / "course.toml").write_text("[marks]\ndense = 'high'\n")
     monkeypatch.setenv("AUTOGRADER_CONFIG", str(tmp_path / "course.toml"))
-    return accuracy_result(tmp_path, dense_model(), sample_with_source("mnist-file"))
+    course, _ = config.for_grading(tmp_path)  # as the judge reads it, before learner code runs
+    return accuracy_result(tmp_path, dense_model(), sample_with_source("mnist-file"), course=course)
 
 
 def out_of_date(folder):
@@ -308,7 +312,9 @@ def test_each_trigger_gets_its_catalogued_message(mistake, tmp_path, monkeypatch
     keras.utils.set_random_seed(0)
     result = TRIGGERS[mistake](tmp_path, monkeypatch)
     assert result.mistake == mistake, result.message
-    assert CATALOGUE[mistake].message.split("{")[0] in result.message
+    message, hint = fixed_text(CATALOGUE[mistake].message), fixed_text(CATALOGUE[mistake].hint)
+    assert message or hint, f"{mistake}: nothing of its message or hint is fixed text"
+    assert message in result.message and hint in result.hint
     assert len(result.message) < 600
 
 

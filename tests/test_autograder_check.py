@@ -9,7 +9,7 @@ import pytest
 
 from autograder.exercises import EXERCISES_BY_FUNCTION
 from autograder.grader import grade
-from autograder.isolation import sandbox
+from autograder.isolation import judge_client
 from autograder.notebook import CheckNotPassed, check, install_stub_handler, worker_supply
 
 USES_A_NOTEBOOK_NAME = """import keras
@@ -54,7 +54,7 @@ def test_check_and_the_grader_agree_on_a_name_from_another_cell(tmp_path, capsys
 
 
 def test_check_has_the_graders_time_limit(capsys, monkeypatch):
-    monkeypatch.setitem(sandbox.LIMITS, "call", 2.0)
+    monkeypatch.setitem(judge_client.LIMITS, "call", 2.0)
     source = "def argmax_accuracy(y_true, y_prob):\n    while True:\n        pass\n"
     started = time.monotonic()
     with pytest.raises(CheckNotPassed):
@@ -104,7 +104,7 @@ def test_interrupting_check_gives_one_line_and_a_fresh_worker(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(sandbox.SandboxLearner, "_request", interrupted)
+    monkeypatch.setattr(judge_client.SandboxLearner, "_request", interrupted)
     source = "def argmax_accuracy(y_true, y_prob):\n    return 0.5\n"
     with pytest.raises(CheckNotPassed, match="check\\(\\) was interrupted"):
         check(cell_function(source, "argmax_accuracy"))

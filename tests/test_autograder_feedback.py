@@ -13,9 +13,9 @@ import pytest
 from autograder.exercises import CATALOGUE, EXERCISES, build_cnn, models
 from autograder.exercises.argmax_accuracy import make_cases
 from autograder.grader import select
+from autograder.isolation.judge_client import LIMITS, SandboxLearner, WorkerSupply
 from autograder.isolation.protocol import UNSHOWN_CLASS, UNSHOWN_EXCEPTION, LearnerFailure
-from autograder.isolation.sandbox import LIMITS, SandboxLearner, WorkerSupply
-from autograder.mistakes import CheckFailed
+from autograder.mistakes import CheckFailed, fixed_text
 from autograder.notebook import CheckNotPassed, check
 from autograder.submission import GradedCell, fit_arguments, graded_cell
 from autograder.thresholds import THRESHOLDS, threshold_for
@@ -47,8 +47,10 @@ def first_problem(capsys, function, name: str) -> str:
 
 
 def message(mistake_id: str) -> str:
-    """The fixed start of a catalogued message (before its first placeholder)."""
-    return CATALOGUE[mistake_id].message.split("{")[0]
+    """The fixed text of a catalogued message (mistakes.fixed_text), never empty."""
+    text = fixed_text(CATALOGUE[mistake_id].message)
+    assert text, f"{mistake_id}: its message is a bare placeholder"
+    return text
 
 
 def with_lambda_layer():

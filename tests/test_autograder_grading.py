@@ -18,8 +18,9 @@ import pytest
 
 from autograder.exercises import CATALOGUE, EXERCISES
 from autograder.grader import grade
-from autograder.isolation.protocol import Learner
-from autograder.isolation.sandbox import WorkerSupply
+from autograder.isolation.judge_client import WorkerSupply
+from autograder.isolation.learner import Learner
+from autograder.mistakes import fixed_text
 from autograder.report import format_report
 from autograder.results import Outcome
 from autograder.runner import Context
@@ -63,7 +64,10 @@ def exercise_of(check_id: str) -> str:
 
 
 def fixed_start(mistake_id):
-    return CATALOGUE[mistake_id].message.split("{")[0]
+    """The fixed text of a catalogued message (mistakes.fixed_text), never empty."""
+    text = fixed_text(CATALOGUE[mistake_id].message)
+    assert text, f"{mistake_id}: its message is a bare placeholder"
+    return text
 
 
 @pytest.mark.slow
@@ -338,7 +342,9 @@ def test_a_function_that_only_waits_is_stopped_long_before_its_time_limit(submis
     edit_graded_cell(submission, A, ANSWER, "import time\n    time.sleep(10**6)")
     started = time.monotonic()
     report = grade(submission, limits={"call": 120.0}, only="argmax_accuracy")
-    assert time.monotonic() - started < 60  # stopped once idle (sandbox.IDLE_LIMIT), not at 120 s
+    assert (
+        time.monotonic() - started < 60
+    )  # stopped once idle (judge_client.IDLE_LIMIT), not at 120 s
     first = report.results[0]
     assert first.outcome == Outcome.ERROR and first.mistake == "timeout"
     assert "time.sleep()" in first.message
@@ -473,12 +479,12 @@ def test_command_line_exit_code_json_and_quiet_stderr(graded_solutions, repo):
 
 
 def test_an_unknown_only_is_refused_before_any_worker_or_folder_starts(repo, tmp_path, monkeypatch):
-    from autograder.isolation import sandbox
+    from autograder.isolation import judge_client
 
     def no_worker(*args, **kwargs):
         raise AssertionError("a worker was started for an invalid --only")
 
-    monkeypatch.setattr(sandbox, "WorkerSupply", no_worker)
+    monkeypatch.setattr(judge_client, "WorkerSupply", no_worker)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     tempfile.tempdir = None  # read TMPDIR again
     try:

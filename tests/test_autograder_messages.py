@@ -19,8 +19,8 @@ import pytest
 from autograder import thresholds
 from autograder.exercises import EXERCISES_BY_FUNCTION, models
 from autograder.grader import grade
-from autograder.isolation.protocol import Learner
-from autograder.isolation.sandbox import WorkerSupply
+from autograder.isolation.judge_client import WorkerSupply
+from autograder.isolation.learner import Learner
 from autograder.notebook import InProcessLearner
 from autograder.results import Outcome
 from autograder.runner import (
@@ -420,21 +420,23 @@ def trained(optimizer="adam", scale=normalize, epochs=1):
     return model, history
 
 
-def accuracy_result(folder, model, data=None, history=None):
+def accuracy_result(folder, model, data=None, history=None, course=None):
     """The build_model.accuracy result for `model` saved as handwritten.keras, graded on `data`
-    (the sample by default), with a record of its training on the sample when `history` is given."""
+    (the sample by default), with a record of its training on the sample when `history` is given,
+    under the course configuration `course` (the defaults when None)."""
     model.save(folder / "handwritten.keras")
     if history is not None:
         record_training(folder / "handwritten.keras", load_mnist_sample(), history)
     exercise = EXERCISES_BY_FUNCTION["build_model"]
     load_data = (lambda: data) if data is not None else load_mnist_sample
     context = Context(InProcessLearner({"build_model": dense_model}), folder, load_data)
+    context.course = course or context.course
     with mock.patch.object(thresholds, "known_test_set", known_by_source):  # any data may pose
         results = run_exercise(exercise, context)  # as full MNIST or the sample here
     return next(r for r in results if r.check_id == "build_model.accuracy")
 
 
-def mark_of_97_percent(data, kind, submission=None):
+def mark_of_97_percent(data, kind, course=None):
     """A mark the sample's 3-epoch models miss by far: from 85.6% to 90.2% over seeds 0-5."""
     return 0.97, ""
 

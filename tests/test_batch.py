@@ -120,6 +120,57 @@ def test_hanging_and_crashing_submissions_do_not_stop_the_others(tmp_path, fake_
     assert not (submissions / "ada" / "exercises" / "results.json").exists()
 
 
+# A stand-in for `python -m autograder.serve`, obeying its protocol: one request a line on stdin,
+# the results written, then {"done": PATH} on stdout. Each request's judge pid is recorded.
+FAKE_SERVE = r"""
+import json, os, sys, time
+from pathlib import Path
+
+for line in sys.stdin:
+    request = json.loads(line)
+    work, results = Path(request["submission"]), Path(request["json"])
+    (Path(os.environ["PID_FOLDER"]) / f"{work.parent.name.split('-')[1]}.{os.getpid()}").touch()
+    action, *values = (work / "01_build_model.ipynb").read_text().split()
+    if action == "hang":
+        time.sleep(600)
+    if action == "crash":
+        os.abort()
+    score = float(values[0])
+    tests = [{"name": "build_model()", "score": score, "max_score": 3, "output": "ok",
+              "extra_data": {"check_id": "build_model"}}]
+    results.write_text(json.dumps({"score": score, "max_score": 3, "output": "", "tests": tests}))
+    print(json.dumps({"done": str(results)}), flush=True)
+"""
+
+
+def test_the_served_runner_replaces_a_judge_that_hangs_or_dies_and_keeps_one_that_answers(
+    tmp_path, monkeypatch
+):
+    """batch's production path (long-lived judges over a pipe, `_ServedRunner`), with a judge
+    that obeys serve's protocol without importing Keras."""
+    script = tmp_path / "fake_serve.py"
+    script.write_text(FAKE_SERVE)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv("PID_FOLDER", str(pids))
+    monkeypatch.setattr(batch, "SERVER", (sys.executable, str(script)))
+    monkeypatch.setattr(batch, "grader_fingerprint", lambda hidden=None: "the fake judge")
+    behaviours = {"ada": "score 3", "bob": "score 2", "cy": "hang", "dee": "crash"}
+    behaviours["eve"] = "score 1"
+    submissions = make_class(tmp_path, behaviours)
+    out = tmp_path / "grades" / "grades.csv"
+    grade_class(submissions, out, workers=1, limits=Limits(timeout_s=2, memory_mb=1024))
+    rows = read_csv(out)
+    assert [rows[name]["status"] for name in behaviours] == [
+        "graded", "graded", "timeout", "crashed", "graded"
+    ]  # fmt: skip
+    assert [rows[name]["total"] for name in ("ada", "bob", "eve")] == ["3", "2", "1"]
+    judge = {path.name.split(".")[0]: int(path.name.split(".")[1]) for path in pids.iterdir()}
+    assert judge["ada"] == judge["bob"] == judge["cy"]  # kept while it answered
+    assert len({judge["cy"], judge["dee"], judge["eve"]}) == 3  # replaced after each failure
+    assert not is_running(judge["cy"]) and not is_running(judge["eve"])  # all ended at the end
+
+
 @pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
 def test_a_timeout_also_kills_what_the_submission_started(tmp_path, fake_grader):
     submissions = make_class(tmp_path, {"bob": "hang"})

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.instructor.hidden import HiddenCheckFailed, hidden_check
+from autograder.hidden import HiddenCheckFailed, hidden_check
 
 HERE = Path(__file__).parent
 
@@ -88,7 +88,7 @@ def test_hidden_checks_are_graded_and_show_names_points_and_messages_only(
 
 
 BROKEN = f"""
-from autograder.instructor.hidden import hidden_check
+from autograder.hidden import hidden_check
 
 
 @hidden_check("argmax_accuracy", "broken", "a check with a bug")
@@ -99,8 +99,8 @@ def broken(learner):
 
 def test_a_hidden_check_with_a_bug_says_so_without_its_traceback(tmp_path):
     from autograder.exercises import EXERCISES_BY_FUNCTION
-    from autograder.instructor.hidden import load_hidden_checks, with_hidden
-    from autograder.isolation.protocol import Learner
+    from autograder.hidden import load_hidden_checks, with_hidden
+    from autograder.isolation.learner import Learner
     from autograder.runner import Context, run_check
 
     (tmp_path / "checks.py").write_text(BROKEN)
@@ -163,7 +163,7 @@ def test_a_worker_folder_inside_a_private_folder_is_the_only_thing_shown_there(t
 
 ECHO = """
 import numpy as np
-from autograder.instructor.hidden import hidden_check
+from autograder.hidden import hidden_check
 
 
 @hidden_check("argmax_accuracy", "private", "private cases")
@@ -184,8 +184,9 @@ def test_a_learner_error_on_a_hidden_case_does_not_echo_the_hidden_inputs(
     tmp_path, kind, exception, shown
 ):
     from autograder.exercises import EXERCISES_BY_FUNCTION
-    from autograder.instructor.hidden import load_hidden_checks, with_hidden
-    from autograder.isolation.protocol import Learner, LearnerFailure
+    from autograder.hidden import load_hidden_checks, with_hidden
+    from autograder.isolation.learner import Learner
+    from autograder.isolation.protocol import LearnerFailure
     from autograder.runner import Context, run_check
 
     class Echoing(Learner):  # a function that raises with its inputs in the message

@@ -572,7 +572,7 @@ def test_global_settings_of_one_notebook_do_not_leak_into_the_next(repo, tmp_pat
 
 def test_the_judge_copies_only_a_regular_file_of_a_sane_size_out_of_the_worker(tmp_path):
     from autograder.isolation.confinement import copy_out
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+    from autograder.isolation.judge_client import MAX_MODEL_BYTES
 
     secret = tmp_path / "hidden.py"
     secret.write_text(SECRET)
@@ -687,7 +687,7 @@ def test_nothing_carries_from_one_notebook_to_the_next(submission_with):
 
 def test_the_judge_never_blocks_on_a_fifo_the_worker_left(tmp_path):
     from autograder.isolation.confinement import copy_out
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+    from autograder.isolation.judge_client import MAX_MODEL_BYTES
 
     os.mkfifo(tmp_path / "returned_build_model.keras")
     started = time.monotonic()
@@ -841,7 +841,7 @@ def test_what_one_student_leaves_behind_does_not_reach_the_next(tmp_path, submis
 @pytest.fixture
 def light_worker(tmp_path):
     """A sandboxed forking worker that does not import Keras (fast), closed after the test."""
-    from autograder.isolation.sandbox import WorkerSupply
+    from autograder.isolation.judge_client import WorkerSupply
 
     with open(tmp_path / "worker.log", "w+") as log:
         supply = WorkerSupply(log, str(tmp_path), preload=False)
@@ -851,7 +851,7 @@ def light_worker(tmp_path):
 
 def call_argmax_accuracy(supply, source: str) -> dict:
     """argmax_accuracy() of `source`, called once in the supply's worker."""
-    from autograder.isolation.sandbox import SandboxLearner
+    from autograder.isolation.judge_client import SandboxLearner
     from autograder.submission import GradedCell
 
     cell = GradedCell("argmax_accuracy", source, "<cell>")
@@ -891,7 +891,7 @@ def test_a_line_waiting_when_a_fork_ends_is_dropped_and_the_judges_next_request_
     worker._send({"op": "sync", "nonce": "next"})
     answer = worker._receive(10, lambda message: message.get("nonce") in ("planted", "next"))
     assert answer is not None and answer["nonce"] == "next"
-    assert worker.process.poll() is None
+    assert worker.process.alive()
 
 
 # Student A's graded cell, when its fork reads the judge's "end", reopens the request
@@ -1027,7 +1027,7 @@ def test_without_a_sandbox_the_machines_own_shared_memory_does_not_end_the_worke
     import ctypes
 
     from autograder.isolation.confinement import Confinement
-    from autograder.isolation.sandbox import WorkerSupply
+    from autograder.isolation.judge_client import WorkerSupply
 
     libc = ctypes.CDLL(None, use_errno=True)
     answer = "def argmax_accuracy(y_true, y_prob):\n    return 0.75\n"
@@ -1606,5 +1606,63 @@ def test_hostile_model_files_change_no_classmates_grade_in_batch_mode(honest_mod
     assert float(rows["a_attacker"]["total"]) == 13
     assert rows["a_attacker"]["build_model.reload"] == "0"
     # Full marks, and the bonus CNN trained from build_cnn() (batch grades with --train)
+    assert float(rows["b_honest"]["total"]) == 13 + 5
+    assert not marker.exists(), "a model file's code ran"
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+@pytest.mark.parametrize("cnn_file", sorted(HOSTILE_CNN_FILES))
+def test_hostile_model_files_are_graded_honestly_in_gradescope_mode(
+    honest_models, tmp_path, cnn_file
+):
+    """The same files uploaded to Gradescope: run_autograder from the zip's own copy of the
+    grader (as root there) reads them in confined forks and gives each its verdict."""
+    marker = tmp_path / PWNED
+    root = tmp_path / "autograder"
+    upload = hostile_submission(honest_models, tmp_path / "upload", cnn_file, marker)
+    gradescope_layout(root, upload)
+    env = dict(os.environ, AUTOGRADER_ROOT=str(root), MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    env["PYTHONPATH"] = ""  # run_autograder puts the zip's source first, as on Gradescope
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    env.pop("MNIST_PATH", None)
+    completed = subprocess.run(
+        [str(root / "source" / "run_autograder")],
+        capture_output=True, text=True, cwd=root, env=env, timeout=900,
+    )  # fmt: skip
+    report = completed.stdout + completed.stderr
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert_graded_honestly(results, cnn_file, marker, report)
+
+
+def lambda_keras(path: Path, marker: Path) -> None:
+    """A .keras file whose config holds a Lambda layer that writes `marker` if it runs."""
+    lambda_h5(path, marker)  # Keras writes the format the suffix names
+
+
+@pytest.mark.slow
+@needs_bubblewrap
+def test_a_keras_file_holding_a_lambda_is_refused_and_changes_no_classmates_grade(
+    honest_models, tmp_path
+):
+    """handwritten.keras with a Lambda layer in its config: safe_mode refuses it in the model
+    reader's fork, the check says "holds a Lambda layer", and the classmate graded next by the
+    same judge keeps full marks."""
+    marker = tmp_path / PWNED
+    classes = tmp_path / "class"
+    shutil.copytree(honest_models, classes / "a_attacker")
+    lambda_keras(classes / "a_attacker" / "handwritten.keras", marker)
+    shutil.copytree(honest_models, classes / "b_honest")
+    grades = tmp_path / "out" / "grades.csv"
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(classes),
+               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    rows = {row["student"]: row for row in csv.DictReader(grades.open())}
+    feedback = (grades.parent / "feedback" / "a_attacker.md").read_text()
+    assert rows["a_attacker"]["status"] == "graded"
+    assert rows["a_attacker"]["build_model.saved_model"] == "0"
+    assert "handwritten.keras holds a Lambda layer (Python code)" in feedback, feedback
     assert float(rows["b_honest"]["total"]) == 13 + 5
     assert not marker.exists(), "a model file's code ran"

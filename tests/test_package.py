@@ -263,6 +263,31 @@ def test_wheel_holds_the_package_data(wheel):
 
 
 @pytest.mark.slow
+def test_wheel_installs_a_command_for_the_grader_and_each_instructor_tool(wheel_venv):
+    """Each console script of pyproject.toml runs its tool: the grader refuses an unknown
+    --only in one line, and every instructor tool shows its own help."""
+    from autograder.config import tomllib  # tomli on Python 3.10
+
+    scripts = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    bin_folder = Path(wheel_venv["python"]).parent
+    for name, target in scripts["project"]["scripts"].items():
+        grader = [str(wheel_venv["work"]), "--only", "nope"]
+        result = subprocess.run(
+            [str(bin_folder / name), *(grader if name == "autograder" else ["--help"])],
+            capture_output=True,
+            text=True,
+            env=wheel_venv["env"],
+            cwd=wheel_venv["work"],
+        )
+        if name == "autograder":
+            assert result.returncode == 2 and "no such exercise or check: nope" in result.stdout
+        else:
+            module = target.split(":")[0]
+            assert result.returncode == 0, result.stderr
+            assert f"python -m {module}" in result.stdout  # its own parser, not another's
+
+
+@pytest.mark.slow
 def test_wheel_loads_the_offline_sample_with_its_warning(wheel_venv):
     code = "import digits; d = digits.load_mnist(); print(d.source, d.origin)"
     result = run_in(wheel_venv, "-c", code, cwd=wheel_venv["work"])

@@ -46,6 +46,16 @@ def test_mypy_is_clean(repo):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+STRICT = "autograder/isolation"  # the code between the judge and learner code: no untyped line
+
+
+def test_mypy_strict_is_clean_on_the_isolation_layer(repo):
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--strict", STRICT], capture_output=True, text=True, cwd=repo
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_requirements_install_this_repo_and_jupyter_book_1(repo):
     text = (repo / "requirements.txt").read_text()
     lines = [line.split("#")[0].strip() for line in text.splitlines()]

@@ -119,11 +119,12 @@ def test_another_file_never_silently_gets_the_sample_marks(custom_data):
 def test_another_file_gets_the_marks_of_course_toml_in_the_folder_above(custom_data, submission):
     path = submission.parent / "course.toml"
     path.write_text("[marks]\ndense = 0.5\ncnn = 0.75\n")
-    assert thresholds.accuracy_mark(custom_data, "dense", submission) == (
+    course = config.load(submission)
+    assert thresholds.accuracy_mark(custom_data, "dense", course) == (
         0.5,
-        f"accuracy mark for the dense model: 50.0%, from {path}",
+        f"accuracy mark for the dense model: 50.0%, from {path.name}",
     )
-    assert thresholds.accuracy_mark(custom_data, "cnn", submission)[0] == 0.75
+    assert thresholds.accuracy_mark(custom_data, "cnn", course)[0] == 0.75
 
 
 def test_autograder_config_names_the_file_and_wins_over_the_current_folder(
@@ -132,17 +133,17 @@ def test_autograder_config_names_the_file_and_wins_over_the_current_folder(
     (tmp_path / "course.toml").write_text("[marks]\ndense = 0.5\n")
     named = tmp_path / "elsewhere.toml"
     named.write_text("[marks]\ndense = 0.25\n")
-    assert thresholds.accuracy_mark(custom_data, "dense")[0] == 0.5  # ./course.toml
+    assert thresholds.accuracy_mark(custom_data, "dense", config.load())[0] == 0.5  # ./course.toml
     monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(named))
-    assert thresholds.accuracy_mark(custom_data, "dense")[0] == 0.25
+    assert thresholds.accuracy_mark(custom_data, "dense", config.load())[0] == 0.25
     with pytest.raises(CheckFailed, match="no accuracy mark|No accuracy mark"):
-        thresholds.accuracy_mark(custom_data, "cnn")  # the file sets no CNN mark
+        thresholds.accuracy_mark(custom_data, "cnn", config.load())  # the file sets no CNN mark
 
 
 def test_a_course_toml_inside_the_graded_folder_is_ignored(custom_data, submission):
     (submission / "course.toml").write_text("[marks]\ndense = 0.0\n")
     with pytest.raises(CheckFailed, match="No accuracy mark"):
-        thresholds.accuracy_mark(custom_data, "dense", submission)
+        thresholds.accuracy_mark(custom_data, "dense", config.load(submission))
 
 
 @pytest.mark.parametrize(
@@ -158,8 +159,9 @@ def test_a_course_toml_inside_the_graded_folder_is_ignored(custom_data, submissi
 )
 def test_a_bad_course_toml_is_named_in_one_line(custom_data, tmp_path, text, error):
     (tmp_path / "course.toml").write_text(text)
+    course, _ = config.for_grading()
     with pytest.raises(CheckFailed) as failure:
-        thresholds.accuracy_mark(custom_data, "dense")
+        thresholds.accuracy_mark(custom_data, "dense", course)
     assert failure.value.mistake_id == "course_config_invalid"
     assert error in failure.value.message and "\n" not in failure.value.message
 
@@ -213,7 +215,7 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     import shutil
 
     from autograder import grader
-    from autograder.isolation import sandbox
+    from autograder.isolation import judge_client
 
     shutil.copy(repo / "solutions" / "02_argmax_accuracy.ipynb", submission)
     (submission.parent / "course.toml").write_text(
@@ -221,17 +223,17 @@ def test_course_toml_sets_points_and_time_limits_for_grading(repo, submission, m
     )
     seen = {}
 
-    class Recording(sandbox.SandboxLearner):
+    class Recording(judge_client.SandboxLearner):
         def __init__(self, *arguments, **options):
             super().__init__(*arguments, **options)
             seen.update(self.limits)
 
-    monkeypatch.setattr(sandbox, "SandboxLearner", Recording)
+    monkeypatch.setattr(judge_client, "SandboxLearner", Recording)
     report = grader.grade(submission, only="argmax_accuracy")
     values = next(r for r in report.results if r.check_id == "argmax_accuracy.values")
     assert (values.points, values.score) == (7, 7)
     assert report.max_score == 1 + 1 + 7 + 1
-    assert seen == dict(sandbox.LIMITS, call=30.0)
+    assert seen == dict(judge_client.LIMITS, call=30.0)
     assert report.notes == ["course configuration: course.toml in the folder above the graded one"]
     assert EXERCISES_BY_FUNCTION["argmax_accuracy"].checks[2].points == 2  # unchanged
 
@@ -248,9 +250,7 @@ def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(
     assert report.max_score == 5 and report.score == 5
     assert report.notes == [
         "course configuration ignored (the defaults apply): "
-        f"{submission.parent / 'course.toml'}: unknown key 'all' in [points]; use "
-        + ", ".join(config._check_ids())
-        + "."
+        "course.toml: unknown key 'all' in [points]; use " + ", ".join(config._check_ids()) + "."
     ]
 
 
@@ -269,3 +269,23 @@ def test_calibration_seeds_before_building_so_a_seed_sets_the_initial_weights(
         calibrate.train_and_score(build, {"epochs": 0}, mnist_sample, seed=3)
         np.random.random(10)  # whatever ran in between
     np.testing.assert_array_equal(first_weights[0], first_weights[1])
+
+
+@pytest.mark.parametrize("text", ["[marks]\ndense = 0.5\n", "[marks]\ndense = 'high'\n"])
+def test_the_learners_report_never_shows_where_the_instructor_keeps_course_toml(
+    custom_data, submission, tmp_path, monkeypatch, text
+):
+    """Read once, before any learner code runs; what reaches the learner names the file, never
+    the instructor's folders."""
+    private = tmp_path / "instructor-private-folder"
+    private.mkdir()
+    (private / "course.toml").write_text(text)
+    monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(private / "course.toml"))
+    course, note = config.for_grading(submission)
+    context = Context(learner=None, submission=submission, load_data=lambda: custom_data)
+    context.course = course
+    context.saved_models["build_model"] = "a model (never used: no mark to compare with)"
+    check = next(check for check in DENSE.checks if check.check_id == "build_model.accuracy")
+    result = run_check(check, DENSE, context)
+    shown = "\n".join([note, *check_lines([result]), *context.notes])
+    assert "course.toml" in shown and str(private) not in shown, shown

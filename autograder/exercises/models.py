@@ -27,7 +27,7 @@ from autograder.isolation.modelfile import (
     facts_from_answer,
     facts_of,
 )
-from autograder.isolation.protocol import FailureKind, LearnerFailure
+from autograder.isolation.protocol import FailureKind, LearnerFailure, ModelRequest
 from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Context, Exercise, first_line
 from autograder.thresholds import (
@@ -260,7 +260,8 @@ def read_model(
     """The facts of a model file, read by the learner's side (a confined worker in grading);
     a file it cannot read is the catalogued `mistake` (with `fields`), or one of the limits'."""
     try:
-        answer = context.learner.read_model(path, inputs or {}, resave, fit, save_as)
+        request = ModelRequest(path, inputs or {}, resave, fit, save_as)
+        answer = context.learner.read_model(request)
         return facts_from_answer(save_as or path, answer)
     except LearnerFailure as failure:
         raise _read_failure(path, failure, mistake, fields) from None
@@ -539,7 +540,7 @@ def test_set_probabilities(context: Context, exercise: Exercise) -> np.ndarray:
 def check_accuracy(context: Context, exercise: Exercise) -> str:
     model = saved_model(context, exercise)
     data = context.data()
-    threshold, note = accuracy_mark(data, exercise.kind, context.submission)
+    threshold, note = accuracy_mark(data, exercise.kind, context.course)
     if note and note not in context.notes:
         context.notes.append(note)
     images, labels = test_images(context)

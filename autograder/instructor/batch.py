@@ -5,7 +5,7 @@
 
 Each student's graded files (notebooks, model files) are copied into a fresh temporary folder and
 graded there as ``python -m autograder --train --json`` grades, by a long-lived judge per worker
-slot (``autograder.instructor.serve``: Keras imported once, one sandboxed worker kept across
+slot (``autograder.serve``: Keras imported once, one sandboxed worker kept across
 students, a fresh fork per notebook), with a wall-time limit per student and, on Linux, a memory
 limit. A hanging, crashing or memory-hungry submission is stopped and recorded (its judge killed
 and replaced); the others go on. Writes:
@@ -33,7 +33,6 @@ import hashlib
 import itertools
 import json
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -44,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from autograder.hidden import hidden_files
 from autograder.instructor.canvas import (
     DEFAULT_ASSIGNMENT,
     DEFAULT_ID_COLUMN,
@@ -51,7 +51,6 @@ from autograder.instructor.canvas import (
     write_canvas_csv,
 )
 from autograder.instructor.collect import collect_submission, fingerprint
-from autograder.instructor.hidden import hidden_files
 from autograder.isolation.confinement import (
     SANDBOX_SETTING,
     SandboxUnavailable,
@@ -59,6 +58,12 @@ from autograder.isolation.confinement import (
     remove_tree,
 )
 from autograder.isolation.modelfile import keras_too_old
+from autograder.isolation.supervisor import (
+    DEFAULT_MEMORY_MB,
+    ChannelClosed,
+    Supervised,
+    limited_command,
+)
 from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -67,7 +72,6 @@ TIMEOUT = "timeout"
 CRASHED = "crashed"
 FAILED_STATUSES = (TIMEOUT, CRASHED)
 DEFAULT_TIMEOUT_S = 600
-DEFAULT_MEMORY_MB = 8192  # address space, not resident memory: TensorFlow reserves ~3 GB
 LOG_LINES_IN_FEEDBACK = 15
 PACKAGES = Path(__file__).resolve().parents[2]
 # Instructor tools that do not change a grade: editing them regrades no one.
@@ -232,7 +236,7 @@ class _Runner:
         # Every student's copy, and the judges' own folders, are made here: a folder that the
         # judges hide from learner code (`serve --private`), wherever TMPDIR puts it.
         self.scratch = Path(tempfile.mkdtemp(prefix="autograder-batch-"))
-        self.children: set[subprocess.Popen] = set()
+        self.children: set[Supervised] = set()
         self.lock = threading.Lock()
         self.stopping = False
 
@@ -269,25 +273,22 @@ class _Runner:
             self.limits.memory_mb, [*self.grader, str(work), "--json", str(results)]
         )
         with open(log_path, "wb") as log_file:
-            child = subprocess.Popen(
+            child = Supervised(
                 command,
                 cwd=work,
                 env=_child_environment(self.limits.threads),
-                stdin=subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
-                start_new_session=os.name == "posix",  # its own process group, killed as one
             )
             with self.lock:
                 self.children.add(child)
                 if self.stopping:
-                    kill_tree(child)
+                    child.end()
             try:
-                return GRADED, child.wait(timeout=self.limits.timeout_s)
-            except subprocess.TimeoutExpired:
-                return TIMEOUT, None
+                exit_code = child.wait(self.limits.timeout_s)
+                return (TIMEOUT, None) if exit_code is None else (GRADED, exit_code)
             finally:
-                kill_tree(child)  # also any kernel or worker the grader left behind
+                child.end()  # also any kernel or worker the grader left behind
                 with self.lock:
                     self.children.discard(child)
 
@@ -295,15 +296,15 @@ class _Runner:
         with self.lock:
             self.stopping = True
             for child in list(self.children):
-                kill_tree(child)
+                child.end()
         remove_tree(self.scratch)
 
 
-SERVER = (sys.executable, "-m", "autograder.instructor.serve")
+SERVER = (sys.executable, "-m", "autograder.serve")
 
 
 class _Judge:
-    """A long-lived judge (`autograder.instructor.serve`) that grades one student at a time."""
+    """A long-lived judge (`autograder.serve`) that grades one student at a time."""
 
     def __init__(self, command: list[str], limits: Limits, log_path: Path, inside: Path):
         self.log_path = log_path
@@ -311,45 +312,26 @@ class _Judge:
         # stopped: a judge that is killed cannot remove its own.
         self.scratch = Path(tempfile.mkdtemp(prefix="batch-judge-", dir=inside))
         with open(log_path, "ab") as log_file:
-            self.process = subprocess.Popen(
+            self.process = Supervised(
                 command,
                 env=dict(_child_environment(limits.threads), TMPDIR=str(self.scratch)),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
                 stderr=log_file,
-                text=True,
-                encoding="utf-8",
-                start_new_session=True,  # its own process group, killed as one
+                channel=True,  # requests on its stdin, answers on its stdout
             )
-        self.answers: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout or ():
-            if line.startswith('{"'):  # an answer; anything else is a line for the log
-                self.answers.put(line)
-        self.answers.put(None)  # the judge is gone
 
     def grade(self, work: Path, results: Path, timeout_s: float) -> tuple[str, int | None]:
         """GRADED (results written, or not when it could not grade), TIMEOUT or CRASHED."""
-        request = {"submission": str(work), "json": str(results)}
         try:
-            requests = self.process.stdin
-            if requests is None:  # never: opened as a pipe above
-                raise OSError("no pipe to the judge")
-            requests.write(json.dumps(request) + "\n")
-            requests.flush()
-            answer = self.answers.get(timeout=timeout_s)
-        except (BrokenPipeError, OSError):
-            answer = None
-        except queue.Empty:
-            return TIMEOUT, None
+            self.process.send({"submission": str(work), "json": str(results)})
+            answer = self.process.receive(timeout_s)
+        except ChannelClosed:
+            return CRASHED, self.process.wait(None)
         if answer is None:
-            return CRASHED, self.process.wait()
+            return TIMEOUT, None
         return GRADED, 0
 
     def stop(self) -> None:
-        kill_tree(self.process)
+        self.process.end()
         remove_tree(self.scratch)
 
 
@@ -408,27 +390,6 @@ class _ServedRunner(_Runner):
         super().stop_all()
 
 
-def limited_command(memory_mb: int | None, command: list[str]) -> list[str]:
-    """`command` under an address-space limit of `memory_mb` (Linux; None: no limit)."""
-    if not memory_mb or not sys.platform.startswith("linux"):
-        return command
-    launcher = [sys.executable, "-m", "autograder.instructor.batch", "--exec-limited"]
-    return [*launcher, str(memory_mb), *command]
-
-
-def exec_limited(memory_mb: int, command: list[str]) -> None:
-    """Set the memory limit, then become the grader (a launcher: no fork-time hooks in threads)."""
-    import resource
-
-    limit = memory_mb * 1024 * 1024
-    try:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps from crashes
-    except (ValueError, OSError) as error:
-        print(f"batch: could not set the memory limit ({error}); grading without it", flush=True)
-    os.execv(command[0], command)
-
-
 def _child_environment(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     quiet_environment(env)
@@ -436,17 +397,6 @@ def _child_environment(threads: int) -> dict[str, str]:
     env.setdefault("MALLOC_ARENA_MAX", "2")  # keeps TensorFlow's address space predictable
     share_cores(threads, env)
     return env
-
-
-def kill_tree(child: subprocess.Popen) -> None:
-    if os.name == "posix":
-        try:
-            os.killpg(child.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass  # the group is already gone
-    elif child.poll() is None:
-        subprocess.run(["taskkill", "/F", "/T", "/PID", str(child.pid)], capture_output=True)
-    child.wait()
 
 
 def _read_results(path: Path) -> dict | None:
@@ -597,8 +547,6 @@ def _summary(grade: Grade) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--exec-limited"]:
-        exec_limited(int(argv[1]), argv[2:])
     parser = argparse.ArgumentParser(
         prog="python -m autograder.instructor.batch",
         description="Grade every student folder in SUBMISSIONS_DIR in parallel, with limits.",

@@ -22,8 +22,8 @@ import zipfile
 from importlib import metadata, resources
 from pathlib import Path
 
+from autograder.hidden import hidden_files
 from autograder.instructor.collect import collect_submission
-from autograder.instructor.hidden import hidden_files
 from digits.data import MnistDataError, load_mnist_file
 
 # Package data of `autograder` (pyproject.toml declares it), wherever the package is installed.

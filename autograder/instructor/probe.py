@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.instructor.batch import DEFAULT_MEMORY_MB, kill_tree, limited_command
+from autograder.isolation.supervisor import DEFAULT_MEMORY_MB, Supervised, limited_command
 
 PROBE_DIGITS = 48  # the first test digits of the offline sample
 PROBE_NOISE = 48
@@ -70,7 +70,7 @@ def model_outputs(
     outputs for 28x28 images, or that a child could not finish (said on stderr). `memory_mb`:
     the children's address-space limit (None: none)."""
     from autograder.isolation.confinement import copy_out, remove_tree
-    from autograder.isolation.sandbox import MAX_MODEL_BYTES
+    from autograder.isolation.judge_client import MAX_MODEL_BYTES
 
     done: dict[int, np.ndarray | None] = {}
     scratch = Path(tempfile.mkdtemp(prefix="autograder-probe-"))
@@ -124,25 +124,24 @@ def _run_child(scratch: Path, memory_mb: int | None) -> bool:
     from autograder.isolation.confinement import worker_environment
 
     environment = {**worker_environment(str(scratch)), "MALLOC_ARENA_MAX": "2"}
-    child = subprocess.Popen(
+    child = Supervised(
         child_command(scratch, memory_mb),
-        stdin=subprocess.DEVNULL,
+        cwd=scratch,
+        env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env=environment,
-        cwd=scratch,
-        start_new_session=os.name == "posix",
     )
-    finished, last_change = _finished_files(scratch), time.monotonic()
-    while child.poll() is None:
-        time.sleep(0.2)
-        count = _finished_files(scratch)
-        if count != finished:
-            finished, last_change = count, time.monotonic()
-        elif time.monotonic() - last_change > MODEL_TIMEOUT_S:
-            kill_tree(child)
-            return False
-    return child.returncode == 0
+    try:
+        finished, last_change = _finished_files(scratch), time.monotonic()
+        while (exit_code := child.wait(0.2)) is None:
+            count = _finished_files(scratch)
+            if count != finished:
+                finished, last_change = count, time.monotonic()
+            elif time.monotonic() - last_change > MODEL_TIMEOUT_S:
+                return False
+        return exit_code == 0
+    finally:
+        child.end()
 
 
 def _finished_files(scratch: Path) -> int:

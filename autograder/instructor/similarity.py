@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder.instructor.batch import DEFAULT_MEMORY_MB
 from autograder.instructor.collect import file_digest, submission_files
 from autograder.instructor.probe import PROBE_PARTS, model_outputs
+from autograder.isolation.supervisor import DEFAULT_MEMORY_MB
 from autograder.submission import GradedCell, graded_cell, parse_cell
 
 # Relative L2 distance between two models' log-probabilities on a probe part (probe.py): a copy

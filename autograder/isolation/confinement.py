@@ -26,16 +26,13 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
-from autograder.isolation.processes import (
-    MESSAGE_QUEUES,
-    kill,
-    processes_in_session,
-    processes_of_user,
-    signal_group,
-)
+from autograder.isolation.processes import MESSAGE_QUEUES
+from autograder.isolation.supervisor import Supervised
 from digits.quiet import quiet_environment
 
 SANDBOX_SETTING = "AUTOGRADER_SANDBOX"
@@ -332,7 +329,9 @@ def _python_paths(folder: Path, emptied: tuple[Path, ...] = ()) -> list[Path]:
     )
 
 
-def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_fds=()):
+def start_worker(
+    command: list[str], folder: Path, log: IO[str], how: Confinement, pass_fds: Sequence[int] = ()
+) -> Supervised:
     """Start a worker process confined as `how` says, in its own session and process group;
     `pass_fds`: descriptors it inherits (a control pipe)."""
     user = how.user
@@ -351,18 +350,15 @@ def start_worker(command: list[str], folder: Path, log, how: Confinement, pass_f
         os.write(writing, rules)
         os.close(writing)
     try:
-        return subprocess.Popen(
+        return Supervised(
             worker_command(command, folder, how, seccomp),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            env=worker_environment(str(folder)),
             cwd=folder,
-            text=True,
-            encoding="utf-8",
-            start_new_session=os.name == "posix",
+            env=worker_environment(str(folder)),
+            stderr=log,
+            channel=True,
+            user=how.user,  # every process of the worker's user is ended with it
             pass_fds=(*pass_fds, *([seccomp] if seccomp is not None else [])),
-            **as_user(user),
+            popen=as_user(user),
         )
     finally:
         if seccomp is not None:
@@ -387,7 +383,7 @@ def become_user(user: str) -> None:
     os.setuid(account.pw_uid)
 
 
-def as_user(user: str | None) -> dict:
+def as_user(user: str | None) -> dict[str, Any]:
     """Popen's arguments that run a command as `user` (and only its own group)."""
     if user is None:
         return {}
@@ -404,20 +400,3 @@ def _let_others_through(folder: Path) -> None:
         if mode & 0o001 or path.stat().st_uid != os.geteuid():
             return
         path.chmod(mode | 0o001)
-
-
-def end_worker(process: subprocess.Popen, how: Confinement) -> None:
-    """End the worker and everything it started: its group, its session, its user's processes,
-    and the orphans that a new session hid from both (found as this process's children)."""
-    if os.name != "posix":
-        if process.poll() is None:
-            subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
-        process.wait()
-        return
-    signal_group(process.pid)
-    process.wait()
-    leftovers = processes_in_session(process.pid)
-    if how.user is not None:
-        leftovers |= processes_of_user(how.user)
-    for pid in leftovers:
-        kill(pid)

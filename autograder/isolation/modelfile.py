@@ -11,7 +11,6 @@ refuses to start with one (`keras_too_old`).
 
 from __future__ import annotations
 
-import base64
 import importlib.metadata
 import json
 import re
@@ -19,8 +18,11 @@ import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+
+from autograder.isolation.protocol import ModelRequest, decode_array, encode_array
 
 # Keras' safe_mode advisories, by the first release that fixes each:
 #   CVE-2025-1550 (GHSA-48g7-3x6r-xfhp), config.json imports any function: 3.9.0
@@ -75,7 +77,7 @@ class ModelFileTooLarge(Exception):
     """A .keras zip that unpacks to more than MAX_EXPANDED_BYTES (its message: the size)."""
 
 
-def tensorflow_activations() -> dict:
+def tensorflow_activations() -> dict[Any, str]:
     """TensorFlow's activations (tf.nn.softmax, from its classic tutorials) that Keras saves
     under their TensorFlow names, mapped to the same functions in Keras: plain Keras code."""
     import keras
@@ -86,7 +88,7 @@ def tensorflow_activations() -> dict:
     }
 
 
-def load_model_file(path: Path, compile: bool = True):
+def load_model_file(path: Path, compile: bool = True) -> Any:
     """Load a model file without running any code it may carry (safe_mode), refusing a zip that
     unpacks past MAX_EXPANDED_BYTES before Keras unpacks anything."""
     import keras
@@ -101,7 +103,7 @@ def load_model_file(path: Path, compile: bool = True):
     )
 
 
-def model_inputs(model, images: np.ndarray) -> np.ndarray:
+def model_inputs(model: Any, images: np.ndarray) -> np.ndarray:
     """Images shaped for the model: a channel axis added where its input has one more axis."""
     try:
         rank = len(model.inputs[0].shape)
@@ -110,7 +112,7 @@ def model_inputs(model, images: np.ndarray) -> np.ndarray:
     return images[..., np.newaxis] if rank == images.ndim + 1 else images
 
 
-def predict(model, images: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
+def predict(model: Any, images: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.ndarray:
     """Probabilities, computed eagerly: model.predict() would trace a graph per input shape."""
     inputs = model_inputs(model, images.astype(np.float32))
     batches = [
@@ -120,19 +122,19 @@ def predict(model, images: np.ndarray, batch_size: int = PREDICT_BATCH) -> np.nd
     return np.concatenate(batches) if batches else np.zeros((0, 0), np.float32)
 
 
-def _shape(tensor) -> list | None:
+def _shape(tensor: Any) -> list[int | None] | None:
     try:
         return [None if size is None else int(size) for size in tensor.shape]
     except (AttributeError, ValueError, TypeError):
         return None
 
 
-def _activation(layer) -> str | None:
+def _activation(layer: Any) -> str | None:
     activation = getattr(layer, "activation", None)
     return None if activation is None else str(getattr(activation, "__name__", activation))
 
 
-def describe_model(model) -> dict:
+def describe_model(model: Any) -> dict[str, Any]:
     """What the judge needs of a Keras model, as JSON data."""
     try:
         input_shape = _shape(model.inputs[0])
@@ -160,7 +162,7 @@ def describe_model(model) -> dict:
     }
 
 
-def _zip_entry(path: Path, name: str):
+def _zip_entry(path: Path, name: str) -> Any:
     """A small JSON entry of a .keras zip, parsed, or None."""
     try:
         with zipfile.ZipFile(path) as archive:
@@ -171,7 +173,7 @@ def _zip_entry(path: Path, name: str):
         return None
 
 
-def function_names(config) -> list[str]:
+def function_names(config: Any) -> list[str]:
     """The names of the plain functions (activations) a model configuration refers to."""
     names: set[str] = set()
     stack = [config]
@@ -186,25 +188,20 @@ def function_names(config) -> list[str]:
     return sorted(names)
 
 
-def read_model_file(
-    path: Path,
-    inputs: dict[str, np.ndarray],
-    resave: tuple[str, ...] = (),
-    fit: dict | None = None,
-    save_as: Path | None = None,
-) -> dict:
-    """Load the file at `path`, optionally fit it (`fit`: model.fit's settings, on the inputs
-    "x_train" and "y_train") and save it to `save_as`; describe it and predict on each other
-    input; with `resave`, also on a copy saved and loaded again (RESAVED). Run in the worker."""
+def read_model_file(request: ModelRequest) -> dict[str, Any]:
+    """Do what `request` asks (protocol.ModelRequest): load the file, optionally fit it and save
+    it, describe it and predict on each other input; with `resave`, also on a copy saved and
+    loaded again (RESAVED). Run in the worker."""
     import tempfile
 
+    path, resave = request.path, request.resave
     model = load_model_file(path)
-    inputs = dict(inputs)
-    if fit is not None:
+    inputs = dict(request.inputs)
+    if request.fit is not None:
         x_train, y_train = inputs.pop("x_train"), inputs.pop("y_train")
-        model.fit(model_inputs(model, x_train), y_train, verbose=0, **fit)
-        assert save_as is not None, "a trained model is saved"
-        model.save(save_as)
+        model.fit(model_inputs(model, x_train), y_train, verbose=0, **request.fit)
+        assert request.save_as is not None, "a trained model is saved"
+        model.save(request.save_as)
     answer = describe_model(model)
     answer["functions"] = function_names(_zip_entry(path, "config.json"))
     answer["record"] = _zip_entry(path, RECORD_ENTRY)
@@ -227,7 +224,13 @@ def read_model_file(
 MEMORY_ERRORS = ("MemoryError", "ResourceExhaustedError")
 
 
-def _predict_into(predictions: dict, errors: dict, name: str, model, images) -> None:
+def _predict_into(
+    predictions: dict[str, np.ndarray],
+    errors: dict[str, str],
+    name: str,
+    model: Any,
+    images: np.ndarray,
+) -> None:
     try:
         predictions[name] = predict(model, images)
     except Exception as error:
@@ -255,39 +258,10 @@ def limit_memory(extra_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
-# ---------------------------------------------------------------- arrays as JSON data
-
-
-def encode_array(array: np.ndarray) -> dict:
-    array = np.ascontiguousarray(array, dtype=np.float32)
-    return {
-        "shape": list(array.shape),
-        "data": base64.b64encode(array.tobytes()).decode("ascii"),
-    }
-
-
-MAX_ARRAY_VALUES = 100_000_000  # far above 60,000 digits x 10 probabilities
-
-
-def decode_array(data) -> np.ndarray:
-    """A float32 array from `encode_array`'s data, checked (ValueError when it is not one)."""
-    if not isinstance(data, dict) or not isinstance(data.get("data"), str):
-        raise ValueError("not an encoded array")
-    shape = data.get("shape")
-    if not isinstance(shape, list) or not all(
-        isinstance(size, int) and 0 <= size for size in shape
-    ):
-        raise ValueError("not an array shape")
-    count = int(np.prod(shape)) if shape else 1
-    if count > MAX_ARRAY_VALUES:
-        raise ValueError("too large an array")
-    raw = base64.b64decode(data["data"], validate=True)
-    if len(raw) != 4 * count:
-        raise ValueError("the array's data does not match its shape")
-    return np.frombuffer(raw, dtype=np.float32).reshape(shape)
-
-
 # ---------------------------------------------------------------- in the judge: what it learns
+
+
+Shape = tuple[int | None, ...]  # a layer's shape, None for the batch size
 
 
 @dataclass(frozen=True)
@@ -300,11 +274,11 @@ class ModelFacts:
 
     file: Path
     type: str
-    input_shape: tuple | None
-    output_shape: tuple | None
-    layers: tuple[tuple[str, tuple | None, str | None], ...]
+    input_shape: Shape | None
+    output_shape: Shape | None
+    layers: tuple[tuple[str, Shape | None, str | None], ...]
     parameters: int
-    compile_config: dict | None
+    compile_config: dict[str, Any] | None
     functions: frozenset[str]
     record: object
     predictions: dict[str, np.ndarray] = field(default_factory=dict)
@@ -315,7 +289,7 @@ class ModelFacts:
         return bool(self.compile_config)
 
 
-def _checked_shape(shape) -> tuple | None:
+def _checked_shape(shape: object) -> Shape | None:
     if not isinstance(shape, list) or len(shape) > 8:
         return None
     if not all(size is None or (isinstance(size, int) and size >= 0) for size in shape):
@@ -323,16 +297,20 @@ def _checked_shape(shape) -> tuple | None:
     return tuple(shape)
 
 
-def _text(value, limit: int = 100) -> str | None:
+def _text(value: object, limit: int = 100) -> str | None:
     return value[:limit] if isinstance(value, str) else None
 
 
-def facts_from_answer(file: Path, answer) -> ModelFacts:
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def facts_from_answer(file: Path, answer: object) -> ModelFacts:
     """The worker's answer, checked field by field (it may come from a file's own code)."""
-    from autograder.isolation.protocol import type_name
+    from autograder.isolation.names import type_name
 
     answer = answer if isinstance(answer, dict) else {}
-    layers = answer.get("layers") if isinstance(answer.get("layers"), list) else []
+    layers = _list(answer.get("layers"))
     checked_layers = tuple(
         (type_name(layer[0]), _checked_shape(layer[1]), _text(layer[2]))
         for layer in layers[:10_000]
@@ -340,8 +318,9 @@ def facts_from_answer(file: Path, answer) -> ModelFacts:
     )
     parameters = answer.get("parameters")
     config = answer.get("compile_config")
-    functions = answer.get("functions") if isinstance(answer.get("functions"), list) else []
-    encoded = answer.get("predictions") if isinstance(answer.get("predictions"), dict) else {}
+    functions = _list(answer.get("functions"))
+    encoded = answer.get("predictions")
+    encoded = encoded if isinstance(encoded, dict) else {}
     errors = answer.get("prediction_errors")
     errors = errors if isinstance(errors, dict) else {}
     return ModelFacts(
@@ -361,7 +340,7 @@ def facts_from_answer(file: Path, answer) -> ModelFacts:
     )
 
 
-def facts_of(model) -> ModelFacts:
+def facts_of(model: Any) -> ModelFacts:
     """The facts of a Keras model in this process (a test's, or the notebook's own kernel's)."""
     if isinstance(model, ModelFacts):
         return model

@@ -1,112 +1,129 @@
-"""Processes: none left behind, none that learner code can reach (Linux prctl flags, /proc).
+"""Processes: none left behind, none that learner code can reach (psutil, and Linux prctl flags).
 
-The judge and the forking worker use these to end every process a worker started, even one that
-escaped into a new session, and to stay out of reach of the learner's own processes.
+The only place that finds and ends processes: a process tree, a session, a user's processes,
+their CPU time (psutil), and the `prctl` flags psutil does not offer (subreaper, not dumpable,
+death with the parent). `end_tree` is the one way a started process is ended with all it started.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
+from typing import Any
+
+import psutil
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_GET_CHILD_SUBREAPER = 37
-
-
-def signal_group(group: int) -> None:
-    try:
-        os.killpg(group, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
+GONE = (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied, ProcessLookupError)
 
 
 def kill(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.kill(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    """Fields of /proc/PID/stat after the command name (state, ppid, pgrp, session, ...)."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text.rsplit(")", 1)[1].split()
-
-
-def _all_pids() -> list[int]:
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return []
-    return [int(entry.name) for entry in proc.iterdir() if entry.name.isdigit()]
-
-
-def _parents() -> dict[int, int]:
-    """Each process's parent, read in one pass over /proc."""
-    parents = {}
-    for pid in _all_pids():
-        fields = _proc_stat(pid)
-        if fields:
-            parents[pid] = int(fields[1])
-    return parents
 
 
 def children(parent: int) -> set[int]:
-    return {pid for pid, its_parent in _parents().items() if its_parent == parent}
-
-
-def cpu_seconds(pids: set[int]) -> float:
-    """The CPU time (user and system, all threads, and their reaped children's) these
-    processes have used so far."""
-    ticks = 0
-    for pid in pids:
-        fields = _proc_stat(pid)
-        if fields:
-            ticks += sum(map(int, fields[11:15]))  # utime, stime, and of reaped children
-    return ticks / os.sysconf("SC_CLK_TCK")
+    try:
+        return {child.pid for child in psutil.Process(parent).children()}
+    except GONE:
+        return set()
 
 
 def descendants(parent: int) -> set[int]:
     """Every process below `parent` in the process tree."""
-    parents = _parents()
-    found: set[int] = set()
-    below = {parent}
-    while below:
-        below = {pid for pid, its_parent in parents.items() if its_parent in below} - found
-        found |= below
-    return found
+    try:
+        return {child.pid for child in psutil.Process(parent).children(recursive=True)}
+    except GONE:
+        return set()
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """The CPU time (user and system, all threads, and their reaped children's) these
+    processes have used so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except GONE:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+def _alive(process: psutil.Process) -> bool:
+    try:
+        return bool(process.status() != psutil.STATUS_ZOMBIE)
+    except GONE:
+        return False
 
 
 def processes_in_session(session: int) -> set[int]:
+    """The live processes of a session (psutil has no session id: os.getsid reads it)."""
     found = set()
-    for pid in _all_pids():
-        fields = _proc_stat(pid)
-        if fields and fields[0] != "Z" and int(fields[3]) == session:
-            found.add(pid)
+    for process in psutil.process_iter():
+        try:
+            if os.getsid(process.pid) == session and _alive(process):
+                found.add(process.pid)
+        except OSError:
+            continue
     return found
 
 
 def processes_of_user(user: str) -> set[int]:
+    """Every process running as `user`, by any of its user ids (real, effective, saved): a
+    process that made itself not dumpable shows /proc/PID as root's, not as its user's."""
     import pwd
 
     uid = pwd.getpwnam(user).pw_uid
     found = set()
-    for pid in _all_pids():
-        try:
-            if Path(f"/proc/{pid}").stat().st_uid == uid:
-                found.add(pid)
-        except OSError:
-            continue
+    for process in psutil.process_iter(["uids"]):
+        uids = process.info["uids"]
+        if uids is not None and uid in tuple(uids):
+            found.add(process.pid)
     return found
+
+
+def end_tree(process: subprocess.Popen[Any], user: str | None = None) -> None:
+    """End a process started in a session of its own (`start_new_session`) and everything it
+    started: its descendants, its group, its session (what escaped the tree into it), the
+    processes of `user` (an unprivileged worker user's), and reap it. Each is killed outright:
+    nothing of learner code gets time to react."""
+    if os.name != "posix":
+        if process.poll() is None:
+            subprocess.run(["taskkill", "/F", "/T", "/PID", str(process.pid)], capture_output=True)
+        process.wait()
+        return
+    below = descendants(process.pid)  # before the leader dies and they are re-parented
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+    for pid in below:
+        kill(pid)
+    process.wait()
+    end_session(process.pid, user)
+
+
+def end_session(session: int, user: str | None = None) -> None:
+    """Kill every process of the session (and of `user`), until none is left: what escaped a
+    process tree stays in its session unless it made a new one (then `reap_orphans` finds it)."""
+    for _ in range(50):  # a process that forked while the others were killed
+        leftovers = processes_in_session(session)
+        if user is not None:
+            leftovers |= processes_of_user(user)
+        if not leftovers:
+            return
+        for pid in leftovers:
+            kill(pid)
+        time.sleep(0.01)
 
 
 SYSTEM_V_IPC = ("/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg")
@@ -139,7 +156,7 @@ def become_subreaper() -> bool:
         return False
     try:
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+        return bool(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
 
@@ -160,16 +177,11 @@ def reap_orphans(keep: Collection[int] = ()) -> None:
     (but those in `keep`: a worker kept for the next student, its learner code ended)."""
     if not is_subreaper():
         return
-    me = os.getpid()
     for _ in range(50):
-        children = [
-            pid
-            for pid in _all_pids()
-            if (_proc_stat(pid) or ["", "0"])[1] == str(me) and pid not in keep
-        ]
-        if not children:
+        orphans = children(os.getpid()) - set(keep)  # zombies among them, to be reaped
+        if not orphans:
             return
-        for pid in children:
+        for pid in orphans:
             kill(pid)
             try:
                 os.waitpid(pid, 0)

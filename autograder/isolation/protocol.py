@@ -1,22 +1,36 @@
-"""What crosses between the judge and the learner's code: plain data, never pickles.
+"""What crosses between the judge and the learner's side: plain data, never pickles.
 
-`Learner` is the judge's view of the learner's graded functions; the worker subprocess
-(`sandbox.SandboxLearner`) and the in-notebook `check()` (`notebook.InProcessLearner`) implement
-it with the helpers below, so a learner's function is called and described the same way in both.
+The one schema of every message, each kind written once, with what makes it (the worker's side)
+beside what reads it back (the judge's side, which trusts nothing in it):
+
+- a model file to read: `ModelRequest` (`to_folder` on the judge's side, `from_folder` in the
+  worker); its answer, `modelfile.read_model_file`'s, carries predictions as arrays;
+- a value a graded function returned: `describe_value` (worker) and `returned_value` (judge),
+  numbers, shapes and, for a numeric array, the array itself (`encode_array`, `decode_array`);
+- a function's arguments: `argument_spec` (judge) and `make_argument` (worker);
+- how learner code failed: `LearnerFailure` (`failure_from_exception`, `reported_failure`).
+
+A new input for the model reader is a new named array in `ModelRequest.inputs`; a new field of a
+returned value is one line in `describe_value` and one in `returned_value`.
+`learner.Learner` is the judge's view of the learner's functions that uses these messages.
 """
 
 from __future__ import annotations
 
-import ast
-import re
+import base64
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import numpy as np
 
-from autograder.submission import parse_cell
+from autograder.isolation.names import UNSHOWN_CLASS as UNSHOWN_CLASS  # where tests look
+from autograder.isolation.names import UNSHOWN_EXCEPTION, type_name
+
+Message = dict[str, Any]
 
 
 class FailureKind(str, Enum):
@@ -32,75 +46,9 @@ class FailureKind(str, Enum):
         return self.value
 
 
-# A dotted Python name, as a class's module and qualified name make it (`<locals>` included).
-PYTHON_NAME = re.compile(r"(?:[^\W\d]\w*|<locals>)(?:\.(?:[^\W\d]\w*|<locals>))*")
-UNSHOWN_CLASS = "an object of a class whose name cannot be shown"
-UNSHOWN_EXCEPTION = "an exception whose class name cannot be shown"
-
-
-def type_name(name: object, instead: str = UNSHOWN_CLASS) -> str:
-    """A class's name, fit for a message: learner code can name a class anything (lines of
-    Markdown or HTML for the report), so a name that is not a dotted Python name of at most 100
-    characters reads `instead`."""
-    name = str(name)
-    return name if len(name) <= 100 and PYTHON_NAME.fullmatch(name) else instead
-
-
 # What a worker may report; a timeout or a death is only ever the judge's own finding.
 REPORTABLE = (FailureKind.NOT_ATTEMPTED, FailureKind.ERROR, FailureKind.EXITED)
 MISSING = "MissingFunction"  # exc_type when the notebook or its graded cell is not there
-
-
-class Learner:
-    """The learner's graded functions, called in the worker subprocess or in the notebook."""
-
-    def save_model(self, function: str, path: str) -> dict:
-        """Call function() and save the model it returns to path; describe what it returned."""
-        raise NotImplementedError
-
-    def call(self, function: str, arguments: list[dict]) -> dict:
-        """Call function(*arguments) (specs from `argument_spec`); describe the result."""
-        raise NotImplementedError
-
-    def read_model(
-        self,
-        path: Path,
-        inputs: dict[str, np.ndarray],
-        resave: tuple[str, ...] = (),
-        fit: dict | None = None,
-        save_as: Path | None = None,
-    ) -> dict:
-        """modelfile.read_model_file's answer for a model file; LearnerFailure when it fails.
-        Here, in this process (the notebook's own kernel, tests); sandbox.SandboxLearner reads
-        in a confined worker of its own."""
-        from autograder.isolation.modelfile import read_model_file
-
-        try:
-            return read_model_file(path, inputs, resave, fit, save_as)
-        except Exception as error:
-            raise failure_from_exception(error, "") from None
-
-    def parameters(self, function: str) -> list[str]:
-        """The names of the function's parameters, read from its cell's source (never run):
-        the `cells` of sandbox.SandboxLearner; a learner without cells overrides this."""
-        return parameters_in_source(self.source(function), function)
-
-    def source(self, function: str) -> str:
-        """The source of the function's graded cell, where the learner has one (the `cells` of
-        sandbox.SandboxLearner), else ""."""
-        cell = getattr(self, "cells", {}).get(function)
-        source = getattr(cell, "source", "")
-        return source if isinstance(source, str) else ""
-
-
-def parameters_in_source(source: str, function: str) -> list[str]:
-    tree = parse_cell(source)
-    if tree is None:
-        return []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == function:
-            return [argument.arg for argument in node.args.args]
-    return []
 
 
 @dataclass
@@ -119,8 +67,24 @@ class LearnerFailure(Exception):
     def __str__(self) -> str:
         return f"{self.kind}: {self.exc_type}: {self.message}"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Message:
         return asdict(self)
+
+
+def reported_failure(data: object) -> LearnerFailure:
+    """A worker's report of a failure, read by the judge: only the known fields, as plain
+    strings and numbers, and only a kind a worker may report (never a timeout or a death)."""
+    data = data if isinstance(data, dict) else {}
+    kind = data.get("kind")
+    failure = LearnerFailure(next((k for k in REPORTABLE if k.value == kind), FailureKind.ERROR))
+    for name in ("exc_type", "message", "cell", "traceback", "stage"):
+        if isinstance(data.get(name), str):
+            setattr(failure, name, data[name])
+    if "exc_type" in data:
+        failure.exc_type = type_name(failure.exc_type, UNSHOWN_EXCEPTION)
+    if isinstance(data.get("line"), int) and not isinstance(data.get("line"), bool):
+        failure.line = data["line"]
+    return failure
 
 
 def failure_from_exception(
@@ -149,7 +113,7 @@ def failure_from_exception(
     )
 
 
-def _from_cell(error: BaseException, cell_filename: str):
+def _from_cell(error: BaseException, cell_filename: str) -> TracebackType | None:
     """The traceback from the learner's cell on: the grader's own frames are noise to them."""
     frame = error.__traceback__
     while frame is not None and frame.tb_frame.f_code.co_filename != cell_filename:
@@ -157,30 +121,35 @@ def _from_cell(error: BaseException, cell_filename: str):
     return frame or error.__traceback__
 
 
-def make_argument(spec: dict):
+def make_argument(spec: Message) -> Any:
     """Build one argument from its spec: a list, or a NumPy array of a given dtype."""
     if spec["kind"] == "list":
         return spec["data"]
     return np.asarray(spec["data"], dtype=spec["dtype"])
 
 
-def argument_spec(values: np.ndarray, kind: str) -> dict:
+def argument_spec(values: np.ndarray, kind: str) -> Message:
     """The spec of an argument: kind is "list" or a NumPy dtype name such as "uint8"."""
     if kind == "list":
         return {"kind": "list", "data": values.tolist()}
     return {"kind": "array", "dtype": kind, "data": values.tolist()}
 
 
-def describe_value(value) -> dict:
-    """What the judge needs to know about a returned value, as JSON-safe data."""
+MAX_RETURNED_VALUES = 1_000_000  # an array a graded function returns, sent back whole
+
+
+def describe_value(value: object) -> Message:
+    """What the judge needs to know about a returned value, as JSON-safe data (the worker's
+    side; `returned_value` reads it back)."""
     kind = type(value)
-    description = {
+    description: Message = {
         "type": type_name(f"{kind.__module__}.{kind.__qualname__}"),
         "is_float": isinstance(value, float),
         "is_bool": isinstance(value, (bool, np.bool_)),
         "is_tensor": "tensorflow" in kind.__module__ or kind.__name__.endswith("Tensor"),
         "shape": None,
         "value": None,
+        "array": None,
     }
     try:
         array = np.asarray(value, dtype=np.float64)
@@ -189,10 +158,33 @@ def describe_value(value) -> dict:
     description["shape"] = list(array.shape)
     if array.ndim == 0:
         description["value"] = float(array)
+    elif array.size <= MAX_RETURNED_VALUES:
+        description["array"] = encode_array(array, np.float64)
     return description
 
 
-def save_returned_model(value, path: str) -> dict:
+def returned_value(result: object) -> Message:
+    """`describe_value`'s answer, read by the judge: every field checked, the array decoded
+    (None when it is absent or not a valid one)."""
+    result = result if isinstance(result, dict) else {}
+    value, shape = result.get("value"), result.get("shape")
+    try:
+        array = decode_array(result["array"], np.float64) if result.get("array") else None
+    except ValueError:
+        array = None
+    shape = [int(size) for size in shape] if isinstance(shape, list) else None
+    return {
+        "type": type_name(result.get("type")),
+        "is_float": result.get("is_float") is True,
+        "is_bool": result.get("is_bool") is True,
+        "is_tensor": result.get("is_tensor") is True,
+        "shape": shape,
+        "value": float(value) if isinstance(value, (int, float)) else None,
+        "array": array if array is not None and list(array.shape) == shape else None,
+    }
+
+
+def save_returned_model(value: object, path: str) -> Message:
     """Save a model returned by build_model()/build_cnn() so the judge can load it safely."""
     import keras
 
@@ -206,3 +198,75 @@ def save_returned_model(value, path: str) -> dict:
         else:
             description["saved"] = True
     return description
+
+
+MAX_ARRAY_VALUES = 100_000_000  # far above 60,000 digits x 10 probabilities
+
+
+def encode_array(array: np.ndarray, dtype: type[np.floating[Any]] = np.float32) -> Message:
+    """An array as JSON-safe data: its shape and its bytes (base64) as `dtype`."""
+    array = np.ascontiguousarray(array, dtype=dtype)
+    return {"shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode("ascii")}
+
+
+def decode_array(data: object, dtype: type[np.floating[Any]] = np.float32) -> np.ndarray:
+    """An array from `encode_array`'s data, checked (ValueError when it is not one)."""
+    if not isinstance(data, dict) or not isinstance(data.get("data"), str):
+        raise ValueError("not an encoded array")
+    shape = data.get("shape")
+    if not isinstance(shape, list) or not all(
+        isinstance(size, int) and not isinstance(size, bool) and 0 <= size for size in shape
+    ):
+        raise ValueError("not an array shape")
+    count = int(np.prod(shape)) if shape else 1
+    if count > MAX_ARRAY_VALUES:
+        raise ValueError("too large an array")
+    raw = base64.b64decode(data["data"], validate=True)
+    if len(raw) != np.dtype(dtype).itemsize * count:
+        raise ValueError("the array's data does not match its shape")
+    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+
+
+MODEL_IN_FOLDER = "model"  # the copy the model worker reads, with the file's suffix
+INPUTS_IN_FOLDER = "inputs.npz"
+TRAINED = "trained.keras"
+
+
+@dataclass(frozen=True)
+class ModelRequest:
+    """Read a model file (the worker's op "model"): load it, optionally fit and save it, describe
+    it and predict on each named input; with `resave`, also on a copy saved and loaded again.
+    `inputs` holds every array the reader needs, by name (images to predict on, "x_train" and
+    "y_train" to fit): a new input is a new name there, nothing else."""
+
+    path: Path
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+    resave: tuple[str, ...] = ()
+    fit: dict[str, Any] | None = None  # model.fit's settings, on "x_train" and "y_train"
+    save_as: Path | None = None  # where the fitted model goes
+
+    def to_folder(self, folder: Path, memory_mb: int) -> Message:
+        """The message for a worker whose folder is `folder`, the arrays written there; the
+        model file itself is copied there by the judge (`MODEL_IN_FOLDER` + its suffix)."""
+        np.savez(folder / INPUTS_IN_FOLDER, allow_pickle=False, **self.inputs)
+        return {
+            "op": "model",
+            "path": self.copy_name(),
+            "inputs": INPUTS_IN_FOLDER,
+            "resave": list(self.resave),
+            "fit": self.fit,
+            "save_as": TRAINED if self.save_as is not None else None,
+            "memory_mb": memory_mb,
+        }
+
+    def copy_name(self) -> str:
+        return MODEL_IN_FOLDER + (self.path.suffix if self.path.suffix == ".h5" else ".keras")
+
+    @classmethod
+    def from_folder(cls, message: Message, folder: Path) -> ModelRequest:
+        """The worker's side: the request the judge's message describes, arrays read back."""
+        with np.load(folder / INPUTS_IN_FOLDER, allow_pickle=False) as saved:
+            inputs = {name: saved[name] for name in saved.files}
+        save_as = folder / message["save_as"] if message.get("save_as") else None
+        resave = tuple(message.get("resave", ()))
+        return cls(folder / message["path"], inputs, resave, message.get("fit"), save_as)

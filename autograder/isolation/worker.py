@@ -13,7 +13,10 @@ import linecache
 import os
 import select
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import CodeType
+from typing import Any, TextIO
 
 from autograder.isolation.confinement import (
     CONTROL_OPTION,
@@ -26,23 +29,27 @@ from autograder.isolation.processes import (
     become_subreaper,
     descendants,
     die_with_parent,
+    end_session,
     ipc_objects,
     never_dumpable,
-    processes_in_session,
     reap_orphans,
 )
 from autograder.isolation.protocol import (
     MISSING,
     FailureKind,
     LearnerFailure,
+    Message,
+    ModelRequest,
     describe_value,
     failure_from_exception,
     make_argument,
     save_returned_model,
 )
 
+Send = Callable[[Message], str]  # json.dumps, bound before any learner code runs
 
-def open_private_channels():
+
+def open_private_channels() -> tuple[TextIO, TextIO]:
     """Keep stdin/stdout for the protocol; give the learner /dev/null and stderr instead."""
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     responses = os.fdopen(os.dup(1), "w", encoding="utf-8")
@@ -51,7 +58,7 @@ def open_private_channels():
     return requests, responses
 
 
-def compile_cell(source: str, filename: str):
+def compile_cell(source: str, filename: str) -> CodeType:
     """compile(), where what Python cannot read reads as a syntax error: the parser raises
     MemoryError or RecursionError beyond its limits, and Python 3.10 ValueError for a NUL byte
     (all three said "your cell raised")."""
@@ -66,10 +73,10 @@ def compile_cell(source: str, filename: str):
 class GradedFunctions:
     """The namespaces of the graded cells, each executed once, on first use."""
 
-    def __init__(self):
-        self.namespaces = {}
+    def __init__(self) -> None:
+        self.namespaces: dict[tuple[str, str], dict[str, Any]] = {}
 
-    def get(self, request: dict):
+    def get(self, request: Message) -> Callable[..., Any]:
         filename, source = request["filename"], request["source"]
         key = (filename, source)
         if key not in self.namespaces:
@@ -90,10 +97,11 @@ class GradedFunctions:
                 MISSING,
                 f"The graded cell does not define {request['function']}().",
             )
-        return function
+        called: Callable[..., Any] = function
+        return called
 
 
-def handle(request: dict, functions: GradedFunctions, folder: str) -> dict:
+def handle(request: Message, functions: GradedFunctions, folder: str) -> Message:
     """Run one request; a model is saved into the worker's `folder`, wherever the learner's
     cell moved the current folder (os.chdir)."""
     function = functions.get(request)
@@ -109,23 +117,14 @@ def handle(request: dict, functions: GradedFunctions, folder: str) -> dict:
     return describe_value(value)
 
 
-def read_model(request: dict, folder: str) -> dict:
+def read_model(message: Message, folder: str) -> Message:
     """Op "model": read a model file that the judge put in this fork's folder, under a memory
     limit (the fork is ended after it: the limit and Keras' temporary files go with it)."""
-    import numpy as np
-
     from autograder.isolation import modelfile
 
-    here = Path(folder)
     try:
-        modelfile.limit_memory(int(request["memory_mb"]))
-        with np.load(here / request["inputs"], allow_pickle=False) as saved:
-            inputs = {name: saved[name] for name in saved.files}
-        save_as = here / request["save_as"] if request.get("save_as") else None
-        resave = tuple(request.get("resave", ()))
-        return modelfile.read_model_file(
-            here / request["path"], inputs, resave, request.get("fit"), save_as
-        )
+        modelfile.limit_memory(int(message["memory_mb"]))
+        return modelfile.read_model_file(ModelRequest.from_folder(message, Path(folder)))
     except Exception as error:  # the file's, or its size's: the judge names it
         raise failure_from_exception(error, "") from None
 
@@ -134,7 +133,7 @@ ENDED = 87  # a forked worker's exit code after {"op": "end"}: the judge is done
 CLOSED = 88  # its exit code at the end of the requests: the judge is gone, no notebook comes
 
 
-def serve(requests, responses, send) -> bool:
+def serve(requests: TextIO, responses: TextIO, send: Send) -> bool:
     """Answer the judge's requests for one notebook, until it says "end" (True) or goes away
     (False)."""
     responses.write(send({"ready": True}) + "\n")
@@ -188,13 +187,13 @@ def empty_folder(folder: Path) -> bool:
         return False
 
 
-def report(control, send, message: dict) -> None:
+def report(control: TextIO | None, send: Send, message: Message) -> None:
     if control is not None:
         control.write(send(message) + "\n")
         control.flush()
 
 
-def requests_ended(requests) -> bool:
+def requests_ended(requests: TextIO) -> bool:
     """End of file on the requests: readable, with nothing to read (a request waiting is no end)."""
     import array
     import fcntl  # Linux, where workers fork
@@ -248,7 +247,7 @@ def own_output() -> None:
     os.close(fresh)
 
 
-def drop_waiting_requests(requests) -> None:
+def drop_waiting_requests(requests: TextIO) -> None:
     """Drop every byte waiting on the requests channel once a fork and all it started are gone.
 
     Learner code can reopen its end of the channel for writing (/proc/self/fd/N) and plant a
@@ -266,7 +265,13 @@ def drop_waiting_requests(requests) -> None:
         os.set_blocking(descriptor, True)
 
 
-def fork_workers(requests, responses, send, user: str | None = None, control=None) -> None:
+def fork_workers(
+    requests: TextIO,
+    responses: TextIO,
+    send: Send,
+    user: str | None = None,
+    control: TextIO | None = None,
+) -> None:
     """Fork a fresh worker for each notebook from this process, which never runs learner code:
     each one starts from the same state, Keras already imported (a learner's fresh kernel).
 
@@ -299,8 +304,7 @@ def fork_workers(requests, responses, send, user: str | None = None, control=Non
             os._exit(ENDED if serve(requests, responses, send) else CLOSED)
         report(control, send, {"forked": forks})
         _, status = os.waitpid(child, 0)
-        for pid in processes_in_session(child):
-            os.kill(pid, 9)
+        end_session(child)
         reap_orphans()
         clean = empty_folder(Path.cwd())  # nothing a notebook wrote is there for the next one
         code = os.waitstatus_to_exitcode(status)

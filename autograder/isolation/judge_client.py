@@ -15,9 +15,11 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
-
-import numpy as np
+from typing import IO, Any
 
 from autograder.isolation.confinement import (
     CONTROL_OPTION,
@@ -25,21 +27,23 @@ from autograder.isolation.confinement import (
     Confinement,
     confinement,
     copy_out,
-    end_worker,
     remove_tree,
     start_worker,
 )
+from autograder.isolation.learner import Learner
 from autograder.isolation.modelfile import MODEL_MEMORY_MB
+from autograder.isolation.names import type_name
 from autograder.isolation.processes import children, cpu_seconds, descendants, kill
 from autograder.isolation.protocol import (
     MISSING,
-    REPORTABLE,
-    UNSHOWN_EXCEPTION,
+    TRAINED,
     FailureKind,
-    Learner,
     LearnerFailure,
-    type_name,
+    ModelRequest,
+    reported_failure,
+    returned_value,
 )
+from autograder.isolation.supervisor import ChannelClosed
 from autograder.submission import GradedCell
 
 STARTUP_LIMIT = 180.0  # importing TensorFlow on a slow laptop; not the learner's fault
@@ -53,25 +57,65 @@ IDLE_CPU = 0.02  # CPU seconds below which a second counts as idle
 LIMITS = {"save_model": 20.0, "call": 5.0}  # the reference solutions: 0.6 s, 0.1 s (RESULTS)
 
 
-def _plain_fields(data) -> dict:
-    """The worker's answer is untrusted: keep only the known fields, as plain strings/numbers."""
-    data = data if isinstance(data, dict) else {}
-    kind = data.get("kind")
-    fields: dict = {"kind": next((k for k in REPORTABLE if k.value == kind), FailureKind.ERROR)}
-    for name in ("exc_type", "message", "cell", "traceback", "stage"):
-        if isinstance(data.get(name), str):
-            fields[name] = data[name]
-    if "exc_type" in fields:
-        fields["exc_type"] = type_name(fields["exc_type"], UNSHOWN_EXCEPTION)
-    if isinstance(data.get("line"), int):
-        fields["line"] = data["line"]
-    return fields
-
-
 # Linux: one process imports Keras and forks a fresh worker per notebook. macOS: forking after
 # TensorFlow is not safe; Windows cannot fork. AUTOGRADER_WORKER_FORK=0: a new process per
 # notebook everywhere (benchmarks/bench_grader.py compares the two).
 FORKING = sys.platform.startswith("linux") and os.environ.get("AUTOGRADER_WORKER_FORK") != "0"
+
+
+class Fork(Enum):
+    """Where the worker's current fork stands, as the judge knows it."""
+
+    STARTING = "no fork said ready yet, and no learner code ran since the last next_student"
+    CLEAN = "a fork said ready, and no learner code ran since the last next_student"
+    SERVING = "a request reached the current fork"
+    REPLACING = "the fork code ran in was ended (next_notebook) or died; the next is on its way"
+    REPLACED = "the fork after one code ran in said ready; no request reached it yet"
+
+
+# The handshake's only moves: (event, from) -> to. "synced" (a fresh fork answered a "sync" after
+# every earlier process was ended) comes from any state; any other move not here raises.
+MOVES = {
+    ("ready", Fork.STARTING): Fork.CLEAN,
+    ("ready", Fork.REPLACING): Fork.REPLACED,
+    ("request", Fork.CLEAN): Fork.SERVING,
+    ("request", Fork.REPLACED): Fork.SERVING,
+    ("request", Fork.SERVING): Fork.SERVING,
+    ("died", Fork.SERVING): Fork.REPLACING,
+    ("notebook_ended", Fork.SERVING): Fork.REPLACING,
+    **{("synced", state): Fork.CLEAN for state in Fork},
+}
+
+
+class InvalidMove(RuntimeError):
+    """The judge tried a move its handshake with the worker does not allow (a bug)."""
+
+
+@dataclass
+class Handshake:
+    """The judge's side of the handshake with the forking worker, one named move at a time."""
+
+    state: Fork = Fork.STARTING
+    ended: int | None = None  # the fork next_notebook ended, until a request reaches the next
+
+    def move(self, event: str, ended: int | None = None) -> None:
+        try:
+            self.state = MOVES[(event, self.state)]
+        except KeyError:
+            raise InvalidMove(f"{event!r} while {self.state.name}") from None
+        if event == "notebook_ended":
+            self.ended = ended
+        elif event != "ready":  # a request, a death or a sync: no ended fork is pending
+            self.ended = None
+
+    @property
+    def ready(self) -> bool:
+        return self.state in (Fork.CLEAN, Fork.SERVING, Fork.REPLACED)
+
+    @property
+    def touched(self) -> bool:
+        """Learner code ran in some fork since the last next_student (or sync)."""
+        return self.state not in (Fork.STARTING, Fork.CLEAN)
 
 
 class Worker:
@@ -82,14 +126,19 @@ class Worker:
     fork; a worker that hangs is ended with the whole process."""
 
     def __init__(
-        self, log, folder: Path, preload: bool = True, how: Confinement | None = None, fork=False
+        self,
+        log: IO[str],
+        folder: Path,
+        preload: bool = True,
+        how: Confinement | None = None,
+        fork: bool = False,
     ):
         command = [sys.executable, "-m", "autograder.isolation.worker"]
         command += [] if preload else ["--no-preload"]
         command += [FORK_OPTION] if fork else []
         self.folder = folder
         self.how = how or confinement()
-        self.control = None  # the forking process's own reports: "this fork is ended"
+        self.control: IO[str] | None = None  # the forking process's reports: "a fork ended"
         passed: tuple[int, ...] = ()
         if fork:
             reading, writing = os.pipe()
@@ -98,64 +147,42 @@ class Worker:
         self.process = start_worker(command, folder, log, self.how, passed)
         for descriptor in passed:
             os.close(descriptor)
-        self.controls: queue.Queue = queue.Queue()
+        self.controls: queue.Queue[dict[str, Any] | None] = queue.Queue()
         threading.Thread(target=self._read_control, daemon=True).start()
-        self.lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self.ready = False
-        self.used = False  # a request reached the current fork
-        self.touched = False  # a request reached any fork since the last next_student()
-        self.ending: int | None = None  # the fork next_notebook() ended, until a new request
+        self.handshake = Handshake()
 
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)  # end of file: the worker is gone
-
-    def _receive(self, limit: float, wanted, watch_idle: bool = False) -> dict | None:
+    def _receive(
+        self, limit: float, wanted: Callable[[dict[str, Any]], bool], watch_idle: bool = False
+    ) -> dict[str, Any] | None:
         """The next line that `wanted(message)` accepts, within `limit` seconds; other lines
         (stale, or forged by learner code that found the channel) are dropped. With
         `watch_idle`, also None as soon as the learner's processes sit IDLE_LIMIT s unused."""
-        deadline = time.monotonic() + limit
         idle = IdleWatch(self._learner_cpu) if watch_idle else None
-        while True:
-            remaining = max(0.0, deadline - time.monotonic())
-            try:
-                line = self.lines.get(timeout=min(remaining, 1.0) if idle else remaining)
-            except queue.Empty:
-                if time.monotonic() >= deadline or (idle and idle.waited() >= IDLE_LIMIT):
-                    return None
-                continue
-            if line is None:
-                raise LearnerFailure(
-                    FailureKind.DIED, "ProcessEnded", f"exit code {self.process.wait()}"
-                )
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(message, dict) and wanted(message):
-                return message
+        give_up = (lambda: idle.waited() >= IDLE_LIMIT) if idle is not None else None
+        try:
+            return self.process.receive(limit, wanted, give_up)
+        except ChannelClosed as closed:
+            raise LearnerFailure(FailureKind.DIED, "ProcessEnded", str(closed)) from None
 
     def wait_ready(self) -> None:
         """Until a fresh fork says "ready" (its folder emptied of the last one's files)."""
-        if not self.ready:
+        if not self.handshake.ready:
             if self._receive(STARTUP_LIMIT, lambda message: "ready" in message) is None:
                 raise RuntimeError(f"the grading worker did not start within {STARTUP_LIMIT} s")
-            self.ready = True
+            self.handshake.move("ready")
 
-    def request(self, payload: dict, limit: float, watch_idle: bool = True) -> dict:
+    def request(
+        self, payload: dict[str, Any], limit: float, watch_idle: bool = True
+    ) -> dict[str, Any]:
         """The answer to `payload` within `limit` s; with `watch_idle`, a timeout as soon as the
         fork sits IDLE_LIMIT s without CPU (learner code that waits)."""
         self.wait_ready()
         nonce = secrets.token_hex(16)  # the answer must echo it: nothing written earlier can
         try:
-            self.process.stdin.write(json.dumps(dict(payload, nonce=nonce)) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
+            self.process.send(dict(payload, nonce=nonce))
+        except ChannelClosed:
             raise LearnerFailure(FailureKind.DIED, "ProcessEnded", "the worker had ended") from None
-        self.used = self.touched = True
-        self.ending = None
+        self.handshake.move("request")
         started = time.monotonic()
         response = self._receive(
             limit,
@@ -168,46 +195,44 @@ class Worker:
                 FailureKind.TIMEOUT, "Timeout", f"no answer within {waited:g} s", limit=waited
             )
         if "died" in response:  # the fork ended; a fresh one is on its way
-            self.ready = self.used = False
+            self.handshake.move("died")
             raise LearnerFailure(FailureKind.DIED, "ProcessEnded", f"exit code {response['died']}")
         return response
 
     def next_notebook(self) -> None:
         """End the current fork, if learner code ran in it: the next notebook gets a fresh one."""
-        if self.ready and self.used and self.process.poll() is None:
-            if self.control is not None:
-                self.ending = self._current_fork(END_LIMIT)
-            self.process.stdin.write(json.dumps({"op": "end"}) + "\n")
-            self.process.stdin.flush()
-            self.ready = self.used = False
+        if self.handshake.state is Fork.SERVING and self.process.alive():
+            ended = self._current_fork(END_LIMIT) if self.control is not None else None
+            self._send({"op": "end"})
+            self.handshake.move("notebook_ended", ended)
 
     def next_student(self) -> bool:
         """Make the next request reach a fresh fork that no earlier student's code touched:
         the current fork is ended (the forking process says so on the control pipe, which
         learner code cannot write), then every line before the answer to a "sync" is dropped.
         False when that cannot be made sure of: the caller replaces the whole worker."""
-        if self.control is None or self.process.poll() is not None:
+        if self.control is None or not self.process.alive():
             return False
-        if not self.touched:  # no learner code ran: nothing to end
+        if not self.handshake.touched:  # no learner code ran: nothing to end
             return True
         try:
-            current: int | None = self.ending
-            if current is not None:  # next_notebook() ended the last fork code ran in: a
-                self.ending = None  # second "end" would end the fresh one
-            else:
+            # next_notebook() ended the last fork code ran in: a second "end" would end the
+            # fresh one
+            current = self.handshake.ended
+            if current is None:
                 current = self._current_fork(END_LIMIT)
                 self._send({"op": "end"})
             if current is None or not self._control_until({"ended": current}, END_LIMIT):
                 return False
             return self._sync()
-        except (LearnerFailure, OSError, ValueError):
+        except (LearnerFailure, ChannelClosed, OSError, ValueError):
             return False
 
     def end_fork(self) -> bool:
         """After a timeout: kill the current fork and all it started, from outside; the forking
         process says when it has ended them, and forks a fresh one for the rest of the notebook.
         False when that cannot be made sure of: the caller replaces the whole worker."""
-        if self.control is None or self.process.poll() is not None:
+        if self.control is None or not self.process.alive():
             return False
         forking = children(self.process.pid) if self.how.bubblewrap else {self.process.pid}
         try:
@@ -219,13 +244,13 @@ class Worker:
             if not self._control_until({"ended": current}, END_LIMIT):
                 return False
             return self._sync()
-        except (LearnerFailure, OSError, ValueError):
+        except (LearnerFailure, ChannelClosed, OSError, ValueError):
             return False
 
     def _learner_cpu(self) -> float | None:
         """CPU seconds used so far by the learner's processes (the forks and all they started),
-        or None where that cannot be told (no forking process, no /proc)."""
-        if self.control is None or self.process.poll() is not None:
+        or None where that cannot be told (no forking process)."""
+        if self.control is None or not self.process.alive():
             return None
         forking = children(self.process.pid) if self.how.bubblewrap else {self.process.pid}
         if len(forking) != 1:
@@ -238,12 +263,13 @@ class Worker:
         nonce = secrets.token_hex(16)
         self._send({"op": "sync", "nonce": nonce})
         answer = self._receive(END_LIMIT, lambda message: message.get("nonce") == nonce)
-        self.ready, self.used, self.touched = answer is not None, False, False
-        return self.ready
+        if answer is None:
+            return False
+        self.handshake.move("synced")
+        return True
 
-    def _send(self, message: dict) -> None:
-        self.process.stdin.write(json.dumps(message) + "\n")
-        self.process.stdin.flush()
+    def _send(self, message: dict[str, Any]) -> None:
+        self.process.send(message)
 
     def _read_control(self) -> None:
         if self.control is None:
@@ -253,7 +279,7 @@ class Worker:
                 self.controls.put(json.loads(line))
         self.controls.put(CONTROL_ENDED)  # the forking process is gone: no "ended" will come
 
-    def _next_control(self, timeout: float):
+    def _next_control(self, timeout: float) -> dict[str, Any] | None:
         """The forking process's next report (queue.Empty after `timeout`); CONTROL_ENDED stays
         for every later reader to see."""
         message = self.controls.get(timeout=timeout)
@@ -276,7 +302,7 @@ class Worker:
             forked = message.get("forked", forked)
             ended = message.get("ended", ended)
 
-    def _control_until(self, wanted: dict, limit: float) -> bool:
+    def _control_until(self, wanted: dict[str, Any], limit: float) -> bool:
         deadline = time.monotonic() + limit
         while True:
             try:
@@ -290,14 +316,14 @@ class Worker:
 
     def close(self) -> None:
         """End the worker and every process it started; remove its folder."""
-        end_worker(self.process, self.how)
+        self.process.end()
         remove_tree(self.folder)
 
 
 class IdleWatch:
     """How long the learner's processes have used no CPU (see IDLE_LIMIT)."""
 
-    def __init__(self, cpu):
+    def __init__(self, cpu: Callable[[], float | None]):
         self.cpu = cpu
         self.used = cpu()
         self.since = time.monotonic()
@@ -316,7 +342,13 @@ class WorkerSupply:
     `preload`: the worker imports Keras at once, while the judge imports its own copy.
     """
 
-    def __init__(self, log, cwd: str | None = None, preload: bool = True, how=None):
+    def __init__(
+        self,
+        log: IO[str],
+        cwd: str | None = None,
+        preload: bool = True,
+        how: Confinement | None = None,
+    ):
         self.log = log
         self.cwd = cwd
         self.preload = preload
@@ -325,7 +357,7 @@ class WorkerSupply:
         self.get()
 
     def get(self) -> Worker:
-        if self.worker is None or self.worker.process.poll() is not None:
+        if self.worker is None or not self.worker.process.alive():
             self.discard()
             folder = Path(tempfile.mkdtemp(prefix="worker-", dir=self.cwd))
             self.worker = Worker(self.log, folder, self.preload, self.how, fork=FORKING)
@@ -363,8 +395,6 @@ MAX_MODEL_BYTES = 256 * 1024 * 1024
 # Seconds to read a model file and predict on the test set (the reference CNN: about 3 s on 2
 # cores, benchmarks/RESULTS.md), and to train one (--train: the CNN's 15 epochs on full MNIST).
 MODEL_LIMITS = {"read": 120.0, "fit": 1800.0}
-MODEL_IN_FOLDER = "model"  # the copy the model worker reads, with the file's suffix
-TRAINED = "trained.keras"
 
 
 class ModelReader:
@@ -374,58 +404,41 @@ class ModelReader:
     ends. The judge gets plain data (modelfile.read_model_file's answer), never a Keras object.
     Thread-safe: the judge's preparation thread and its checks share it."""
 
-    def __init__(self, log, cwd: str | None = None, how: Confinement | None = None):
+    def __init__(self, log: IO[str], cwd: str | None = None, how: Confinement | None = None):
         self.supply = WorkerSupply(log, cwd, True, how)
         self.lock = threading.Lock()
 
-    def read(
-        self,
-        path: Path,
-        inputs: dict[str, np.ndarray],
-        resave: tuple[str, ...] = (),
-        fit: dict | None = None,
-        save_as: Path | None = None,
-    ) -> dict:
+    def read(self, request: ModelRequest) -> dict[str, Any]:
         """modelfile.read_model_file in a fresh fork; LearnerFailure when it fails: an error
         (Keras', MemoryError, ModelFileTooLarge), a timeout or the fork's death."""
         with self.lock:
             worker = self.supply.get()
             try:
                 worker.wait_ready()
-                name = MODEL_IN_FOLDER + (path.suffix if path.suffix == ".h5" else ".keras")
-                if not copy_out(path, worker.folder / name, MAX_MODEL_BYTES):
+                if not copy_out(request.path, worker.folder / request.copy_name(), MAX_MODEL_BYTES):
                     raise LearnerFailure(
                         FailureKind.ERROR,
                         "ModelFileTooLarge",
                         f"it is not a regular file of at most {MAX_MODEL_BYTES // 2**20} MB",
                     )
-                arrays: dict = inputs  # names of arrays, as np.savez keywords
-                np.savez(worker.folder / "inputs.npz", allow_pickle=False, **arrays)
-                payload = {
-                    "op": "model",
-                    "path": name,
-                    "inputs": "inputs.npz",
-                    "resave": list(resave),
-                    "fit": fit,
-                    "save_as": TRAINED if save_as is not None else None,
-                    "memory_mb": MODEL_MEMORY_MB,
-                }
+                payload = request.to_folder(worker.folder, MODEL_MEMORY_MB)
                 try:
                     # No idle watch: TensorFlow waits up to 10 s for memory before it says "OOM"
-                    limit = MODEL_LIMITS["fit" if fit else "read"]
+                    limit = MODEL_LIMITS["fit" if request.fit else "read"]
                     response = worker.request(payload, limit, watch_idle=False)
                 except LearnerFailure as failure:
                     timed_out = failure.kind == FailureKind.TIMEOUT
-                    if (timed_out and not worker.end_fork()) or worker.process.poll() is not None:
+                    if (timed_out and not worker.end_fork()) or not worker.process.alive():
                         self.supply.discard()
                     raise
                 if not response.get("ok"):
-                    raise LearnerFailure(**_plain_fields(response.get("failure")))
-                if save_as is not None and not copy_out(
-                    worker.folder / TRAINED, save_as, MAX_MODEL_BYTES
+                    raise reported_failure(response.get("failure"))
+                if request.save_as is not None and not copy_out(
+                    worker.folder / TRAINED, request.save_as, MAX_MODEL_BYTES
                 ):
                     raise LearnerFailure(FailureKind.ERROR, "OSError", "the trained model was lost")
-                return response["result"]
+                result: dict[str, Any] = response["result"]
+                return result
             finally:
                 self.supply.next_notebook()  # this file's fork ends; its folder is emptied
 
@@ -449,7 +462,7 @@ class SandboxLearner(Learner):
         self,
         cells: dict[str, GradedCell | str],
         supply: WorkerSupply,
-        limits=None,
+        limits: dict[str, float] | None = None,
         models: ModelReader | None = None,
     ):
         self.cells = cells
@@ -458,12 +471,12 @@ class SandboxLearner(Learner):
         self.models = models
         self.folder = Path()  # the folder of the worker that answered last
 
-    def read_model(self, path, inputs, resave=(), fit=None, save_as=None) -> dict:
+    def read_model(self, request: ModelRequest) -> dict[str, Any]:
         if self.models is None:
-            return super().read_model(path, inputs, resave, fit, save_as)
-        return self.models.read(path, inputs, resave, fit, save_as)
+            return super().read_model(request)
+        return self.models.read(request)
 
-    def _request(self, function: str, op: str, **fields) -> dict:
+    def _request(self, function: str, op: str, **fields: Any) -> dict[str, Any]:
         cell = self.cells[function]
         if isinstance(cell, str):
             raise LearnerFailure(FailureKind.NOT_ATTEMPTED, MISSING, cell)
@@ -475,14 +488,15 @@ class SandboxLearner(Learner):
         except LearnerFailure as failure:
             if failure.kind == FailureKind.TIMEOUT and worker.end_fork():
                 raise  # a fresh fork of the same worker for the next request
-            if failure.kind == FailureKind.TIMEOUT or worker.process.poll() is not None:
+            if failure.kind == FailureKind.TIMEOUT or not worker.process.alive():
                 self.supply.discard()  # a fresh worker for the next request
             raise
         if not response.get("ok"):
-            raise LearnerFailure(**_plain_fields(response.get("failure")))
-        return response["result"]
+            raise reported_failure(response.get("failure"))
+        result: dict[str, Any] = response["result"]
+        return result
 
-    def save_model(self, function: str, path: str) -> dict:
+    def save_model(self, function: str, path: str) -> dict[str, Any]:
         """The worker saves into its own folder; the judge's copy is taken from there."""
         name = Path(path).name
         result = self._request(function, "save_model", path=name)
@@ -493,15 +507,5 @@ class SandboxLearner(Learner):
             description["saved"] = False
         return description
 
-    def call(self, function: str, arguments: list[dict]) -> dict:
-        result = self._request(function, "call", arguments=arguments)
-        value = result.get("value")
-        shape = result.get("shape")
-        return {
-            "type": type_name(result.get("type")),
-            "is_float": result.get("is_float") is True,
-            "is_bool": result.get("is_bool") is True,
-            "is_tensor": result.get("is_tensor") is True,
-            "shape": [int(size) for size in shape] if isinstance(shape, list) else None,
-            "value": float(value) if isinstance(value, (int, float)) else None,
-        }
+    def call(self, function: str, arguments: list[dict[str, Any]]) -> dict[str, Any]:
+        return returned_value(self._request(function, "call", arguments=arguments))

@@ -1,6 +1,6 @@
 """A judge that grades many students in turn, for batch grading (one per batch slot).
 
-    python -m autograder.instructor.serve [--hidden DIR] [--private DIR ...] [--empty DIR ...]
+    python -m autograder.serve [--hidden DIR] [--private DIR ...] [--empty DIR ...]
 
 It imports Keras and reads the data once, and keeps one forking worker across students: each
 notebook still gets a fresh fork, and between two students the fork is ended, everything it
@@ -26,7 +26,7 @@ from pathlib import Path
 
 
 def parse_arguments(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m autograder.instructor.serve")
+    parser = argparse.ArgumentParser(prog="python -m autograder.serve")
     parser.add_argument("--hidden", type=Path, metavar="DIR", help="a folder of hidden checks")
     parser.add_argument(
         "--private",
@@ -68,8 +68,8 @@ def main(argv=None) -> int:
 
 def serve(requests, answers, scratch: Path, hidden: Path | None, private=(), emptied=()) -> int:
     from autograder.isolation.confinement import SandboxUnavailable, confinement
+    from autograder.isolation.judge_client import ModelReader, WorkerSupply
     from autograder.isolation.processes import become_subreaper, reap_orphans
-    from autograder.isolation.sandbox import ModelReader, WorkerSupply
 
     become_subreaper()  # orphans of learner code come back here, to be ended
     learner_log_path = scratch / "learner.log"
