@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -55,6 +56,12 @@ def printable(text: str) -> str:
     CSV): learner code makes strings that no encoding can write, lone surrogates such as
     `chr(0xD800)`, which stopped whatever printed them. Each one reads as U+FFFD."""
     return SURROGATES.sub("\ufffd", text)
+
+
+def shown_name(folder_name: str) -> str:
+    """A folder's name as text: bytes that are not UTF-8 (a name written in Latin-1, which
+    Python reads as lone surrogates that no report can encode) shown as escapes, "caf\\xe9"."""
+    return os.fsencode(folder_name).decode("utf-8", "backslashreplace")
 
 
 def counted(results: Iterable[CheckResult], only: str | None = None) -> list[CheckResult]:

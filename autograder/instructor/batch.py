@@ -64,6 +64,7 @@ from autograder.isolation.supervisor import (
     Supervised,
     limited_command,
 )
+from autograder.results import shown_name
 from digits.quiet import cores, quiet_environment, share_cores, threads_per_process
 
 GRADER = (sys.executable, "-m", "autograder", "--train")
@@ -96,12 +97,6 @@ class Grade:
     def shown(self) -> str:
         """The student's name as every report can write it (see `shown_name`)."""
         return shown_name(self.student)
-
-
-def shown_name(folder_name: str) -> str:
-    """A folder's name as text: bytes that are not UTF-8 (a name written in Latin-1, which
-    Python reads as lone surrogates that no report can encode) shown as escapes, "caf\\xe9"."""
-    return os.fsencode(folder_name).decode("utf-8", "backslashreplace")
 
 
 @dataclass

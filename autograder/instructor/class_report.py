@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.exercises.models import SEEN_TEST_SET
+from autograder.results import shown_name
 
 GRADED = "graded"
 TOP_MISTAKES = 10
@@ -36,8 +37,6 @@ class ClassNumbers:
 
 def shown(students) -> str:
     """A pair (or more) of students' names as one cell, in the names every report can write."""
-    from autograder.instructor.batch import shown_name
-
     return " & ".join(map(shown_name, students))
 
 
