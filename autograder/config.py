@@ -10,12 +10,16 @@ It never reads one from the graded folder itself, which the learner controls, no
 current folder when that is the graded folder or inside it (``python -m autograder .``). Every
 key is optional; without a file, the grader uses its defaults. `TEMPLATE` is a commented example
 with help for every key (``python -m autograder.config`` prints it).
+
+The check ids that ``[points]`` may name are the caller's to give (`exercises.CHECK_IDS`): this
+module reads no registry, so the exercises, which read the configuration, can import it.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -111,14 +115,16 @@ def find(submission: Path | str | None = None) -> Path | None:
     return next((path for path in candidates if path.is_file()), None)
 
 
-def load(submission: Path | str | None = None) -> CourseConfig:
-    """The course configuration that applies to grading `submission` (defaults if none)."""
+def load(submission: Path | str | None = None, *, check_ids: Collection[str]) -> CourseConfig:
+    """The course configuration that applies to grading `submission` (defaults if none);
+    `check_ids`: the checks that [points] may name."""
     path = find(submission)
-    return CourseConfig() if path is None else read(path)
+    return CourseConfig() if path is None else read(path, check_ids)
 
 
-def read(path: Path | str) -> CourseConfig:
-    """Read and check a course configuration file; ConfigError names the bad key."""
+def read(path: Path | str, check_ids: Collection[str]) -> CourseConfig:
+    """Read and check a course configuration file whose [points] may name `check_ids`;
+    ConfigError names the bad key."""
     path = Path(path)
     try:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -128,15 +134,17 @@ def read(path: Path | str) -> CourseConfig:
     if unknown:
         raise ConfigError(path, f"unknown section [{unknown[0]}]; use {_names(HELP)}.")
     marks = _numbers(path, table, "marks", MODEL_KINDS, low=0.0, high=1.0)
-    points = _numbers(path, table, "points", _check_ids(), low=0.0)
+    points = _numbers(path, table, "points", check_ids, low=0.0)
     limits = _numbers(path, table, "time_limits", TIME_LIMITS, low=0.1)
     return CourseConfig(path, marks, points, limits)
 
 
-def for_grading(submission: Path | str | None = None) -> tuple[CourseConfig, str]:
+def for_grading(
+    submission: Path | str | None, check_ids: Collection[str]
+) -> tuple[CourseConfig, str]:
     """The configuration for a grading run, and a note when an invalid one had to be ignored."""
     try:
-        course = load(submission)
+        course = load(submission, check_ids=check_ids)
     except ConfigError as error:
         note = f"course configuration ignored (the defaults apply): {error.for_learners}"
         return CourseConfig(problem=error.for_learners), note
@@ -182,12 +190,6 @@ def _numbers(path, table, section, allowed, low, high=float("inf")) -> dict[str,
             raise ConfigError(path, f"[{section}] {key} = {value!r}; expected a number {limit}.")
         numbers[key] = float(value)
     return numbers
-
-
-def _check_ids() -> list[str]:
-    from autograder.exercises import EXERCISES  # here: the exercises import this module's users
-
-    return [check.check_id for exercise in EXERCISES for check in exercise.checks]
 
 
 def _names(names) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder import config
-from autograder.exercises import EXERCISES
+from autograder.exercises import CHECK_IDS, EXERCISES
 from autograder.isolation.modelfile import keras_too_old
 from autograder.results import CheckResult, Outcome, counted
 from autograder.runner import Context, Exercise, prepare_in_background, run_exercise
@@ -148,7 +148,8 @@ def grade(
     if unsafe:
         raise GradingDataError(unsafe.rstrip("."))
     submission = Path(submission).resolve()
-    course, course_note = config.for_grading(submission)  # read before any learner code runs
+    # Read before any learner code runs
+    course, course_note = config.for_grading(submission, CHECK_IDS)
     exercises = config.with_points(select(only), course.points)
     limits = {**course.time_limits, **(limits or {})}
     if hidden is not None:  # loaded, like every module of the judge, before learner code runs
@@ -268,9 +269,7 @@ def imports_only_light_modules(cell: GradedCell | str) -> bool:
 
 def choices() -> list[str]:
     """What --only accepts: each exercise's function name, and each check id."""
-    return [exercise.function for exercise in EXERCISES] + [
-        check.check_id for exercise in EXERCISES for check in exercise.checks
-    ]
+    return [exercise.function for exercise in EXERCISES] + CHECK_IDS
 
 
 def select(only: str | None) -> list[Exercise]:

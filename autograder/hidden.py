@@ -35,10 +35,11 @@ import numpy as np
 
 from autograder.exercises import models
 from autograder.isolation.protocol import FailureKind, LearnerFailure, argument_spec
-from autograder.mistakes import CheckFailed
+from autograder.mistakes import CheckFailed, Mistake
 from autograder.runner import Check, Context, Exercise
 
-HIDDEN_MISTAKE = "hidden_check"
+# The instructor's own words, shown as they are: filled in as values, so braces in them stay.
+HIDDEN_MISTAKE = Mistake("hidden_check", "{message}", "{hint}")
 _declared: list[HiddenCheck] = []
 
 
@@ -55,8 +56,7 @@ class HiddenCheckFailed(CheckFailed):
     """Raised by a hidden check: its message and hint are shown to the learner as they are."""
 
     def __init__(self, message: str, hint: str = ""):
-        Exception.__init__(self, message)
-        self.mistake_id, self.message, self.hint = HIDDEN_MISTAKE, message, hint
+        super().__init__(HIDDEN_MISTAKE, message=message, hint=hint)
 
 
 def hidden_check(exercise: str, name: str, title: str, points: float = 1):

@@ -22,7 +22,7 @@ from typing import Any
 from autograder.config import CourseConfig
 from autograder.isolation.learner import Learner
 from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
-from autograder.mistakes import CheckFailed, describe
+from autograder.mistakes import GENERAL, CheckFailed, Mistake
 from autograder.results import CheckResult, Outcome
 from autograder.submission import (
     copies_with_answers,
@@ -103,12 +103,12 @@ class Exercise:
     bonus: bool = False
     # Error texts (regular expressions, on the message without spaces after commas) that name
     # one of the exercise's catalogued mistakes; tests/test_autograder_messages.py checks each.
-    known_errors: list[tuple[str, str]] = field(default_factory=list)
+    known_errors: list[tuple[str, Mistake]] = field(default_factory=list)
     # Variables of the exercise's notebook that a parameter stands for (y_test: y_true): a
     # function that uses one instead of its parameter is told which parameter to use.
     notebook_variables: dict[str, str] = field(default_factory=dict)
     # A mistake named more precisely from the function's parameter names, if the exercise can.
-    refine_mistake: Callable[[str, list[str]], str] | None = None
+    refine_mistake: Callable[[Mistake, list[str]], Mistake] | None = None
     # Model exercises: the judge of a model's layers, and model.fit's arguments for --train.
     architecture: Callable[[Any], str] | None = None
     require_adam: bool = False
@@ -199,7 +199,7 @@ def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult
         result.message, result.hint = explain_failure(
             failure, exercise, parameters, source, notebook
         )
-        result.mistake = mistake_of(failure, exercise, parameters)
+        result.mistake = mistake_of(failure, exercise, parameters).id
         result.details = failure.traceback
     except Exception as error:  # a bug or a limit of the grader, not the learner's fault
         result.outcome = Outcome.ERROR
@@ -229,10 +229,10 @@ def _blocked(check: Check, exercise: Exercise, blocker: CheckResult) -> CheckRes
 
 
 FAILURE_MISTAKES = {
-    FailureKind.NOT_ATTEMPTED: "not_attempted",
-    FailureKind.TIMEOUT: "timeout",
-    FailureKind.EXITED: "exited",
-    FailureKind.DIED: "died",
+    FailureKind.NOT_ATTEMPTED: GENERAL["not_attempted"],
+    FailureKind.TIMEOUT: GENERAL["timeout"],
+    FailureKind.EXITED: GENERAL["exited"],
+    FailureKind.DIED: GENERAL["died"],
 }
 SELF_EXPLAINED = (
     "raised",
@@ -245,29 +245,29 @@ SELF_EXPLAINED = (
 
 def mistake_of(
     failure: LearnerFailure, exercise: Exercise, parameters: list[str] | None = None
-) -> str:
+) -> Mistake:
     """The catalogued mistake that a failure of the learner's code shows."""
-    mistake = _mistake_id(failure, exercise)
+    mistake = _catalogued_mistake(failure, exercise)
     if exercise.refine_mistake is not None:
         return exercise.refine_mistake(mistake, parameters or [])
     return mistake
 
 
-def _mistake_id(failure: LearnerFailure, exercise: Exercise) -> str:
+def _catalogued_mistake(failure: LearnerFailure, exercise: Exercise) -> Mistake:
     if failure.exc_type == MISSING:
-        return "not_found"
+        return GENERAL["not_found"]
     if failure.kind in FAILURE_MISTAKES:
         return FAILURE_MISTAKES[failure.kind]
     if failure.exc_type in ("SyntaxError", "IndentationError"):
-        return "syntax_error"
+        return GENERAL["syntax_error"]
     if failure.exc_type == "NameError":
         if _undefined_name(failure.message) in exercise.notebook_variables:
-            return "notebook_variable_for_parameter"
-        return "name_from_outside_cell"
+            return GENERAL["notebook_variable_for_parameter"]
+        return GENERAL["name_from_outside_cell"]
     for pattern, mistake in exercise.known_errors:
         if re.search(pattern, failure.message.replace(", ", ",")):
             return mistake
-    return "cell_raised" if failure.stage == "cell" else "raised"
+    return GENERAL["cell_raised" if failure.stage == "cell" else "raised"]
 
 
 def explain_failure(
@@ -283,8 +283,7 @@ def explain_failure(
     where = f" (line {failure.line} of your cell)" if failure.line else ""
     name = _undefined_name(failure.message)
     names = [name, *(other for other in undefined_names(source) if other != name)]
-    message, hint = describe(
-        mistake,
+    message, hint = mistake.describe(
         function=exercise.function,
         exc_type=failure.exc_type,
         message=_error_text(failure),
@@ -299,7 +298,7 @@ def explain_failure(
         copies=_copies(notebook),
         names=", ".join(parameters or []),
     )
-    if mistake not in SELF_EXPLAINED and failure.kind == FailureKind.ERROR:
+    if mistake.id not in SELF_EXPLAINED and failure.kind == FailureKind.ERROR:
         at_line = f" at line {failure.line} of your cell" if failure.line else ""
         message += f" (your function raised {failure.exc_type}{at_line})"
     return message, hint

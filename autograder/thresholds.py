@@ -23,7 +23,7 @@ import math
 import numpy as np
 
 from autograder import config
-from autograder.mistakes import CheckFailed
+from autograder.mistakes import GENERAL, CheckFailed
 
 FULL = "mnist"
 SAMPLE = "mnist-sample"
@@ -93,20 +93,20 @@ def accuracy_mark(data, kind: str, course: config.CourseConfig | None = None) ->
     comes from when it is not a calibrated one. `course`: the course configuration, read once
     before any learner code ran (`Context.course`).
 
-    Raises CheckFailed("marks_missing") for a test set that is neither MNIST's nor the sample's
-    when the course configuration sets no mark for this kind, and
-    CheckFailed("course_config_invalid") when the configuration was set aside.
+    Raises CheckFailed with the mistake "marks_missing" for a test set that is neither MNIST's
+    nor the sample's when the course configuration sets no mark for this kind, and with
+    "course_config_invalid" when the configuration was set aside.
     """
     known = known_test_set(data)
     if known is not None:
         return threshold_for(known, kind)
     course = course or config.CourseConfig()
     if course.problem:
-        raise CheckFailed("course_config_invalid", error=course.problem)
+        raise CheckFailed(GENERAL["course_config_invalid"], error=course.problem)
     if kind in course.marks and course.path is not None:
         mark = course.marks[kind]
         return mark, f"accuracy mark for the {kind} model: {mark:.1%}, from {course.path.name}"
-    raise CheckFailed("marks_missing", kind=kind, origin=getattr(data, "origin", "?"))
+    raise CheckFailed(GENERAL["marks_missing"], kind=kind, origin=getattr(data, "origin", "?"))
 
 
 # ------------------------------------------------------------ a model that has seen the test set

@@ -10,13 +10,14 @@ them (tests/test_registry.py checks them against the exercise notebooks).
 from __future__ import annotations
 
 from autograder.exercises import argmax_accuracy, build_cnn, build_model, models
-from autograder.mistakes import GENERAL, Mistake
+from autograder.mistakes import GENERAL, catalogue
 from autograder.runner import Exercise
 
 EXERCISES: list[Exercise] = [build_model.EXERCISE, argmax_accuracy.EXERCISE, build_cnn.EXERCISE]
 EXERCISES_BY_FUNCTION = {exercise.function: exercise for exercise in EXERCISES}
 NOTEBOOKS = [exercise.notebook for exercise in EXERCISES]  # the graded notebooks, in order
 MODEL_FILES = [exercise.model_file for exercise in EXERCISES if exercise.model_file]
+CHECK_IDS = [check.check_id for exercise in EXERCISES for check in exercise.checks]
 # Full marks: the points of the required exercises (the bonus adds on top; see results.counted).
 FULL_MARKS = sum(
     check.points for exercise in EXERCISES if not exercise.bonus for check in exercise.checks
@@ -26,20 +27,11 @@ BONUS_POINTS = sum(
 )
 
 
-def _catalogue(*parts: dict[str, Mistake]) -> dict[str, Mistake]:
-    catalogue: dict[str, Mistake] = {}
-    for part in parts:
-        repeated = catalogue.keys() & part.keys()
-        assert not repeated, f"mistakes catalogued twice: {sorted(repeated)}"
-        catalogue.update(part)
-    return catalogue
-
-
-# Every catalogued mistake: the general ones, then each exercise's own.
-CATALOGUE = _catalogue(
-    GENERAL,
-    models.MISTAKES,
-    build_model.MISTAKES,
-    argmax_accuracy.MISTAKES,
-    build_cnn.MISTAKES,
+# Every catalogued mistake, by id: the general ones, then each exercise's own.
+CATALOGUE = catalogue(
+    *GENERAL.values(),
+    *models.MISTAKES.values(),
+    *build_model.MISTAKES.values(),
+    *argmax_accuracy.MISTAKES.values(),
+    *build_cnn.MISTAKES.values(),
 )

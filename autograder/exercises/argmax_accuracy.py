@@ -14,127 +14,148 @@ from dataclasses import dataclass
 import numpy as np
 
 from autograder.isolation.protocol import FailureKind, LearnerFailure, argument_spec
-from autograder.mistakes import CheckFailed, Mistake
+from autograder.mistakes import CheckFailed, Mistake, catalogue
 from autograder.runner import Check, Context, Exercise, explain_failure
 
-MISTAKES: dict[str, Mistake] = {
-    "returns_tensor": Mistake(
+MISTAKES = catalogue(
+    Mistake(
+        "returns_tensor",
         "argmax_accuracy() returned a TensorFlow tensor ({type}), not a Python float.",
         "Use NumPy (np.argmax, np.mean), or wrap the result: return float(...).",
     ),
-    "returns_array": Mistake(
+    Mistake(
+        "returns_array",
         "argmax_accuracy() returned an array of shape {shape}: the comparison of each row, not "
         "its mean.",
         "Reduce it to one number: return float(np.mean(predicted == y_true)).",
     ),
-    "returns_none": Mistake(
+    Mistake(
+        "returns_none",
         "argmax_accuracy() returned None: its return statement is missing, or not reached "
         "(printing a value does not return it).",
         "End the function with return and the fraction, for example: "
         "return float(np.mean(predicted == y_true)).",
     ),
-    "rounded": Mistake(
+    Mistake(
+        "rounded",
         "argmax_accuracy() returned {value} on {case}, the expected value {expected} rounded.",
         "Return the fraction as it is: do not round it (round only where you print it).",
     ),
-    "returns_several": Mistake(
+    Mistake(
+        "returns_several",
         "argmax_accuracy() returned a {type} of {count} values; it returns one number, the "
         "fraction.",
         "Return the fraction alone: return float(np.mean(predicted == y_true)).",
     ),
-    "returns_non_float": Mistake(
+    Mistake(
+        "returns_non_float",
         "argmax_accuracy() returned {type} ({value}), not a Python float.",
         "Convert the result: return float(...).",
     ),
-    "integer_division": Mistake(
+    Mistake(
+        "integer_division",
         "argmax_accuracy() returned {value} on {case}, where the fraction is {expected}: it "
         "divides with //, which rounds down to a whole number, so every fraction below 1 "
         "becomes 0.",
         "Divide with one slash (use / instead of //), or take the mean: "
         "np.mean(predicted == y_true).",
     ),
-    "returns_percentage": Mistake(
+    Mistake(
+        "returns_percentage",
         "argmax_accuracy() returned {value}, a percentage; the exercise asks for a fraction in "
         "[0, 1].",
         "Do not multiply by 100.",
     ),
-    "returns_count": Mistake(
+    Mistake(
+        "returns_count",
         "argmax_accuracy() returned {value}, the number of correct rows, not the fraction.",
         "Divide by the number of rows (len(y_true)), or use np.mean.",
     ),
-    "out_of_range": Mistake(
+    Mistake(
+        "out_of_range",
         "argmax_accuracy() returned {value}, outside [0, 1].",
         "Return the fraction of rows whose arg-max class equals the label.",
     ),
-    "swapped_arguments": Mistake(
+    Mistake(
+        "swapped_arguments",
         "argmax_accuracy() names its parameters {names}, but the grader calls it as "
         "argmax_accuracy(y_true, y_prob), labels first: np.argmax(..., axis=1) then gets the "
         "labels, a 1-D array.",
         "Define it as def argmax_accuracy(y_true, y_prob): (labels first, then probabilities).",
     ),
-    "argmax_axis_0": Mistake(
+    Mistake(
+        "argmax_axis_0",
         "argmax_accuracy() takes the arg-max over axis 0 (down the columns) instead of over "
         "each row.",
         "Use np.argmax(y_prob, axis=1): one predicted class per row.",
     ),
-    "one_hot_comparison": Mistake(
+    Mistake(
+        "one_hot_comparison",
         "argmax_accuracy() compares rows of 10 values (the probabilities y_prob themselves, or "
         "one-hot labels) with the integer labels of y_true, such as 7, so the shapes (n, 10) and "
         "(n,) do not match.",
         "Compare one predicted class per row, np.argmax(y_prob, axis=1), with y_true as it is.",
     ),
-    "argmax_of_labels": Mistake(
+    Mistake(
+        "argmax_of_labels",
         "argmax_accuracy() takes the arg-max of y_true, but y_true holds integer labels (shape "
         "(n,)), not one-hot rows.",
         "Only y_prob needs np.argmax(..., axis=1); compare the result with y_true as it is.",
     ),
-    "accuracy_score_on_probabilities": Mistake(
+    Mistake(
+        "accuracy_score_on_probabilities",
         "accuracy_score got raw probabilities: pass np.argmax(y_prob, axis=1).",
         "sklearn's accuracy_score compares labels with labels; turn each row of probabilities "
         "into its class first.",
     ),
-    "no_match": Mistake(
+    Mistake(
+        "no_match",
         "argmax_accuracy() returns 0 on every input: no row is ever counted as right, so what it "
         "compares with the labels is never a class 0-9.",
         "Compare the predicted class np.argmax(y_prob, axis=1) with y_true: np.max gives a row's "
         "highest probability (such as 0.93), and probabilities or one-hot rows never equal a "
         "label.",
     ),
-    "hard_coded": Mistake(
+    Mistake(
+        "hard_coded",
         "argmax_accuracy() returns {value} whatever the inputs: the grader uses random inputs.",
         "Compute the fraction from y_true and y_prob.",
     ),
-    "ignores_labels": Mistake(
+    Mistake(
+        "ignores_labels",
         "argmax_accuracy() returned {value} on {case}, and {value} again on the same y_prob "
         "with labels y_true that make every row right (expected 1): its answer does not follow "
         "y_true.",
         "Compare with the labels the function receives, its parameter y_true, not the "
         "notebook's y_test or labels loaded in the cell.",
     ),
-    "not_repeatable": Mistake(
+    Mistake(
+        "not_repeatable",
         "argmax_accuracy() returned {first} and then {second} on the same inputs: its result "
         "must depend on y_true and y_prob only.",
         "Compute the fraction from y_true and y_prob, without random numbers or state kept "
         "between calls.",
     ),
-    "wrong_value": Mistake(
+    Mistake(
+        "wrong_value",
         "argmax_accuracy() returned {value} on {case}; the expected value is {expected}.",
         "Count the rows where np.argmax(y_prob, axis=1) equals y_true, divided by the number "
         "of rows.",
     ),
-    "fails_on_input_type": Mistake(
+    Mistake(
+        "fails_on_input_type",
         "argmax_accuracy() fails when {case}: {problem}",
         "Convert the inputs first: y_true = np.asarray(y_true); y_prob = np.asarray(y_prob).",
     ),
-}
+)
 
 # Error texts of the learner's code that name one of these mistakes (see Exercise.known_errors).
 KNOWN_ERRORS = [
-    (r"Classification metrics can't handle a mix", "accuracy_score_on_probabilities"),
-    (r"axis 1 is out of bounds for array of dimension 1", "argmax_of_labels"),
-    (r"shapes \(10,\) \(\d+,\)|shapes \(\d+,\) \(10,\)", "argmax_axis_0"),
-    (r"inconsistent numbers of samples", "argmax_axis_0"),
-    (r"shapes \(\d+,10\) \(\d+,\)|shapes \(\d+,\) \(\d+,10\)", "one_hot_comparison"),
+    (r"Classification metrics can't handle a mix", MISTAKES["accuracy_score_on_probabilities"]),
+    (r"axis 1 is out of bounds for array of dimension 1", MISTAKES["argmax_of_labels"]),
+    (r"shapes \(10,\) \(\d+,\)|shapes \(\d+,\) \(10,\)", MISTAKES["argmax_axis_0"]),
+    (r"inconsistent numbers of samples", MISTAKES["argmax_axis_0"]),
+    (r"shapes \(\d+,10\) \(\d+,\)|shapes \(\d+,\) \(\d+,10\)", MISTAKES["one_hot_comparison"]),
 ]
 LABEL_NAMES = ("true", "label", "target")
 
@@ -144,10 +165,10 @@ def swapped_parameters(names: list[str]) -> bool:
     return len(names) == 2 and any(word in names[1].lower() for word in LABEL_NAMES)
 
 
-def refine_mistake(mistake: str, parameters: list[str]) -> str:
+def refine_mistake(mistake: Mistake, parameters: list[str]) -> Mistake:
     """An arg-max of the labels is a swapped call when the parameters say so."""
-    if mistake == "argmax_of_labels" and swapped_parameters(parameters):
-        return "swapped_arguments"
+    if mistake == MISTAKES["argmax_of_labels"] and swapped_parameters(parameters):
+        return MISTAKES["swapped_arguments"]
     return mistake
 
 
@@ -227,21 +248,21 @@ def check_returns_float(context: Context, exercise: Exercise) -> str:
     case = _cases(context)[0]
     result = _call_on(context, exercise, case)
     if result["is_tensor"]:
-        raise CheckFailed("returns_tensor", type=result["type"])
+        raise CheckFailed(MISTAKES["returns_tensor"], type=result["type"])
     if result["type"] == "builtins.NoneType":
-        raise CheckFailed("returns_none")
+        raise CheckFailed(MISTAKES["returns_none"])
     type_name = result["type"].removeprefix("builtins.")
     if type_name in ("tuple", "list") and result["shape"]:
-        raise CheckFailed("returns_several", type=type_name, count=result["shape"][0])
+        raise CheckFailed(MISTAKES["returns_several"], type=type_name, count=result["shape"][0])
     if result["shape"]:
-        raise CheckFailed("returns_array", shape=tuple(result["shape"]))
+        raise CheckFailed(MISTAKES["returns_array"], shape=tuple(result["shape"]))
     value = result["value"]
     if value is not None and value == case.wrong_versions()["returns_count"] != case.expected:
-        raise CheckFailed("returns_count", value=_number(value))
+        raise CheckFailed(MISTAKES["returns_count"], value=_number(value))
     if not result["is_float"] and _integer_division([value], [case]):
-        raise CheckFailed("integer_division", **_shown(value, case))
+        raise CheckFailed(MISTAKES["integer_division"], **_shown(value, case))
     if not result["is_float"] or result["is_bool"]:
-        raise CheckFailed("returns_non_float", type=type_name, value=_number(value))
+        raise CheckFailed(MISTAKES["returns_non_float"], type=type_name, value=_number(value))
     _judge_uses_inputs(context, exercise)
     return "returns a Python float"
 
@@ -257,7 +278,9 @@ def _judge_uses_inputs(context: Context, exercise: Exercise) -> None:
     except LearnerFailure:
         return  # a later check reports the error
     if _number(values[0]) != _number(again):  # as shown: nan and nan are the same answer
-        raise CheckFailed("not_repeatable", first=_number(values[0]), second=_number(again))
+        raise CheckFailed(
+            MISTAKES["not_repeatable"], first=_number(values[0]), second=_number(again)
+        )
     expected = {case.expected for case in cases}
     if len(set(values)) == 1 and len(expected) > 1:
         _raise_constant(values[0])
@@ -273,13 +296,13 @@ def _judge_follows_labels(context: Context, exercise: Exercise, case: Case, valu
     except LearnerFailure:
         return  # a later check reports the error
     if value is not None and not math.isnan(value) and again == value != 1.0:
-        raise CheckFailed("ignores_labels", value=_number(value), case=case.name)
+        raise CheckFailed(MISTAKES["ignores_labels"], value=_number(value), case=case.name)
 
 
 def _raise_constant(value) -> None:
     if value == 0.0:
-        raise CheckFailed("no_match")
-    raise CheckFailed("hard_coded", value=_number(value))
+        raise CheckFailed(MISTAKES["no_match"])
+    raise CheckFailed(MISTAKES["hard_coded"], value=_number(value))
 
 
 def check_range(context: Context, exercise: Exercise) -> str:
@@ -289,10 +312,10 @@ def check_range(context: Context, exercise: Exercise) -> str:
         return "the value is in [0, 1]"
     wrong = case.wrong_versions()
     if np.isclose(value, wrong["returns_percentage"]):
-        raise CheckFailed("returns_percentage", value=_number(value))
+        raise CheckFailed(MISTAKES["returns_percentage"], value=_number(value))
     if np.isclose(value, wrong["returns_count"]):
-        raise CheckFailed("returns_count", value=_number(value))
-    raise CheckFailed("out_of_range", value=_number(value))
+        raise CheckFailed(MISTAKES["returns_count"], value=_number(value))
+    raise CheckFailed(MISTAKES["out_of_range"], value=_number(value))
 
 
 def check_values(context: Context, exercise: Exercise) -> str:
@@ -303,17 +326,17 @@ def check_values(context: Context, exercise: Exercise) -> str:
         _raise_constant(values[0])
     if _integer_division(values, cases):
         case, value = next((c, v) for c, v in zip(cases, values, strict=True) if v != c.expected)
-        raise CheckFailed("integer_division", **_shown(value, case))
+        raise CheckFailed(MISTAKES["integer_division"], **_shown(value, case))
     for case, value in zip(cases, values, strict=True):
         if value is not None and np.isclose(value, case.expected, rtol=0, atol=1e-6):
             continue
         for mistake, wrong in case.wrong_versions().items():
             if value is not None and np.isclose(value, wrong, rtol=0, atol=1e-6):
-                raise CheckFailed(mistake, value=_number(value))
+                raise CheckFailed(MISTAKES[mistake], value=_number(value))
         shown = _shown(value, case)
         if value is not None and _rounded(value, case.expected):
-            raise CheckFailed("rounded", **shown)
-        raise CheckFailed("wrong_value", **shown)
+            raise CheckFailed(MISTAKES["rounded"], **shown)
+        raise CheckFailed(MISTAKES["wrong_value"], **shown)
     return f"right on {len(cases)} random cases"
 
 
@@ -334,10 +357,13 @@ def check_input_types(context: Context, exercise: Exercise) -> str:
             if failure.kind != FailureKind.ERROR:
                 raise
             message, _ = explain_failure(failure, exercise)
-            raise CheckFailed("fails_on_input_type", case=name, problem=message) from None
+            raise CheckFailed(MISTAKES["fails_on_input_type"], case=name, problem=message) from None
         if value is None or not np.isclose(value, case.expected, rtol=0, atol=1e-6):
             raise CheckFailed(
-                "wrong_value", value=_number(value), case=name, expected=_number(case.expected)
+                MISTAKES["wrong_value"],
+                value=_number(value),
+                case=name,
+                expected=_number(case.expected),
             )
     return "works with lists, uint8/int32/int64 labels, float32/float64 probabilities"
 

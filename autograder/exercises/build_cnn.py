@@ -9,23 +9,26 @@ from __future__ import annotations
 
 from autograder.exercises import models
 from autograder.isolation.modelfile import facts_of
-from autograder.mistakes import CheckFailed, Mistake
+from autograder.mistakes import CheckFailed, Mistake, catalogue
 from autograder.runner import Check, Exercise
 
 CNN_INPUTS = [(None, 28, 28), (None, 28, 28, 1)]
 
-MISTAKES: dict[str, Mistake] = {
-    "no_channel_axis": Mistake(
+MISTAKES = catalogue(
+    Mistake(
+        "no_channel_axis",
         "Conv2D needs images with a channel axis, shape (28, 28, 1), but the model feeds it "
         "(28, 28) images.",
         "Add keras.layers.Reshape((28, 28, 1)) after keras.Input(shape=(28, 28)), before the "
         "first Conv2D.",
     ),
-    "no_convolution": Mistake(
+    Mistake(
+        "no_convolution",
         "The model has no Conv2D layer, so it is not a CNN.",
         "Reshape the input to (28, 28, 1) and add keras.layers.Conv2D layers before Flatten.",
     ),
-    "cnn_no_flatten": Mistake(
+    Mistake(
+        "cnn_no_flatten",
         "No Flatten layer comes after the last convolution block, so the Dense layers work on "
         "its feature maps position by position and the output shape is {got} instead of "
         "(None, 10).",
@@ -33,10 +36,10 @@ MISTAKES: dict[str, Mistake] = {
         "right before the first Dense layer (not at the input: the convolutions need the 2-D "
         "images).",
     ),
-}
+)
 
 # Error texts of the learner's code that name one of these mistakes (see Exercise.known_errors).
-KNOWN_ERRORS = [(r"expected min_ndim=4,found ndim=3", "no_channel_axis")]
+KNOWN_ERRORS = [(r"expected min_ndim=4,found ndim=3", MISTAKES["no_channel_axis"])]
 
 
 def judge_cnn_architecture(model) -> str:
@@ -45,13 +48,13 @@ def judge_cnn_architecture(model) -> str:
     model = facts_of(model)
     input_shape = models.input_shape_of(model)
     if input_shape not in CNN_INPUTS:
-        raise CheckFailed("wrong_input_shape", got=input_shape, want=CNN_INPUTS[0])
+        raise CheckFailed(models.MISTAKES["wrong_input_shape"], got=input_shape, want=CNN_INPUTS[0])
     layers = models.layers_of(model)
     if not any(name == "Conv2D" for name, _, _ in layers):
-        raise CheckFailed("no_convolution")
+        raise CheckFailed(MISTAKES["no_convolution"])
     output_shape = models.output_shape_of(model)
     if len(output_shape) > 2:
-        raise CheckFailed("cnn_no_flatten", got=output_shape)
+        raise CheckFailed(MISTAKES["cnn_no_flatten"], got=output_shape)
     models.judge_last_layer(layers)
     convolutions = sum(name == "Conv2D" for name, _, _ in layers)
     return f"{convolutions} Conv2D layer(s), {model.parameters:,} parameters, softmax output"

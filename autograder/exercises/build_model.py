@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from autograder.exercises import models
 from autograder.isolation.modelfile import facts_of
-from autograder.mistakes import CheckFailed, Mistake
+from autograder.mistakes import CheckFailed, Mistake, catalogue
 from autograder.runner import Check, Exercise
 
 DENSE_INPUT = (None, 28, 28)
@@ -19,24 +19,23 @@ DENSE_SHAPES = [(None, 784), (None, 128), (None, 128), (None, 10)]
 DENSE_ACTIVATIONS = ["relu", "relu", "softmax"]
 DENSE_PARAMETERS = 118_282
 
-MISTAKES: dict[str, Mistake] = {
-    "wrong_layers": Mistake(
+MISTAKES = catalogue(
+    Mistake(
+        "wrong_layers",
         "The layer output shapes are {got}; the exercise asks for {want}.",
         "Use Flatten, then Dense(128, relu), Dense(128, relu) and Dense(10, softmax).",
     ),
-    "wrong_activation": Mistake(
+    Mistake(
+        "wrong_activation",
         "Layer {index} ({layer}) uses activation {got}; the exercise asks for {want}.",
         'Pass activation="{want}" to that Dense layer.',
     ),
-    "wrong_parameter_count": Mistake(
+    Mistake(
+        "wrong_parameter_count",
         "The model has {got:,} parameters; the course's model has {want:,}.",
         "Check the number of units of each Dense layer (128, 128, 10).",
     ),
-    "wrong_optimizer": Mistake(
-        "The optimizer is {got}; the exercise asks for {want}.",
-        'Pass optimizer="adam" to model.compile().',
-    ),
-}
+)
 
 
 def judge_dense_architecture(model) -> str:
@@ -45,23 +44,27 @@ def judge_dense_architecture(model) -> str:
     model = facts_of(model)
     input_shape = models.input_shape_of(model)
     if input_shape != DENSE_INPUT:
-        raise CheckFailed("wrong_input_shape", got=input_shape, want=DENSE_INPUT)
+        raise CheckFailed(models.MISTAKES["wrong_input_shape"], got=input_shape, want=DENSE_INPUT)
     layers = models.layers_of(model)
     output_shape = models.output_shape_of(model)
     if "Flatten" not in [name for name, _, _ in layers] and len(output_shape) > 2:
-        raise CheckFailed("no_flatten", got=output_shape)
+        raise CheckFailed(models.MISTAKES["no_flatten"], got=output_shape)
     models.judge_last_layer(layers)
     shapes = [shape for _, shape, _ in layers]
     if shapes != DENSE_SHAPES:
-        raise CheckFailed("wrong_layers", got=models.arrow(shapes), want=models.arrow(DENSE_SHAPES))
+        raise CheckFailed(
+            MISTAKES["wrong_layers"], got=models.arrow(shapes), want=models.arrow(DENSE_SHAPES)
+        )
     for index, ((name, _, got), want) in enumerate(
         zip(layers[1:], DENSE_ACTIVATIONS, strict=True), start=2
     ):
         if got != want:
-            raise CheckFailed("wrong_activation", index=index, layer=name, got=got, want=want)
+            raise CheckFailed(
+                MISTAKES["wrong_activation"], index=index, layer=name, got=got, want=want
+            )
     parameters = model.parameters
     if parameters != DENSE_PARAMETERS:
-        raise CheckFailed("wrong_parameter_count", got=parameters, want=DENSE_PARAMETERS)
+        raise CheckFailed(MISTAKES["wrong_parameter_count"], got=parameters, want=DENSE_PARAMETERS)
     return f"{models.arrow(shapes)}, relu/relu/softmax, {parameters:,} parameters"
 
 

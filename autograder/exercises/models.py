@@ -28,7 +28,7 @@ from autograder.isolation.modelfile import (
     facts_of,
 )
 from autograder.isolation.protocol import FailureKind, LearnerFailure, ModelRequest
-from autograder.mistakes import CheckFailed, Mistake
+from autograder.mistakes import CheckFailed, Mistake, catalogue
 from autograder.runner import Check, Context, Exercise, first_line
 from autograder.thresholds import (
     accuracy_mark,
@@ -42,144 +42,178 @@ SPARSE_LOSS = "sparse_categorical_crossentropy"
 ACCURACY_METRICS = {"accuracy", "acc", "sparse_categorical_accuracy"}
 SEEN_TEST_SET = "seen_test_set"  # a mistake the class report lists student by student
 
-MISTAKES: dict[str, Mistake] = {
-    "not_a_model": Mistake(
+MISTAKES = catalogue(
+    Mistake(
+        "not_a_model",
         "{function}() returned {type}, not a Keras model.",
         "End the function with `return model` (the compiled keras.Model).",
     ),
-    "model_not_loadable": Mistake(
+    Mistake(
+        "model_not_loadable",
         "The model returned by {function}() could not be saved and reloaded: {error}",
         "Build it from standard keras.layers only (no Lambda layers or custom classes).",
     ),
-    "subclassed_model": Mistake(
+    Mistake(
+        "subclassed_model",
         "{function}() returned a subclass of keras.Model ({type}), which the grader cannot "
         "reload without running your class's code.",
         "Build the model with keras.Sequential([...]) (or the functional API) and standard "
         "keras.layers.",
     ),
-    "no_input_shape": Mistake(
+    Mistake(
+        "no_input_shape",
         "The model has no input shape, so Keras does not know the size of its layers until it "
         "sees data, and the grader cannot check them.",
         "Declare the input: start the model with keras.Input(shape=(28, 28)).",
     ),
-    "wrong_input_shape": Mistake(
+    Mistake(
+        "wrong_input_shape",
         "The model's input shape is {got}; the course's images have shape {want}.",
         "Start the model with keras.Input(shape=(28, 28)).",
     ),
-    "no_flatten": Mistake(
+    Mistake(
+        "no_flatten",
         "There is no Flatten layer after the input, so each Dense layer works on rows of 28 "
         "pixels and the output shape is {got} instead of (None, 10).",
         "Add keras.layers.Flatten() right after keras.Input(shape=(28, 28)).",
     ),
-    "last_layer_units": Mistake(
+    Mistake(
+        "last_layer_units",
         "The last layer has {got}; it needs 10 units, one per digit.",
         'End with keras.layers.Dense(10, activation="softmax").',
     ),
-    "last_layer_not_softmax": Mistake(
+    Mistake(
+        "last_layer_not_softmax",
         "The last layer's activation is {got}, so the outputs are not probabilities.",
         'Use activation="softmax" on the last Dense(10) layer.',
     ),
-    "not_compiled": Mistake(
+    Mistake(
+        "not_compiled",
         "The model is not compiled.",
         'Call model.compile(optimizer=..., loss=..., metrics=["accuracy"]) before returning it.',
     ),
-    "softmax_from_logits": Mistake(
+    Mistake(
+        "softmax_from_logits",
         "The loss has from_logits=True but the last layer already applies softmax, so softmax "
         "is applied twice and training is slow and poor.",
         'Drop from_logits=True: use loss="sparse_categorical_crossentropy".',
     ),
-    "categorical_with_integer_labels": Mistake(
+    Mistake(
+        "categorical_with_integer_labels",
         "The loss is {got}, which expects one-hot labels, but MNIST's labels are integers 0-9.",
         'Use loss="sparse_categorical_crossentropy", made for integer labels.',
     ),
-    "wrong_loss": Mistake(
+    Mistake(
+        "wrong_optimizer",
+        "The optimizer is {got}; the exercise asks for {want}.",
+        'Pass optimizer="adam" to model.compile().',
+    ),
+    Mistake(
+        "wrong_loss",
         "The loss is {got}; the exercise asks for sparse_categorical_crossentropy.",
         'Pass loss="sparse_categorical_crossentropy" to model.compile().',
     ),
-    "metrics_as_loss_weights": Mistake(
+    Mistake(
+        "metrics_as_loss_weights",
         '["accuracy"] was passed as the third positional argument of compile(), which is '
         "loss_weights, so the model has no accuracy metric.",
         'Pass it by keyword: model.compile(..., metrics=["accuracy"]).',
     ),
-    "missing_accuracy_metric": Mistake(
+    Mistake(
+        "missing_accuracy_metric",
         "The model's metrics are {got}; the exercise asks for accuracy.",
         'Pass metrics=["accuracy"] to model.compile().',
     ),
-    "model_file_missing": Mistake(
+    Mistake(
+        "model_file_missing",
         "{file} was not found beside {notebook}{others}.",
         "Run {notebook} top to bottom: {writer} saves it.",
     ),
-    "model_file_out_of_date": Mistake(
+    Mistake(
+        "model_file_out_of_date",
         "{file} holds an older model than the one {function}() builds now ({problem}): the file "
         "was saved before your last change to {function}().",
         "Run {notebook} again from the top (Run all) so that {file} is saved from the current "
         "{function}().",
     ),
-    "model_file_has_code": Mistake(
+    Mistake(
+        "model_file_has_code",
         "{file} holds a Lambda layer (Python code), which the grader does not run.",
         "Replace the Lambda layer with standard keras.layers (for scaling, "
         "keras.layers.Rescaling(1 / 255)), then train and save again.",
     ),
-    "model_file_too_large": Mistake(
+    Mistake(
+        "model_file_too_large",
         "{file} is too large for the grader: {size}. A model for 28x28 digits takes a few MB.",
         "Build the model from the exercise's layers, then train and save it again from the "
         "notebook.",
     ),
-    "model_needs_too_much_memory": Mistake(
+    Mistake(
+        "model_needs_too_much_memory",
         "{file} needs more than {limit} GB of memory to load and predict {digits:,} digits at a "
         "time{how}.",
         "Use fewer or smaller layers (no UpSampling or very wide layers: the exercise's model "
         "needs a few MB), then train and save again.",
     ),
-    "model_too_slow": Mistake(
+    Mistake(
+        "model_too_slow",
         "{file} took more than {limit:g} s to load and predict the test digits.",
         "Use fewer or smaller layers (the exercise's model predicts 10,000 digits in about a "
         "second), then train and save again.",
     ),
-    "model_file_invalid": Mistake(
+    Mistake(
+        "model_file_invalid",
         "{file} could not be loaded as a Keras model: {error}",
         'Save it from the notebook with model.save("{file}") after training.',
     ),
-    "invalid_probabilities": Mistake(
+    Mistake(
+        "invalid_probabilities",
         "The model in {file} does not output probabilities: {problem}.",
         'End the model with Dense(10, activation="softmax").',
     ),
-    "predictions_change_after_reload": Mistake(
+    Mistake(
+        "predictions_change_after_reload",
         "{first} and {second} give different predictions (largest difference {difference:.3g}).",
         "Save both files from the same trained model, right after training.",
     ),
-    "pixels_not_scaled": Mistake(
+    Mistake(
+        "pixels_not_scaled",
         "The model in {file} was trained on unscaled pixels (0-255): on pixels scaled to [0, 1] "
         "its probabilities are nearly uniform (mean top probability {confidence:.0%}, accuracy "
         "{scaled:.1%}), on raw pixels it is confident ({raw:.1%} accuracy).",
         "Divide the images by 255 (digits.normalize) before model.fit, then train and save again.",
     ),
-    "other_scaling": Mistake(
+    Mistake(
+        "other_scaling",
         "The model in {file} was trained on images scaled another way: the grader feeds it "
         "pixels divided by 255 (digits.normalize) and it reaches {scaled} there, but {other} on "
         "{way}.",
         "Scale the images with digits.normalize (x / 255) before model.fit, then train and save "
         "again.",
     ),
-    "trained_on_other_data": Mistake(
+    Mistake(
+        "trained_on_other_data",
         "The model in {file} reaches {accuracy} on {data}; at least {threshold} is needed. It was "
         "trained on the {trained} in the notebook, but is graded on {graded}.",
         "Run the notebook again where the grading data is available (online, or with "
         "MNIST_PATH set), then save and submit the new {file}.",
     ),
-    "accuracy_near_chance": Mistake(
+    Mistake(
+        "accuracy_near_chance",
         "The model in {file} reaches {accuracy} test accuracy on {data}, about chance for 10 "
         "digits: it looks untrained{evidence}.",
         "Save the model after model.fit, not before, and check in the notebook that the "
         "training loss goes down.",
     ),
-    "learning_rate_too_small": Mistake(
+    Mistake(
+        "learning_rate_too_small",
         "The model in {file} reaches {accuracy} test accuracy on {data}; at least {threshold} is "
         "needed. Its optimizer's learning rate is {rate:g} (Adam's default is 0.001), so its "
         "weights hardly moved during training.",
         'Compile with optimizer="adam" (learning rate 0.001), then train and save again.',
     ),
-    SEEN_TEST_SET: Mistake(
+    Mistake(
+        SEEN_TEST_SET,
         "The model in {file} scores {test} on the {tests:,} test digits but {trained} on "
         "{trainings:,} digits it trained on: {gap} points higher on digits it should never have "
         "seen, where chance allows {limit} at most. It has seen the test set: it was trained on "
@@ -187,13 +221,14 @@ MISTAKES: dict[str, Mistake] = {
         "Train on x_train only: the test digits measure how well the model reads digits it has "
         "never seen. Then save and submit the new {file}.",
     ),
-    "accuracy_too_low": Mistake(
+    Mistake(
+        "accuracy_too_low",
         "The model in {file} reaches {accuracy} test accuracy on {data}; at least "
         "{threshold} is needed{evidence}.",
         "Train for the number of epochs the notebook asks on scaled images, then save again; "
         "check that the model is saved after model.fit, not before.",
     ),
-}
+)
 
 
 # ---------------------------------------------------------------- the returned model
@@ -211,18 +246,20 @@ def returned_model(context: Context, exercise: Exercise):
         class_name = description["type"].rsplit(".", 1)[-1]
         returned_a_model = description["saved"] or "error" in description
         if returned_a_model and class_name not in STANDARD_MODELS:
-            raise CheckFailed("subclassed_model", function=exercise.function, type=class_name)
+            raise CheckFailed(
+                MISTAKES["subclassed_model"], function=exercise.function, type=class_name
+            )
         if description.get("error"):
             raise CheckFailed(
-                "model_not_loadable",
+                MISTAKES["model_not_loadable"],
                 function=exercise.function,
                 error=first_line(description["error"]),
             )
         if not description["saved"]:
             type_name = description["type"].removeprefix("builtins.")
-            raise CheckFailed("not_a_model", function=exercise.function, type=type_name)
+            raise CheckFailed(MISTAKES["not_a_model"], function=exercise.function, type=type_name)
         models[exercise.function] = read_model(
-            context, path, "model_not_loadable", function=exercise.function
+            context, path, MISTAKES["model_not_loadable"], function=exercise.function
         )
     return models[exercise.function]
 
@@ -250,7 +287,7 @@ def tensorflow_activation_note(model: ModelFacts, then: str) -> str:
 def read_model(
     context: Context,
     path: Path,
-    mistake: str,
+    mistake: Mistake,
     inputs: dict[str, np.ndarray] | None = None,
     resave: tuple[str, ...] = (),
     fit: dict | None = None,
@@ -269,19 +306,23 @@ def read_model(
         raise CheckFailed(mistake, error=first_line(error), **fields) from None
 
 
-def _read_failure(path: Path, failure: LearnerFailure, mistake: str, fields: dict) -> CheckFailed:
+def _read_failure(
+    path: Path, failure: LearnerFailure, mistake: Mistake, fields: dict
+) -> CheckFailed:
     """What a model file that could not be read shows, in the catalogue's words."""
     if failure.kind == FailureKind.TIMEOUT:
-        return CheckFailed("model_too_slow", file=path.name, limit=failure.limit)
+        return CheckFailed(MISTAKES["model_too_slow"], file=path.name, limit=failure.limit)
     memory = dict(file=path.name, limit=MODEL_MEMORY_MB // 1024, digits=PREDICT_BATCH)
     if failure.kind == FailureKind.DIED:
-        return CheckFailed("model_needs_too_much_memory", how=" (the process stopped)", **memory)
+        return CheckFailed(
+            MISTAKES["model_needs_too_much_memory"], how=" (the process stopped)", **memory
+        )
     if failure.exc_type in MEMORY_ERRORS or "OOM when allocating" in failure.message:
-        return CheckFailed("model_needs_too_much_memory", how="", **memory)
+        return CheckFailed(MISTAKES["model_needs_too_much_memory"], how="", **memory)
     if failure.exc_type == "ModelFileTooLarge":
-        return CheckFailed("model_file_too_large", file=path.name, size=failure.message)
-    if mistake == "model_file_invalid" and "Lambda" in failure.message:
-        return CheckFailed("model_file_has_code", file=path.name)
+        return CheckFailed(MISTAKES["model_file_too_large"], file=path.name, size=failure.message)
+    if mistake == MISTAKES["model_file_invalid"] and "Lambda" in failure.message:
+        return CheckFailed(MISTAKES["model_file_has_code"], file=path.name)
     return CheckFailed(mistake, error=_load_error(path, failure.message), **fields)
 
 
@@ -290,7 +331,9 @@ def predictions_of(model: ModelFacts, name: str) -> np.ndarray:
     images (another input shape) is an invalid file, in Keras' words."""
     if name not in model.predictions:
         error = model.prediction_errors.get(name, "no prediction was made")
-        raise CheckFailed("model_file_invalid", file=model.file.name, error=first_line(error))
+        raise CheckFailed(
+            MISTAKES["model_file_invalid"], file=model.file.name, error=first_line(error)
+        )
     return model.predictions[name]
 
 
@@ -298,7 +341,11 @@ def predict_with(context: Context, model: ModelFacts, images: np.ndarray) -> np.
     """The model's probabilities for other images than those it was read with (its file is
     read again)."""
     facts = read_model(
-        context, model.file, "model_file_invalid", {"images": images}, file=model.file.name
+        context,
+        model.file,
+        MISTAKES["model_file_invalid"],
+        {"images": images},
+        file=model.file.name,
     )
     return predictions_of(facts, "images")
 
@@ -354,14 +401,18 @@ def saved_file(context: Context, exercise: Exercise):
         path = context.folder / exercise.file
         if not path.is_file():
             raise CheckFailed(
-                "model_file_missing",
+                MISTAKES["model_file_missing"],
                 file=exercise.file,
                 notebook=exercise.notebook,
                 writer=_writer_cell(context.folder / exercise.notebook, exercise.file),
                 others=_other_model_files(context.folder, exercise.file),
             )
         models[exercise.function] = read_model(
-            context, path, "model_file_invalid", *_judged_inputs(context), file=exercise.file
+            context,
+            path,
+            MISTAKES["model_file_invalid"],
+            *_judged_inputs(context),
+            file=exercise.file,
         )
     return models[exercise.function]
 
@@ -402,7 +453,7 @@ def train_from_function(context: Context, exercise: Exercise):
     model = read_model(
         context,
         context.workdir / f"returned_{exercise.function}.keras",
-        "model_not_loadable",
+        MISTAKES["model_not_loadable"],
         {"x_train": normalize(x_train), "y_train": y_train, **inputs},
         resave,
         fit=settings,
@@ -492,7 +543,7 @@ def _judge_out_of_date(context: Context, exercise: Exercise, failure: CheckFaile
     except (CheckFailed, LearnerFailure):
         return  # the function is wrong too: the saved model's own message says what to fix
     raise CheckFailed(
-        "model_file_out_of_date",
+        MISTAKES["model_file_out_of_date"],
         file=exercise.file,
         function=exercise.function,
         notebook=exercise.notebook,
@@ -518,7 +569,7 @@ def check_reload(context: Context, exercise: Exercise) -> str:
         return "identical predictions after save and reload"
     images, _ = test_images(context, RELOAD_DIGITS)
     legacy_model = read_model(
-        context, legacy, "model_file_invalid", {"reload": images}, file=legacy.name
+        context, legacy, MISTAKES["model_file_invalid"], {"reload": images}, file=legacy.name
     )
     _judge_same(first, predictions_of(legacy_model, "reload"), exercise.file, legacy.name)
     return f"identical predictions after reload, and from {legacy.name}"
@@ -528,7 +579,10 @@ def _judge_same(first: np.ndarray, second: np.ndarray, name: str, other: str) ->
     difference = float(np.max(np.abs(first - second))) if first.shape == second.shape else np.inf
     if difference > 1e-5:
         raise CheckFailed(
-            "predictions_change_after_reload", first=name, second=other, difference=difference
+            MISTAKES["predictions_change_after_reload"],
+            first=name,
+            second=other,
+            difference=difference,
         )
 
 
@@ -549,7 +603,7 @@ def check_accuracy(context: Context, exercise: Exercise) -> str:
         raw = predict_with(context, model, images * 255.0)
         if trained_on_raw_pixels(scaled, raw, labels):
             raise CheckFailed(
-                "pixels_not_scaled",
+                MISTAKES["pixels_not_scaled"],
                 file=exercise.file,
                 confidence=confidence(scaled),
                 scaled=accuracy_of(scaled, labels),
@@ -578,7 +632,7 @@ def _judge_seen_test_set(
     if has_seen_test_set(test, tests, trained, len(labels)):
         limit = seen_gap_limit(test, tests, trained, len(labels))
         raise CheckFailed(
-            SEEN_TEST_SET, file=file, test=f"{test:.1%}", tests=tests,
+            MISTAKES[SEEN_TEST_SET], file=file, test=f"{test:.1%}", tests=tests,
             trained=f"{trained:.1%}", trainings=len(labels),
             gap=f"{(test - trained) * 100:.1f}", limit=f"{limit * 100:.1f}",
         )  # fmt: skip
@@ -610,28 +664,28 @@ def _judge_low_accuracy(
     record = training_record(model)
     rate = learning_rate(model)
     if rate is not None and rate < SMALL_LEARNING_RATE:
-        raise CheckFailed("learning_rate_too_small", rate=rate, **facts)
+        raise CheckFailed(MISTAKES["learning_rate_too_small"], rate=rate, **facts)
     if accuracy < NEAR_CHANCE:
         evidence = _curve(record, "; the notebook recorded {}")
-        raise CheckFailed("accuracy_near_chance", evidence=evidence, **facts)
+        raise CheckFailed(MISTAKES["accuracy_near_chance"], evidence=evidence, **facts)
     data = context.data()
     _, (raw_images, labels) = data
     for way, scale in OTHER_SCALINGS.items():
         other = accuracy_of(predict_with(context, model, scale(raw_images)), labels)
         if other > accuracy + 0.01:
             raise CheckFailed(
-                "other_scaling", file=facts["file"], scaled=facts["accuracy"],
+                MISTAKES["other_scaling"], file=facts["file"], scaled=facts["accuracy"],
                 other=f"{other:.1%}", way=way,
             )  # fmt: skip
     if record and record["data_source"] != data.source:
         raise CheckFailed(
-            "trained_on_other_data",
+            MISTAKES["trained_on_other_data"],
             trained=_describe_source(record["data_source"]),
             graded=_describe_source(data.source),
             **facts,
         )
     evidence = f"; {spread}{_curve(record, '. The notebook recorded {}')}"
-    raise CheckFailed("accuracy_too_low", evidence=evidence, **facts)
+    raise CheckFailed(MISTAKES["accuracy_too_low"], evidence=evidence, **facts)
 
 
 def _describe_source(source: str) -> str:
@@ -707,7 +761,7 @@ def noise(accuracy: float, threshold: float, count: int) -> str:
 def input_shape_of(model: ModelFacts) -> tuple:
     """The model's input shape; a model built without keras.Input has none (a learner mistake)."""
     if model.input_shape is None:
-        raise CheckFailed("no_input_shape")
+        raise CheckFailed(MISTAKES["no_input_shape"])
     return model.input_shape
 
 
@@ -733,9 +787,9 @@ def judge_last_layer(layers: list) -> None:
     _, shape, activation = layers[-1]
     if shape[-1] != 10:
         units = f"{shape[-1]} unit" + ("" if shape[-1] == 1 else "s")
-        raise CheckFailed("last_layer_units", got=units)
+        raise CheckFailed(MISTAKES["last_layer_units"], got=units)
     if activation != "softmax":
-        raise CheckFailed("last_layer_not_softmax", got=activation)
+        raise CheckFailed(MISTAKES["last_layer_not_softmax"], got=activation)
 
 
 def arrow(shapes: list) -> str:
@@ -747,23 +801,23 @@ def judge_compile(model, require_adam: bool) -> str:
     (`model`: its ModelFacts, or a Keras model of this process)."""
     config = facts_of(model).compile_config
     if not config:
-        raise CheckFailed("not_compiled")
+        raise CheckFailed(MISTAKES["not_compiled"])
     optimizer = (config.get("optimizer") or {}).get("class_name", str(config.get("optimizer")))
     if require_adam and optimizer.lower() != "adam":
-        raise CheckFailed("wrong_optimizer", got=optimizer, want="Adam")
+        raise CheckFailed(MISTAKES["wrong_optimizer"], got=optimizer, want="Adam")
     loss, from_logits = _loss_name(config.get("loss"))
     if loss == SPARSE_LOSS and from_logits:
-        raise CheckFailed("softmax_from_logits")
+        raise CheckFailed(MISTAKES["softmax_from_logits"])
     if loss == "categorical_crossentropy":
-        raise CheckFailed("categorical_with_integer_labels", got=loss)
+        raise CheckFailed(MISTAKES["categorical_with_integer_labels"], got=loss)
     if loss != SPARSE_LOSS:
-        raise CheckFailed("wrong_loss", got=loss)
+        raise CheckFailed(MISTAKES["wrong_loss"], got=loss)
     metrics = [_metric_name(metric) for metric in config.get("metrics") or []]
     if not ACCURACY_METRICS.intersection(metrics):
         weights = config.get("loss_weights")
         if isinstance(weights, list) and ACCURACY_METRICS.intersection(map(str, weights)):
-            raise CheckFailed("metrics_as_loss_weights")
-        raise CheckFailed("missing_accuracy_metric", got=metrics or "none")
+            raise CheckFailed(MISTAKES["metrics_as_loss_weights"])
+        raise CheckFailed(MISTAKES["missing_accuracy_metric"], got=metrics or "none")
     return f"{optimizer}, {loss}, metrics {metrics}"
 
 
@@ -804,7 +858,7 @@ def judge_probabilities(probabilities: np.ndarray, file: str) -> None:
     elif not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3):
         problem = "the 10 outputs of a row do not sum to 1"
     if problem:
-        raise CheckFailed("invalid_probabilities", file=file, problem=problem)
+        raise CheckFailed(MISTAKES["invalid_probabilities"], file=file, problem=problem)
 
 
 def accuracy_of(probabilities: np.ndarray, labels: np.ndarray) -> float:
