@@ -189,7 +189,16 @@ def describe_value(value) -> dict:
     description["shape"] = list(array.shape)
     if array.ndim == 0:
         description["value"] = float(array)
+    description["summary"] = array_summary(array)
     return description
+
+
+def array_summary(array: np.ndarray) -> dict | None:
+    """An array's smallest, largest and mean value (None when it is empty): what the judge of
+    exercise 5 measures of the arrays a learner's function returns, without the arrays."""
+    if array.size == 0:
+        return None
+    return {"min": float(array.min()), "max": float(array.max()), "mean": float(array.mean())}
 
 
 def save_returned_model(value, path: str) -> dict:

@@ -504,4 +504,14 @@ class SandboxLearner(Learner):
             "is_tensor": result.get("is_tensor") is True,
             "shape": [int(size) for size in shape] if isinstance(shape, list) else None,
             "value": float(value) if isinstance(value, (int, float)) else None,
+            "summary": _checked_summary(result.get("summary")),
         }
+
+
+def _checked_summary(summary) -> dict | None:
+    """A worker's array_summary, as floats only (see protocol.array_summary)."""
+    if not isinstance(summary, dict):
+        return None
+    values = [summary.get(key) for key in ("min", "max", "mean")]
+    numbers = [float(value) for value in values if isinstance(value, (int, float))]
+    return dict(zip(("min", "max", "mean"), numbers, strict=True)) if len(numbers) == 3 else None
