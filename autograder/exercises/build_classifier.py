@@ -27,9 +27,11 @@ NOTEBOOK = "05_find_the_bug.ipynb"
 
 MISTAKES: dict[str, Mistake] = {
     "bugs_not_attempted": Mistake(
-        "The graded cell is as the exercise gave it: its bugs are all still there.",
+        "The graded cell is not written yet: it is still as the exercise gave it, with its "
+        "three bugs.",
         "Run the notebook and read what it prints: each of the cell's three functions hides one "
-        "bug. Fix them in the graded cell, run it, then check({function}) again.",
+        "bug. Fix them in the graded cell, run check({function}), then save the notebook: the "
+        "grader reads the saved file.",
     ),
     "bug_raw_pixels": Mistake(
         "scale_images() returned values from {low:g} to {high:g} for images whose pixels run "
