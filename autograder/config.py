@@ -58,7 +58,6 @@ TEMPLATE = """\
 # Measure them: train the reference solutions on your data, see benchmarks/RESULTS.md.
 dense = 0.95   # handwritten.keras (build_model)
 cnn = 0.98     # handwritten_cnn.keras (build_cnn)
-challenge = 0.96   # challenge.keras (build_challenge_model)
 
 [points]
 # Points per check, by check id (the ids are in the grader's report).
