@@ -15,7 +15,7 @@ from autograder.exercises import EXERCISES_BY_FUNCTION
 from autograder.exercises.build_classifier import NOTEBOOK, planted_fingerprints
 from autograder.grader import grade
 from autograder.instructor import generate
-from autograder.notebook import InProcessLearner
+from autograder.notebook import CheckNotPassed, InProcessLearner, check
 from autograder.results import Outcome
 from autograder.runner import Context, run_exercise
 from autograder.submission import fingerprint, holds_answers
@@ -210,3 +210,20 @@ def test_the_grader_gives_each_fix_its_point(repo, tmp_path):
         "one_fix": ["failed", "failed", "passed"],
         "fixed": ["passed"] * 3,
     }
+
+
+@pytest.mark.slow
+def test_check_in_the_notebook_says_not_attempted_then_names_what_is_left(repo, capsys):
+    """check(build_classifier) in the learner's kernel, through the grader's worker: the cell as
+    generated is not attempted (no stop), a cell with a bug left stops Run all with a hint."""
+    from test_autograder_check import cell_function
+
+    source = planted_cell(repo)
+    check(cell_function(source, "build_classifier"))  # does not raise: nothing attempted yet
+    shown = capsys.readouterr().out
+    assert shown.count("TODO build_classifier.") == 3 and "hint(build_classifier)" in shown
+    one_fix = source.replace("axis=0", "axis=1")
+    with pytest.raises(CheckNotPassed, match=r"1 of 3 checks .* hint\(build_classifier\)"):
+        check(cell_function(one_fix, "build_classifier"))
+    shown = capsys.readouterr().out
+    assert "FAIL build_classifier.scale_images: scale_images() returned values from 0" in shown

@@ -11,6 +11,7 @@ the exercise gave it is "not attempted": the generator records its fingerprint i
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 from importlib.resources import files
@@ -85,6 +86,7 @@ MISTAKES: dict[str, Mistake] = {
 PRIME_ROWS = (37, 41, 43, 47, 53)  # never 10: an arg-max over the wrong axis shows in the shape
 
 
+@functools.cache
 def planted_fingerprints() -> frozenset[str]:
     """The graded cells of this exercise as the generator plants them (planted.json)."""
     planted = json.loads(files("autograder.exercises").joinpath("planted.json").read_text())
