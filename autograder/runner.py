@@ -115,6 +115,9 @@ class Exercise:
     # Its hints, in Markdown, to be read one at a time: the generator writes them into the
     # notebook's hint cell, and hint(function) in the notebook shows the next one.
     hints: list[str] = field(default_factory=list)
+    # Whether batch's similarity report compares the learners' graded cells: not where the cell
+    # is handed out whole and every honest answer is the same small fix (exercise 5).
+    compare_code: bool = True
 
     @property
     def file(self) -> str:

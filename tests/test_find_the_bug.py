@@ -227,3 +227,15 @@ def test_check_in_the_notebook_says_not_attempted_then_names_what_is_left(repo, 
         check(cell_function(one_fix, "build_classifier"))
     shown = capsys.readouterr().out
     assert "FAIL build_classifier.scale_images: scale_images() returned values from 0" in shown
+
+
+def test_the_same_fixes_are_no_copy_for_the_similarity_report(repo, tmp_path):
+    """Every honest learner fixes the handed-out cell the same way: not evidence of a copy."""
+    from autograder.instructor.similarity import class_flags
+
+    folders = {}
+    for student, folder in (("ann", "solutions"), ("ben", "solutions"), ("cy", "exercises")):
+        folders[student] = tmp_path / student
+        folders[student].mkdir()
+        shutil.copy(repo / folder / NOTEBOOK, folders[student])
+    assert class_flags(folders, [EXERCISE]) == []

@@ -203,6 +203,7 @@ EXERCISE = Exercise(
     notebook=NOTEBOOK,
     bonus=True,
     hints=HINTS,
+    compare_code=False,  # the cell is handed out; the fixes are the same for everyone
     checks=[
         _part("scale_images", "scale_images(): pixels in [0, 1]", check_scale_images),
         _part("output_and_loss", "build_classifier(): softmax once", check_output_and_loss),
