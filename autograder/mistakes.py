@@ -34,6 +34,11 @@ class CheckFailed(Exception):
         super().__init__(self.message)
 
 
+class NotAttempted(CheckFailed):
+    """A check found the learner's part untouched (a planted bug still as the exercise gave it):
+    reported as "not attempted", not as a failure."""
+
+
 def describe(mistake_id: str, **values) -> tuple[str, str]:
     """The message and hint of a catalogued mistake, filled in with what was measured."""
     from autograder.exercises import CATALOGUE
