@@ -19,6 +19,7 @@ import inspect
 import json
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import keras
 import numpy as np
 
 from digits import models
-from digits.data import MnistData, load_mnist, normalize
+from digits.data import DataNotice, MnistData, load_mnist, normalize
 
 SEED = 42
 EPOCHS = 3
@@ -76,6 +77,14 @@ RECIPES = {
 }
 
 
+def _data() -> MnistData:
+    """``load_mnist()`` without its notice about the offline sample: the notebook that asks for
+    a trained model has loaded the data itself and printed that notice once already."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataNotice)
+        return load_mnist()
+
+
 def trained_model(kind: str = "dense") -> keras.Model:
     """The trained model of this kind: loaded if already trained on this data, else trained now."""
     model, _ = _load_or_train(kind)
@@ -86,7 +95,7 @@ def training_record(kind: str = "dense") -> dict:
     """What happened when the model was trained: ``history`` (per-epoch metrics), ``seconds``,
     ``epochs``, ``source`` (the data), ``batch_size``, ``train_samples`` and ``validation_samples``.
     """
-    record = _saved_record(kind, load_mnist().source)
+    record = _saved_record(kind, _data().source)
     if record is None:
         _, record = _load_or_train(kind)
     return record
@@ -96,7 +105,7 @@ def compare_models() -> list[dict]:
     """One row per kind of model, trained once on this data: its epochs, parameters, training
     seconds, the validation accuracy of the epoch whose weights it kept (the one to choose by),
     and its test accuracy (to report once, for the chosen model)."""
-    (_, _), (x_test, y_test) = load_mnist()
+    (_, _), (x_test, y_test) = _data()
     rows = []
     for kind, recipe in RECIPES.items():
         model, record = _load_or_train(kind)
@@ -134,7 +143,7 @@ def share_model(
     """Save a model trained outside ``train`` (chapter 4 trains in front of the reader, with the
     recipe's seed and settings) as the shared model of this kind, so that ``trained_model(kind)``
     loads it; return its training record."""
-    data = load_mnist()
+    data = _data()
     (x_train, _), _ = data
     record = _record(kind, data.source, len(x_train), history, seconds)
     _save(model, record, model_path(kind, data.source))
@@ -144,7 +153,7 @@ def share_model(
 def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Model, dict]:
     """Train a fresh model of this kind (seeded) and return it with its training record."""
     recipe = _recipe(kind)
-    data = load_mnist() if data is None else data
+    data = _data() if data is None else data
     (x_train, y_train), _ = data
     keras.utils.set_random_seed(SEED)
     model = recipe.build()
@@ -220,7 +229,7 @@ def validation_drop(validation_accuracy: list[float], settle_epochs: int = 2) ->
 
 def _load_or_train(kind: str) -> tuple[keras.Model, dict]:
     _recipe(kind)  # fail early, before loading any data, on a misspelt kind
-    data = load_mnist()
+    data = _data()
     path = model_path(kind, data.source)
     record = _saved_record(kind, data.source)
     if record is not None:

@@ -273,3 +273,24 @@ def test_the_fixed_sentences_read_true_on_the_built_pages(book):
 def test_welcome_table_lists_every_chapter_and_exercise(book):
     text = page_text(book["html"] / "book" / "00_welcome.html")
     assert "Your own handwriting" in text and "Exercise 4" in text
+
+
+def test_the_overfitting_chapter_shows_what_its_text_says_on_the_sample(book):
+    """Chapter 9's text is glued from these runs; what it explains must be there to see: the
+    validation loss turns up before the last epoch, Dropout ends lower, EarlyStopping stops."""
+    from digits.training import LONG_EPOCHS, kept_epoch
+
+    folder = book["dir"] / "_build" / "models"
+    runs = {
+        kind: json.loads((folder / f"{kind}-mnist-sample.json").read_text())
+        for kind in ("dense-20", "dropout", "early-stopping")
+    }
+    long_run = runs["dense-20"]["history"]
+    lowest = min(long_run["val_loss"])
+    assert long_run["val_loss"].index(lowest) + 1 < LONG_EPOCHS < len(long_run["loss"]) + 1
+    assert long_run["val_loss"][-1] > lowest
+    assert runs["dropout"]["history"]["val_loss"][-1] < long_run["val_loss"][-1]
+    early = runs["early-stopping"]
+    assert kept_epoch(early) < early["epochs"] < LONG_EPOCHS
+    text = page_text(book["html"] / "book" / "09_overfitting.html")
+    assert f"Training stopped after epoch {early['epochs']}" in text
