@@ -287,7 +287,8 @@ def test_the_overfitting_chapter_shows_what_its_text_says_on_the_sample(book):
     }
     long_run = runs["dense-20"]["history"]
     lowest = min(long_run["val_loss"])
-    assert long_run["val_loss"].index(lowest) + 1 < LONG_EPOCHS < len(long_run["loss"]) + 1
+    assert len(long_run["loss"]) == LONG_EPOCHS
+    assert long_run["val_loss"].index(lowest) + 1 < LONG_EPOCHS
     assert long_run["val_loss"][-1] > lowest
     assert runs["dropout"]["history"]["val_loss"][-1] < long_run["val_loss"][-1]
     early = runs["early-stopping"]
