@@ -175,7 +175,8 @@ def train(kind: str = "dense", data: MnistData | None = None) -> tuple[keras.Mod
 def _record(
     kind: str, source: str, images: int, history: keras.callbacks.History, seconds: float
 ) -> dict:
-    validation_samples = int(images * VALIDATION_SPLIT)
+    # Keras trains on the first floor(n x (1 - split)) images and validates on the rest
+    train_samples = int(images * (1.0 - VALIDATION_SPLIT))
     return {
         "kind": kind,
         "source": source,
@@ -184,8 +185,8 @@ def _record(
         "epochs": len(history.history["loss"]),
         "max_epochs": _recipe(kind).epochs,
         "batch_size": _recipe(kind).batch_size,
-        "train_samples": images - validation_samples,
-        "validation_samples": validation_samples,
+        "train_samples": train_samples,
+        "validation_samples": images - train_samples,
         "history": {name: [float(v) for v in values] for name, values in history.history.items()},
     }
 

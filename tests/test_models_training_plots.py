@@ -341,3 +341,20 @@ def test_show_feature_maps_and_model_comparison():
     ]
     labels = [t.get_text() for t in plots.plot_model_comparison(rows).axes[0].texts]
     assert labels == ["90.0%", "97.0%", "89.0%", "96.0%"]
+
+
+@pytest.mark.parametrize("images", [4_000, 24_345, 60_000])
+def test_the_record_counts_the_images_as_keras_splits_them(images):
+    """Keras' validation_split trains on the first floor(n x 0.9) images: 21,910 of 24,345."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    history = keras.callbacks.History()
+    history.history = {"loss": [1.0]}
+    record = training._record("dense", "mnist-file", images, history, seconds=1.0)
+    (trained, _), (validated, _) = train_validation_split(
+        (np.zeros(images), np.zeros(images)), validation_split=training.VALIDATION_SPLIT
+    )
+    assert (record["train_samples"], record["validation_samples"]) == (
+        len(trained),
+        len(validated),
+    )
