@@ -135,7 +135,7 @@ def plot_loss_curves(runs: dict[str, dict], kept: dict[str, int] | None = None) 
     loss dashed, one colour per run (``runs``: name -> ``history``). A ring marks each run's
     lowest validation loss; ``kept`` (name -> epoch) marks instead the epoch whose weights a run
     kept, where that is not its last (EarlyStopping's restored weights)."""
-    fig, ax = plt.subplots(figsize=(6.9, 3.4))
+    fig, ax = plt.subplots(figsize=(6.9, 3.4 + 0.2 * len(runs)), layout="constrained")
     longest = 1
     for index, (name, history) in enumerate(runs.items()):
         color = f"C{index}"
@@ -151,8 +151,8 @@ def plot_loss_curves(runs: dict[str, dict], kept: dict[str, int] | None = None) 
     ax.set_ylabel("loss")
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=9)
-    fig.tight_layout()
+    # Under the chart, two columns: inside it, the labels would hide the curves
+    fig.legend(loc="outside lower center", ncol=2, fontsize=9)
     return fig
 
 

@@ -319,7 +319,7 @@ def test_plot_loss_curves_rings_the_lowest_validation_loss_or_the_kept_epoch():
         ([2], [0.4]),
         ([3], [0.45]),
     ]
-    assert len(fig.axes[0].get_legend().get_texts()) == 4  # validation and training per run
+    assert len(fig.legends[0].get_texts()) == 4  # validation and training per run
 
 
 def test_show_convolution_draws_digit_filter_and_result(mnist_sample):
