@@ -97,7 +97,7 @@ def test_chapters_no_longer_say_what_was_not_true(repo, chapter):
 
 def test_the_fixed_sentences_say_what_is_true(repo):
     welcome = source(repo, "book/00_welcome.ipynb")
-    assert "about 4 to 6 hours: 15 to 20 minutes to read each of the ten chapters" in welcome
+    assert "about 5 to 9 hours: 15 to 20 minutes to read each of the twelve chapters" in welcome
     training = source(repo, "book/04_train.ipynb")
     assert "running mean over the epoch's batches" in training
     assert 'glue("first_val_accuracy"' in training and "enable_op_determinism" in training
@@ -147,3 +147,22 @@ def test_the_grader_is_named_once_per_graded_exercise_and_set_up_explains_it(rep
     assert "python -m autograder" in setup and "from autograder.hosted import grade" in setup
     assert "pip install -r requirements.txt" in setup
     assert "pip install" not in markdown(repo / "book" / "00_welcome.ipynb")  # set-up has its page
+
+
+def test_the_welcome_table_lists_every_chapter_and_every_exercise(repo):
+    """A learner plans from this table: every chapter of the toc by its number and title, every
+    exercise notebook by its number, and the time line counts them all."""
+    welcome = markdown(repo / "book" / "00_welcome.ipynb")
+    rows = [line for line in welcome.splitlines() if re.match(r"\| \d+ \|", line)]
+    titled = {}
+    for path in chapter_paths(repo):
+        heading = markdown(path).splitlines()[0]
+        number, title = re.fullmatch(r"# (\d+)\. (.+)", heading).groups()
+        titled[number] = title
+    assert {row.split(" | ")[0].strip("| "): row.split(" | ")[1] for row in rows} == titled
+    table = "\n".join(rows)
+    for path in sorted((repo / "exercises").glob("0*.ipynb")):
+        name = "Experiments" if "experiments" in path.stem else f"Exercise {int(path.name[:2])}"
+        assert name in table, f"{path.name}: {name} is not in the welcome table"
+    count = {12: "twelve", 13: "thirteen", 14: "fourteen"}[len(titled)]
+    assert f"each of the {count} chapters" in welcome
