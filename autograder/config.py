@@ -30,7 +30,7 @@ else:  # Python 3.10: the backport (requirements.txt installs it there)
 
 ENVIRONMENT_VARIABLE = "AUTOGRADER_CONFIG"
 FILE_NAME = "course.toml"
-MODEL_KINDS = ("dense", "cnn")
+MODEL_KINDS = ("dense", "cnn", "challenge")
 TIME_LIMITS = ("save_model", "call")
 
 # section -> key -> help. "points" takes any check id as a key.
@@ -40,6 +40,8 @@ HELP = {
         "MNIST_PATH file",
         "cnn": "test-accuracy mark (0 to 1) of handwritten_cnn.keras (build_cnn) on a custom "
         "MNIST_PATH file",
+        "challenge": "test-accuracy mark (0 to 1) of challenge.keras (build_challenge_model) on a "
+        "custom MNIST_PATH file",
     },
     "points": {
         "<check id>": 'points of one check, for example "build_model.accuracy" = 3 '

@@ -55,6 +55,11 @@ class CheckFailed(Exception):
         return self.mistake.id
 
 
+class NotAttempted(CheckFailed):
+    """A check found the learner's part untouched (a planted bug still as the exercise gave it):
+    reported as "not attempted", not as a failure."""
+
+
 GENERAL = catalogue(
     # how the learner's code ended
     Mistake(

@@ -98,6 +98,47 @@ def check(function) -> None:
     show(results, exercise)
 
 
+_HINTS_SHOWN: dict[str, int] = {}  # function -> how many of its hints this kernel has shown
+
+
+def hint(function) -> None:
+    """Show the next hint of a graded function's exercise (the same hints as the notebook's
+    "Stuck?" cell, kept in the exercise's module): one more at each call, then the first again."""
+    name = getattr(function, "__name__", str(function))
+    exercise = EXERCISES_BY_FUNCTION.get(name)
+    if exercise is None or not exercise.hints:
+        known = ", ".join(exercise.function for exercise in EXERCISES if exercise.hints)
+        print(f"hint() has hints for {known}; it got {name}. Pass the function itself.")
+        return
+    number = _HINTS_SHOWN.get(name, 0) % len(exercise.hints) + 1
+    _HINTS_SHOWN[name] = number
+    last = number == len(exercise.hints)
+    after = (
+        "That was the last hint: the next call starts again at Hint 1."
+        if last
+        else f"Run hint({name}) again for Hint {number + 1}."
+    )
+    text = f"**Hint {number} of {len(exercise.hints)}.** {exercise.hints[number - 1]}\n\n{after}"
+    _show_markdown(text)
+
+
+def _show_markdown(text: str) -> None:
+    """Markdown rendered in a notebook (Jupyter, Colab); plain text anywhere else."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        print(text)
+        return
+    if get_ipython() is None:
+        print(text)
+    else:
+        display(Markdown(text))
+
+
+ASK_FOR_A_HINT = "Stuck? hint({name}) shows a hint, one more at each call."
+
+
 def run_checks(exercise, learner: Learner, workdir: str | None = None) -> list:
     """The results of an exercise's function checks (no saved files) for `learner`."""
     with tempfile.TemporaryDirectory(prefix="autograder-check-", dir=workdir) as folder:
@@ -125,12 +166,13 @@ def show(results: list, exercise) -> None:
         print(summary)
         return
     summary = f"{passed} of {len(results)} checks of {name} pass: fix the first one above"
+    ask = ASK_FOR_A_HINT.format(name=exercise.function) if exercise.hints else ""
     if not any(result.outcome in (Outcome.FAILED, Outcome.ERROR) for result in results):
-        print(summary + ".")  # an unfinished stub: the next cell that calls it stops Run all
+        print(f"{summary}. {ask}".rstrip())  # a stub: the next cell that calls it stops Run all
         return
     why = "no wrong model is trained" if exercise.model_file else "the cells below use it"
     raise CheckNotPassed(  # its one line ends the output: no summary printed twice
-        f"{summary}, run its cell, then this one again. (Run all stops here: {why}.)"
+        f"{summary}, run its cell, then this one again. (Run all stops here: {why}.) {ask}".rstrip()
     )
 
 

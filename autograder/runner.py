@@ -22,7 +22,7 @@ from typing import Any
 from autograder.config import CourseConfig
 from autograder.isolation.learner import Learner
 from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
-from autograder.mistakes import GENERAL, CheckFailed, Mistake
+from autograder.mistakes import GENERAL, CheckFailed, Mistake, NotAttempted
 from autograder.results import CheckResult, Outcome
 from autograder.submission import (
     copies_with_answers,
@@ -89,6 +89,9 @@ class Check:
     # file): done by prepare_exercise() while the learner's worker starts. It only fills the
     # context's caches; whatever goes wrong in it is left for the check itself to report.
     prepare: Callable[[Context, Exercise], None] | None = None
+    # A check of its own part (one planted bug of exercise 5): when it does not pass, the later
+    # checks still run, so that each fix earns its points.
+    independent: bool = False
 
 
 @dataclass
@@ -113,6 +116,12 @@ class Exercise:
     architecture: Callable[[Any], str] | None = None
     require_adam: bool = False
     train_settings: dict[str, int] = field(default_factory=dict)
+    # Its hints, in Markdown, to be read one at a time: the generator writes them into the
+    # notebook's hint cell, and hint(function) in the notebook shows the next one.
+    hints: list[str] = field(default_factory=list)
+    # Whether batch's similarity report compares the learners' graded cells: not where the cell
+    # is handed out whole and every honest answer is the same small fix (exercise 5).
+    compare_code: bool = True
 
     @property
     def file(self) -> str:
@@ -140,7 +149,7 @@ def run_exercise(
             if check.needs_files or check.prepare is not None:
                 context.wait_until_prepared()  # what it reads may still be in preparation
             result = run_check(check, exercise, context)
-            if result.outcome != Outcome.PASSED:
+            if result.outcome != Outcome.PASSED and not check.independent:
                 blocker = result
         else:
             result = _blocked(check, exercise, blocker)
@@ -188,7 +197,9 @@ def run_check(check: Check, exercise: Exercise, context: Context) -> CheckResult
     try:
         result.message = check.run(context, exercise)
     except CheckFailed as failure:
-        result.outcome, result.mistake = Outcome.FAILED, failure.mistake_id
+        untouched = isinstance(failure, NotAttempted)
+        result.outcome = Outcome.NOT_ATTEMPTED if untouched else Outcome.FAILED
+        result.mistake = failure.mistake_id
         result.message, result.hint = failure.message, failure.hint
     except LearnerFailure as failure:
         parameters = context.learner.parameters(exercise.function)

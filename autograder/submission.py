@@ -6,6 +6,7 @@ Plain JSON reading: the judge never executes a notebook.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,15 +209,28 @@ def module_names(module: Path) -> set[str]:
     return {name for statement in tree.body for name in _top_level_names(statement)}
 
 
-def holds_answers(path: Path) -> bool:
+def holds_answers(path: Path, planted: frozenset[str] = frozenset()) -> bool:
     """Whether an exercise notebook has a graded cell whose stub was replaced (a learner's
-    answer, or the reference solution)."""
+    answer, or the reference solution); a cell whose `fingerprint` is in `planted` (a planted
+    bug as the exercise gives it) is not an answer."""
     try:
         cells = code_cells(path)
     except (OSError, InvalidNotebook):
         return False
     graded = [cell for cell in cells if GRADED_TAG in cell["tags"]]
-    return any("raise NotImplementedError(" not in cell["source"] for cell in graded)
+    return any(
+        "raise NotImplementedError(" not in cell["source"]
+        and fingerprint(cell["source"]) not in planted
+        for cell in graded
+    )
+
+
+def fingerprint(source: str) -> str:
+    """The sha256 of a cell's code, blind to trailing spaces and to blank lines around it (as
+    the notebook's editor and IPython keep them differently): how the grader recognizes a
+    graded cell left as the exercise gave it."""
+    lines = [line.rstrip() for line in source.strip("\n").splitlines()]
+    return hashlib.sha256("\n".join(lines).strip("\n").encode("utf-8")).hexdigest()
 
 
 def copies_with_answers(notebook: Path) -> list[str]:

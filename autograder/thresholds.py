@@ -34,8 +34,9 @@ TEST_SET_HASHES = {
     # the offline sample's 1,000 test digits (data/mnist_sample.npz)
     "9eafd4ac5f7f7591eb88c7eae5b1c2232e3f1594c598cc15a9598208c6b15d65": SAMPLE,
 }
-# The calibration rules: how far below the reference recipe's worst seed each mark sits.
-FULL_MNIST_MARGINS = {"dense": 0.005, "cnn": 0.003}  # trained on 24,345 real MNIST images
+# The calibration rules: how far below the reference recipe's worst seed each mark sits (trained
+# on 24,345 real MNIST images; the challenge's: the worst seed of its two recipes).
+FULL_MNIST_MARGINS = {"dense": 0.005, "cnn": 0.003, "challenge": 0.005}
 SAMPLE_MARGIN = 0.02  # 1,000 test digits: about 1 point of sampling noise at 90-96%
 
 
@@ -60,11 +61,12 @@ def _round_down(value: float, digits: int) -> float:
 # The worst test accuracy of each reference recipe over 5 seeds, measured by
 # scripts/calibrate_thresholds.py ("Autograder thresholds" in benchmarks/RESULTS.md): on the
 # real file (24,345 MNIST training images, the canonical test set) and on the offline sample.
+# The challenge's: the worst seed of its two recipes under the budget (3 seeds each).
 WORST_SEEDS = {
-    FULL: {"dense": 0.9563, "cnn": 0.9914},
-    SAMPLE: {"dense": 0.896, "cnn": 0.970},
+    FULL: {"dense": 0.9563, "cnn": 0.9914, "challenge": 0.9467},
+    SAMPLE: {"dense": 0.896, "cnn": 0.970, "challenge": 0.898},
 }
-THRESHOLDS = {  # mnist: dense 0.951, cnn 0.988; mnist-sample: dense 0.87, cnn 0.95
+THRESHOLDS = {  # mnist: dense 0.951, cnn 0.988, challenge 0.941; mnist-sample: 0.87, 0.95, 0.87
     FULL: {kind: full_mnist_mark(worst, kind) for kind, worst in WORST_SEEDS[FULL].items()},
     SAMPLE: {kind: sample_mark(worst) for kind, worst in WORST_SEEDS[SAMPLE].items()},
 }

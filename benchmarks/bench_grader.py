@@ -75,7 +75,7 @@ def main() -> None:
         folder = Path(temporary) / "submission"
         shutil.copytree(REPO / "solutions", folder)
         reexecution = execute_notebooks(folder)
-        dense, cnn = (str(folder / name) for name in MODEL_FILES)
+        dense, cnn = (str(folder / name) for name in MODEL_FILES[:2])  # exercises 1 and 3
         floors, floors_both, grades, spawned, imports, alone = [], [], [], [], [], []
         grader = [sys.executable, "-m", "autograder", str(folder)]
         exercise_2 = [*grader, "--only", "argmax_accuracy"]

@@ -31,7 +31,7 @@ FILE_SOURCE = "mnist-file"
 SOURCE_DESCRIPTIONS = {
     FULL_SOURCE: "full MNIST (60,000 training / 10,000 test digits)",
     SAMPLE_SOURCE: "offline sample of real MNIST digits (4,000 training / 1,000 test)",
-    FILE_SOURCE: "a custom MNIST-format file from MNIST_PATH",
+    FILE_SOURCE: "custom MNIST-format file from MNIST_PATH",  # "built on the custom ..."
 }
 _USING_THE_SAMPLE = (
     "using the offline MNIST sample shipped with the course "

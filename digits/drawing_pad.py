@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 DTYPES = ("float16", "float32")
-LABELS = {"dense": "Dense 128-128 (chapter 4)", "cnn": "CNN (chapter 9)"}
+LABELS = {"dense": "Dense 128-128 (chapter 4)", "cnn": "CNN (chapter 10)"}
 
 
 def script_source() -> str:

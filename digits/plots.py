@@ -130,6 +130,70 @@ def plot_history(history: dict) -> Figure:
     return fig
 
 
+def plot_loss_curves(runs: dict[str, dict], kept: dict[str, int] | None = None) -> Figure:
+    """Loss per epoch of one or more training runs on one chart: validation loss solid, training
+    loss dashed, one colour per run (``runs``: name -> ``history``). A ring marks each run's
+    lowest validation loss; ``kept`` (name -> epoch) marks instead the epoch whose weights a run
+    kept, where that is not its last (EarlyStopping's restored weights)."""
+    fig, ax = plt.subplots(figsize=(6.9, 3.4 + 0.2 * len(runs)), layout="constrained")
+    longest = 1
+    for index, (name, history) in enumerate(runs.items()):
+        color = f"C{index}"
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        longest = max(longest, len(epochs))
+        ax.plot(epochs, history["val_loss"], "-", color=color, label=f"{name}: validation")
+        ax.plot(epochs, history["loss"], "--", color=color, alpha=0.7, label=f"{name}: training")
+        best = (kept or {}).get(name, int(np.argmin(history["val_loss"])) + 1)
+        ax.plot(best, history["val_loss"][best - 1], "o", ms=11, mfc="none", mec=color, mew=2)
+    epochs = np.arange(1, longest + 1)
+    ax.set_xticks(epochs[:: 1 + (longest - 1) // 10])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    # Under the chart, two columns: inside it, the labels would hide the curves
+    fig.legend(loc="outside lower center", ncol=2, fontsize=9)
+    return fig
+
+
+def show_convolution(image: np.ndarray, kernel: np.ndarray, result: np.ndarray) -> Figure:
+    """A 3 x 3 filter at work: the digit, the filter with its nine weights, and what sliding the
+    filter over the digit gives (red where the sum is positive, blue where negative)."""
+    fig, (image_ax, kernel_ax, result_ax) = plt.subplots(
+        1, 3, figsize=(6.9, 2.6), gridspec_kw={"width_ratios": [3, 1.6, 3]}
+    )
+    image_ax.imshow(image, cmap=DIGIT_CMAP, **_pixel_range(image))
+    image_ax.set_title(f"digit, {image.shape[0]} x {image.shape[1]}", fontsize=10)
+    limit = float(np.abs(kernel).max())
+    kernel_ax.imshow(kernel, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    for (row, column), weight in np.ndenumerate(kernel):
+        kernel_ax.text(column, row, f"{weight:g}", ha="center", va="center", fontsize=11)
+    kernel_ax.set_title("3 x 3 filter", fontsize=10)
+    limit = float(np.abs(result).max()) or 1.0
+    shown = result_ax.imshow(result, cmap="RdBu_r", vmin=-limit, vmax=limit)
+    result_ax.set_title(f"result, {result.shape[0]} x {result.shape[1]}", fontsize=10)
+    for ax in (image_ax, kernel_ax, result_ax):
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(shown, ax=result_ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+def show_feature_maps(maps: np.ndarray, count: int = 16, columns: int = 8) -> Figure:
+    """The first ``count`` feature maps of a convolution layer for one image (``maps``: height x
+    width x filters), each on its own scale: bright where the filter found its pattern."""
+    maps = np.asarray(maps)[..., :count]
+    rows = math.ceil(maps.shape[-1] / columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(6.9, 0.95 * rows + 0.3), squeeze=False)
+    for index, ax in enumerate(axes.flat):
+        ax.axis("off")
+        if index < maps.shape[-1]:
+            ax.imshow(maps[..., index], cmap="viridis")
+            ax.set_title(f"filter {index}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_probabilities(
     images: np.ndarray, probabilities: np.ndarray, labels: Labels = None
 ) -> Figure:
@@ -320,6 +384,27 @@ def plot_agreement(original: np.ndarray, others: dict[str, np.ndarray]) -> Figur
         ax.set_title(name)
         ax.set_aspect("equal")
     fig.tight_layout()
+    return fig
+
+
+def plot_model_comparison(rows: Sequence[dict]) -> Figure:
+    """Validation and test accuracy of each model, side by side (``rows``: dicts with
+    ``variant``, ``validation_accuracy`` and ``test_accuracy``, as chapter 10's metrics.json)."""
+    names = [row["variant"] for row in rows]
+    positions = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(6.9, 3.2), layout="constrained")
+    for offset, key, label in (
+        (-0.2, "validation_accuracy", "validation"),
+        (0.2, "test_accuracy", "test"),
+    ):
+        values = [row[key] for row in rows]
+        bars = ax.bar(positions + offset, values, width=0.4, label=label)
+        ax.bar_label(bars, [f"{value:.1%}" for value in values], fontsize=9, padding=2)
+    lowest = min(min(row["validation_accuracy"], row["test_accuracy"]) for row in rows)
+    ax.set_ylim(max(0.0, lowest - 0.05), 1.0)
+    ax.set_xticks(positions, names)
+    ax.set_ylabel("accuracy")
+    fig.legend(loc="outside upper center", ncol=2, fontsize=9)  # above the bars, hiding none
     return fig
 
 

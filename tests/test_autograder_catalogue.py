@@ -24,6 +24,7 @@ from test_autograder_messages import (
     trained,
     with_lambda_layer,
 )
+from test_find_the_bug import BUGS, bug_result, untouched_result
 from test_memorised import graded_accuracy, template_matcher
 
 from autograder import config
@@ -231,7 +232,14 @@ def wrong_value(y_true, y_prob):
     return float(np.mean(np.argmax(np.asarray(y_prob)[:, :9], axis=1) == np.asarray(y_true)))
 
 
+def over_budget():
+    return compiled(dense_layers())  # exercise 1's model: 118,282 parameters
+
+
 TRIGGERS = {
+    **{mistake: lambda tmp_path, monkeypatch, m=mistake: bug_result(m) for mistake in BUGS},
+    "bugs_not_attempted": lambda tmp_path, monkeypatch: untouched_result(),
+    "over_budget": function_mistake(over_budget, "build_challenge_model"),
     **{mistake: function_mistake(function) for mistake, function in BUILD_MODEL_MISTAKES.items()},
     **{
         mistake: function_mistake(function, "argmax_accuracy")

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pytest
 
-from autograder.exercises import CATALOGUE, EXERCISES
+from autograder.exercises import BONUS_POINTS, CATALOGUE, EXERCISES
 from autograder.grader import grade
 from autograder.isolation.judge_client import WorkerSupply
 from autograder.isolation.learner import Learner
@@ -80,7 +80,7 @@ def test_reference_solutions_get_full_marks(graded_solutions):
         if test["extra_data"]["outcome"] != Outcome.PASSED
     ]
     assert failing == []
-    assert results["score"] == results["max_score"] + 5  # the bonus on top of full marks
+    assert results["score"] == results["max_score"] + BONUS_POINTS  # the bonus on top of them
     assert {test["extra_data"]["exercise"] for test in results["tests"]} == {
         exercise.function for exercise in EXERCISES
     }
@@ -465,10 +465,10 @@ def test_a_cell_python_cannot_parse_fails_its_exercise_and_grading_goes_on(
 def test_command_line_exit_code_json_and_quiet_stderr(graded_solutions, repo):
     completed = graded_solutions["completed"]
     assert completed.returncode == 0, completed.stdout
-    assert "Score: 13/13 (+5 bonus)" in completed.stdout
+    assert "Score: 13/13 (+13 bonus)" in completed.stdout
     assert "Summary" in completed.stdout and "mnist-sample" in completed.stdout
     assert "oneDNN" not in completed.stderr and "absl" not in completed.stderr
-    assert graded_solutions["results"]["score"] == 18
+    assert graded_solutions["results"]["score"] == 26
 
     untouched = subprocess.run(
         [sys.executable, "-m", "autograder", str(repo / "exercises")],

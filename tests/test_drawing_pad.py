@@ -232,7 +232,7 @@ def test_the_browser_prepares_drawings_as_prepare_digit_does(chrome, fresh_pad, 
 
 
 def test_the_browser_prepares_the_course_pictures_as_prepare_digit_does(chrome, fresh_pad):
-    """The typed and drawn test pictures of chapter 10 (colours, shade, noise, specks), as gray."""
+    """The typed and drawn test pictures of chapter 11 (colours, shade, noise, specks), as gray."""
     from digits.handwriting_samples import make_samples
 
     worst, count = 0.0, 0
@@ -355,7 +355,7 @@ def test_bars_follow_a_stroke_within_the_goal(chrome, fresh_pad):
 
 
 def handwriting_page(book) -> Path:
-    return book["html"] / "book" / "10_your_handwriting.html"
+    return book["html"] / "book" / "11_your_handwriting.html"
 
 
 def test_the_site_reads_a_drawing_from_file_urls(book, chrome, tmp_path):

@@ -1,6 +1,7 @@
 """The reference models, the shared trained model, and the plotting helpers."""
 
 import json
+import warnings
 
 import keras
 import matplotlib
@@ -278,3 +279,82 @@ def test_plot_agreement_puts_each_probability_against_the_original():
     assert [ax.get_title() for ax in fig.axes] == ["a.keras", "b.h5"]
     points = fig.axes[1].collections[0].get_offsets()
     np.testing.assert_allclose(points[:, 0], original.ravel())
+
+
+def test_asking_for_a_trained_model_does_not_repeat_the_offline_notice(models_dir, mnist_sample):
+    """A chapter loads the data (one notice), then asks for the shared model: no second notice."""
+    from digits.data import DataNotice, load_mnist
+
+    (x_train, y_train), _ = mnist_sample
+    model = models.build_dense_model()
+    history = model.fit(normalize(x_train[:64]), y_train[:64], epochs=1, verbose=0)
+    with pytest.warns(DataNotice):
+        load_mnist()  # what the chapter itself calls, and sees once
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        training.share_model("dense", model, history, seconds=1.0)
+        training.trained_model("dense")
+        training.training_record("dense")
+    assert not [w for w in caught if issubclass(w.category, DataNotice)]
+
+
+def test_the_overfitting_runs_differ_only_by_their_remedy():
+    runs = [training.RECIPES[kind] for kind in ("dense-20", "dropout", "early-stopping")]
+    assert {recipe.epochs for recipe in runs} == {training.LONG_EPOCHS}
+    assert runs[0].build is runs[2].build is models.build_dense_model
+    assert [recipe.early_stopping for recipe in runs] == [False, False, True]
+
+
+def test_kept_epoch_is_the_last_or_early_stoppings_best():
+    history = {"loss": [0.9, 0.5, 0.4, 0.3], "val_loss": [0.6, 0.4, 0.45, 0.5]}
+    assert training.kept_epoch({"kind": "dense-20", "history": history}) == 4
+    assert training.kept_epoch({"kind": "early-stopping", "history": history}) == 2
+
+
+def test_plot_loss_curves_rings_the_lowest_validation_loss_or_the_kept_epoch():
+    history = {"loss": [0.9, 0.5, 0.3, 0.2], "val_loss": [0.6, 0.4, 0.45, 0.5]}
+    fig = plots.plot_loss_curves({"a": history, "b": history}, kept={"b": 3})
+    rings = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    assert [(list(ring.get_xdata()), list(ring.get_ydata())) for ring in rings] == [
+        ([2], [0.4]),
+        ([3], [0.45]),
+    ]
+    assert len(fig.legends[0].get_texts()) == 4  # validation and training per run
+
+
+def test_show_convolution_draws_digit_filter_and_result(mnist_sample):
+    (x_train, _), _ = mnist_sample
+    kernel = np.array([[-1, 0, 1]] * 3)
+    result = np.zeros((26, 26))
+    fig = plots.show_convolution(normalize(x_train[0]), kernel, result)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["digit, 28 x 28", "3 x 3 filter", "result, 26 x 26"]
+    assert [text.get_text() for text in fig.axes[1].texts] == ["-1", "0", "1"] * 3
+
+
+def test_show_feature_maps_and_model_comparison():
+    fig = plots.show_feature_maps(np.random.default_rng(0).random((26, 26, 32)), count=16)
+    assert sum(bool(ax.images) for ax in fig.axes) == 16
+    rows = [
+        {"variant": "dense", "validation_accuracy": 0.9, "test_accuracy": 0.89},
+        {"variant": "cnn", "validation_accuracy": 0.97, "test_accuracy": 0.96},
+    ]
+    labels = [t.get_text() for t in plots.plot_model_comparison(rows).axes[0].texts]
+    assert labels == ["90.0%", "97.0%", "89.0%", "96.0%"]
+
+
+@pytest.mark.parametrize("images", [4_000, 24_345, 60_000])
+def test_the_record_counts_the_images_as_keras_splits_them(images):
+    """Keras' validation_split trains on the first floor(n x 0.9) images: 21,910 of 24,345."""
+    from keras.src.trainers.data_adapters.array_slicing import train_validation_split
+
+    history = keras.callbacks.History()
+    history.history = {"loss": [1.0]}
+    record = training._record("dense", "mnist-file", images, history, seconds=1.0)
+    (trained, _), (validated, _) = train_validation_split(
+        (np.zeros(images), np.zeros(images)), validation_split=training.VALIDATION_SPLIT
+    )
+    assert (record["train_samples"], record["validation_samples"]) == (
+        len(trained),
+        len(validated),
+    )

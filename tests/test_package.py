@@ -34,6 +34,7 @@ PACKAGE_DATA = (
     "digits/resources/web/draw_digit.js",
     "autograder/instructor/gradescope_files/setup.sh",
     "autograder/instructor/gradescope_files/run_autograder",
+    "autograder/exercises/planted.json",  # exercise 5's planted bugs: "not attempted"
 )
 
 

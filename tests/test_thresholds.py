@@ -150,7 +150,7 @@ def test_a_course_toml_inside_the_graded_folder_is_ignored(custom_data, submissi
     ("text", "error"),
     [
         ("[marks]\ndense = 1.5\n", "[marks] dense = 1.5; expected a number from 0 to 1."),
-        ("[marks]\nmlp = 0.9\n", "unknown key 'mlp' in [marks]; use dense, cnn."),
+        ("[marks]\nmlp = 0.9\n", "unknown key 'mlp' in [marks]; use dense, cnn, challenge."),
         ("[mark]\ndense = 0.9\n", "unknown section [mark]; use marks, points, time_limits."),
         ('[points]\n"build_model.acuracy" = 3\n', "unknown key 'build_model.acuracy' in [points]"),
         ("[time_limits]\ncall = 0\n", "[time_limits] call = 0; expected a number at least 0.1."),

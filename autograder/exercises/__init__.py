@@ -9,11 +9,24 @@ them (tests/test_registry.py checks them against the exercise notebooks).
 
 from __future__ import annotations
 
-from autograder.exercises import argmax_accuracy, build_cnn, build_model, models
+from autograder.exercises import (
+    argmax_accuracy,
+    build_challenge_model,
+    build_classifier,
+    build_cnn,
+    build_model,
+    models,
+)
 from autograder.mistakes import GENERAL, catalogue
 from autograder.runner import Exercise
 
-EXERCISES: list[Exercise] = [build_model.EXERCISE, argmax_accuracy.EXERCISE, build_cnn.EXERCISE]
+EXERCISES: list[Exercise] = [
+    build_model.EXERCISE,
+    argmax_accuracy.EXERCISE,
+    build_cnn.EXERCISE,
+    build_classifier.EXERCISE,
+    build_challenge_model.EXERCISE,
+]
 EXERCISES_BY_FUNCTION = {exercise.function: exercise for exercise in EXERCISES}
 NOTEBOOKS = [exercise.notebook for exercise in EXERCISES]  # the graded notebooks, in order
 MODEL_FILES = [exercise.model_file for exercise in EXERCISES if exercise.model_file]
@@ -34,4 +47,6 @@ CATALOGUE = catalogue(
     *build_model.MISTAKES.values(),
     *argmax_accuracy.MISTAKES.values(),
     *build_cnn.MISTAKES.values(),
+    *build_classifier.MISTAKES.values(),
+    *build_challenge_model.MISTAKES.values(),
 )

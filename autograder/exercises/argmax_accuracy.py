@@ -391,8 +391,31 @@ def _number(value) -> str:
     return "None" if value is None else f"{value:.6g}"
 
 
+# Its hints, in Markdown, one at a time: the generator writes them into the notebook's hint
+# cell, and hint(argmax_accuracy) in a notebook cell shows the next one.
+HINTS = [
+    (
+        "`np.argmax(array, axis=...)` gives the position of the largest value. `axis=1` works "
+        "along each\n"
+        "row (one answer per image); `axis=0` would work down each column, which is not what you "
+        "want."
+    ),
+    (
+        "Comparing two arrays of the same shape with `==` gives an array of `True`/`False`. The "
+        "mean of\n"
+        "that array is the fraction of `True`: `True` counts as 1 and `False` as 0."
+    ),
+    (
+        "`y_true` and `y_prob` may be plain lists: `np.asarray` turns each into an array first. "
+        "NumPy returns its own\n"
+        "number types; wrap the result in `float(...)` to return a Python float."
+    ),
+]
+
+
 EXERCISE = Exercise(
     function="argmax_accuracy",
+    hints=HINTS,
     notebook="02_argmax_accuracy.ipynb",
     known_errors=KNOWN_ERRORS,
     notebook_variables={"y_test": "y_true", "y_train": "y_true"},

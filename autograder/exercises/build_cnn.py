@@ -60,8 +60,37 @@ def judge_cnn_architecture(model) -> str:
     return f"{convolutions} Conv2D layer(s), {model.parameters:,} parameters, softmax output"
 
 
+# Its hints, in Markdown, one at a time: the generator writes them into the notebook's hint
+# cell, and hint(build_cnn) in a notebook cell shows the next one.
+HINTS = [
+    (
+        "Start from your `build_model()` of Exercise 1: the input, the last layer and the "
+        "compile\n"
+        "arguments stay the same. What changes is in between."
+    ),
+    (
+        "`keras.layers.Reshape(target_shape)` takes the new shape of one image as a tuple.\n"
+        "`RandomTranslation` takes the largest shift as a fraction of the height, then of the "
+        "width\n"
+        '(0.08 each), and two keyword arguments: `fill_mode="constant"` (black where the image '
+        "moved\n"
+        'away) and `interpolation="nearest"` (whole pixels). `keras.layers.Conv2D(filters, '
+        "kernel_size=3, activation=...)` and\n"
+        "`keras.layers.MaxPooling2D(pool_size=2)` build one block."
+    ),
+    (
+        "`keras.layers.Dropout(rate)` takes the fraction of values to switch off, such as "
+        "`0.5`.\n"
+        "If `model.summary()` shows an output shape of `(None, 5, 5, 64)` before `Flatten`, your "
+        "two\n"
+        "blocks are right, and the whole model has 225,034 parameters."
+    ),
+]
+
+
 EXERCISE = Exercise(
     function="build_cnn",
+    hints=HINTS,
     notebook="03_cnn.ipynb",
     model_file="handwritten_cnn.keras",
     model_kind="cnn",

@@ -68,8 +68,31 @@ def judge_dense_architecture(model) -> str:
     return f"{models.arrow(shapes)}, relu/relu/softmax, {parameters:,} parameters"
 
 
+# Its hints, in Markdown, one at a time: the generator writes them into the notebook's hint
+# cell, and hint(build_model) in a notebook cell shows the next one.
+HINTS = [
+    (
+        "`keras.Sequential([...])` takes a list of layers and chains them in order. The first "
+        "item is not\n"
+        "a layer but the input description: `keras.Input(shape=...)` with the shape of *one* "
+        "image."
+    ),
+    (
+        "The layers live in `keras.layers`: `Flatten()` takes no argument; `Dense(units, "
+        "activation=...)`\n"
+        'takes the number of units and the activation\'s name as a string, such as `"relu"`.'
+    ),
+    (
+        "After building the model, call its `compile` method with three keyword arguments:\n"
+        "`optimizer=`, `loss=` and `metrics=` (a *list*, even with one metric). Don't forget to\n"
+        "`return` the model."
+    ),
+]
+
+
 EXERCISE = Exercise(
     function="build_model",
+    hints=HINTS,
     notebook="01_build_model.ipynb",
     model_file="handwritten.keras",
     model_kind="dense",

@@ -805,7 +805,7 @@ def judge_compile(model, require_adam: bool) -> str:
     optimizer = (config.get("optimizer") or {}).get("class_name", str(config.get("optimizer")))
     if require_adam and optimizer.lower() != "adam":
         raise CheckFailed(MISTAKES["wrong_optimizer"], got=optimizer, want="Adam")
-    loss, from_logits = _loss_name(config.get("loss"))
+    loss, from_logits = loss_name(config.get("loss"))
     if loss == SPARSE_LOSS and from_logits:
         raise CheckFailed(MISTAKES["softmax_from_logits"])
     if loss == "categorical_crossentropy":
@@ -821,7 +821,7 @@ def judge_compile(model, require_adam: bool) -> str:
     return f"{optimizer}, {loss}, metrics {metrics}"
 
 
-def _loss_name(loss) -> tuple[str, bool]:
+def loss_name(loss) -> tuple[str, bool]:
     if isinstance(loss, dict):
         config = loss.get("config")
         if isinstance(config, str):  # a plain function such as keras.losses.mse

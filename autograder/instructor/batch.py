@@ -91,7 +91,8 @@ class Grade:
     checks: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
     mistakes: dict[str, str] = field(default_factory=dict)  # check id -> catalogued mistake id
-    messages: dict[str, str] = field(default_factory=dict)  # check id -> first line, if failed
+    # check id -> the first line of its message (what it measured, passed or failed)
+    messages: dict[str, str] = field(default_factory=dict)
 
     @property
     def shown(self) -> str:
@@ -411,14 +412,15 @@ def _check_scores(report: dict) -> dict[str, float]:
 
 
 def _check_mistakes(report: dict) -> tuple[dict[str, str], dict[str, str]]:
-    """The catalogued mistake and the first line of the message of each check that failed."""
+    """The catalogued mistake of each check that failed, and the first line of each check's
+    message (the leaderboard reads what a passed check measured)."""
     mistakes, messages = {}, {}
     for test in report.get("tests", []):
         extra = test.get("extra_data", {})
         check_id = extra.get("check_id") or test.get("name", "")
         if extra.get("outcome") not in (None, "passed"):
             mistakes[check_id] = extra.get("mistake") or extra.get("outcome", "")
-            messages[check_id] = (test.get("output") or "").strip().split("\n")[0]
+        messages[check_id] = (test.get("output") or "").strip().split("\n")[0]
     return mistakes, messages
 
 

@@ -7,6 +7,7 @@ import base64
 import csv
 import html
 import io
+import re
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class ClassNumbers:
     seconds: list[tuple[str, float]]
     flags: list = field(default_factory=list)
     seen_test_set: list[tuple[str, str]] = field(default_factory=list)  # (student, message)
+    leaderboard: list[LeaderboardRow] = field(default_factory=list)  # the challenge (exercise 6)
 
 
 def shown(students) -> str:
@@ -81,7 +83,93 @@ def class_numbers(grades, flags=()) -> ClassNumbers:
         seconds=[(grade.shown, grade.seconds) for grade in grades],
         flags=list(flags),
         seen_test_set=seen_test_set(graded),
+        leaderboard=leaderboard(graded, flags),
     )
+
+
+# ---------------------------------------------------------------- the challenge's leaderboard
+
+CHALLENGE = "build_challenge_model"  # exercise 6: accuracy under a parameter budget
+ACCURACY_CHECK = f"{CHALLENGE}.accuracy"
+BUDGET_CHECK = f"{CHALLENGE}.budget"
+# What the checks' messages say they measured: "97.8% on the 10,000 test digits..." (passed),
+# "The model in challenge.keras reaches 91.2% test accuracy..." (below the mark), and
+# "... scores 100.0% on the 1,000 test digits but ..." (seen the test set) and
+# "30,762 parameters (budget: ...".
+MEASURED_ACCURACY = re.compile(
+    r"^(\d+(?:\.\d+)?)% on the |reaches (\d+(?:\.\d+)?)% test accuracy"
+    r"|scores (\d+(?:\.\d+)?)% on the "  # a model that has seen the test set
+)
+MEASURED_PARAMETERS = re.compile(r"^([\d,]+) parameters \(budget")
+# Flags that take a student off the leaderboard: any about the challenge's own files, and any
+# that is not about one exercise's answer (a model that memorised the test set).
+CHALLENGE_MARKS = ("challenge.keras", "06_challenge.ipynb", CHALLENGE)
+FLAGS_OF_ONE_ANSWER = ("model", "code")
+
+
+@dataclass
+class LeaderboardRow:
+    student: str
+    accuracy: float  # a fraction, as the grader's message shows it (0.1 point)
+    parameters: int
+    passed: bool  # reached the accuracy mark
+    flagged: str = ""  # why the student is not ranked: the integrity flags that name them
+    rank: str = ""  # "1", "2"... ("" for a flagged student)
+
+    def cells(self) -> list[str]:
+        mark = "reached" if self.passed else "missed"
+        return [self.rank or "-", self.student, f"{self.accuracy:.1%}", f"{self.parameters:,}",
+                mark, self.flagged]  # fmt: skip
+
+
+def leaderboard(grades, flags=()) -> list[LeaderboardRow]:
+    """The challenge's results, best first: higher accuracy, then fewer parameters. Students
+    the integrity rules flag are listed after the ranked ones, marked and not ranked; students
+    whose saved model was not measured (no file, over the budget) are not listed."""
+    rows = []
+    for grade in grades:
+        accuracy = _measured(MEASURED_ACCURACY, grade.messages.get(ACCURACY_CHECK, ""))
+        parameters = _measured(MEASURED_PARAMETERS, grade.messages.get(BUDGET_CHECK, ""))
+        if accuracy is None or parameters is None:
+            continue
+        passed = grade.checks.get(ACCURACY_CHECK, 0) > 0
+        reasons = [flag.detail for flag in flags if _flags_challenge(flag, grade.student)]
+        if grade.mistakes.get(ACCURACY_CHECK) == SEEN_TEST_SET:
+            reasons.append("its model has seen the test set")
+        why = "; ".join(reasons)
+        rows.append(LeaderboardRow(grade.shown, accuracy / 100, int(parameters), passed, why))
+    rows.sort(key=lambda row: (bool(row.flagged), -row.accuracy, row.parameters, row.student))
+    for rank, row in enumerate((row for row in rows if not row.flagged), start=1):
+        row.rank = str(rank)
+    return rows
+
+
+def _measured(pattern: re.Pattern, message: str) -> float | None:
+    found = pattern.search(message)
+    if found is None:
+        return None
+    number = next(group for group in found.groups() if group is not None)
+    return float(number.replace(",", ""))
+
+
+def _flags_challenge(flag, student: str) -> bool:
+    if student not in flag.students:
+        return False
+    about_challenge = any(mark in flag.detail for mark in CHALLENGE_MARKS)
+    return about_challenge or flag.kind not in FLAGS_OF_ONE_ANSWER
+
+
+def _leaderboard_section(rows: list[LeaderboardRow]) -> list[str]:
+    if not rows:
+        return []
+    header = ["rank", "student", "test accuracy", "parameters", "mark", "not ranked because"]
+    return [
+        "<h2>Challenge leaderboard</h2>",
+        "<p>Exercise 6: the test accuracy of each saved <code>challenge.keras</code> under the "
+        "parameter budget, best first (fewer parameters first on a tie). Students that an "
+        "integrity flag names are listed last, not ranked, until a person has looked.</p>",
+        _table(header, [row.cells() for row in rows]),
+    ]
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\0")
@@ -111,6 +199,13 @@ def write_class_csv(numbers: ClassNumbers, path: Path) -> None:
             )
         for student, message in numbers.seen_test_set:
             writer.writerow(["seen test set", as_text(student), "", "", as_text(message)])
+        for row in numbers.leaderboard:
+            detail = f"{row.parameters} parameters; mark {'reached' if row.passed else 'missed'}"
+            detail += f"; not ranked: {row.flagged}" if row.flagged else ""
+            student = as_text(row.student)
+            writer.writerow(
+                ["leaderboard", student, row.rank, f"{row.accuracy:.3f}", as_text(detail)]
+            )
 
 
 def write_class_report(numbers: ClassNumbers, path: Path) -> None:
@@ -165,6 +260,7 @@ def _page(numbers: ClassNumbers) -> str:
         _table(["student", "what the grader measured"], numbers.seen_test_set)
         if numbers.seen_test_set
         else "<p>None found.</p>",
+        *_leaderboard_section(numbers.leaderboard),
         "</body></html>",
     ]
     return "\n".join(parts)

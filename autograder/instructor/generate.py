@@ -23,7 +23,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.submission import GRADED_TAG, holds_answers
+from autograder.submission import GRADED_TAG, fingerprint, holds_answers
 
 REPO = Path(__file__).resolve().parents[2]
 SOLUTIONS = REPO / "solutions"
@@ -31,6 +31,12 @@ EXERCISES = REPO / "exercises"
 
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
+# Right after a solution block, the bug the exercise plants in its place (exercise 5), each line
+# commented out: the exercise gets these lines instead of a stub.
+BUG_BEGIN = "### BEGIN BUG"
+BUG_END = "### END BUG"
+BUG = (BUG_BEGIN, BUG_END)
+PLANTED = REPO / "autograder" / "exercises" / "planted.json"
 SOLUTION_ONLY_TAG = "solution-only"
 STUB = 'raise NotImplementedError("Write {name}(): replace this line with your code.")'
 FUNCTION_NAME = re.compile(r"^\s*def\s+(\w+)\s*\(")
@@ -43,9 +49,48 @@ class MarkerError(ValueError):
 SETUP_CELL_ID = "setup"  # the set-up cell that scripts/install_cell.py writes
 
 
+def hint_cell_id(function: str) -> str:
+    """The id of the markdown cell that holds an exercise's hints (after its check cell)."""
+    return "hints-" + function.replace("_", "-")
+
+
+def hint_markdown(function: str, hints: list[str]) -> str:
+    """An exercise's hints as nested <details>: each opens the next, so they come one at a time
+    (plain HTML: the site, Jupyter and Colab all show it, with nothing to install)."""
+    opened = "".join(
+        f"\n\n<details><summary>Hint {number}</summary>\n\n{hint}"
+        for number, hint in enumerate(hints, start=1)
+    )
+    closed = "\n".join(["</details>"] * len(hints))
+    ask = f"Open the hints one at a time, here or with `hint({function})` in a code cell."
+    return f"**Stuck?** {ask}{opened}\n\n{closed}"
+
+
+def with_hints(notebook: dict) -> dict:
+    """The notebook (its JSON) with each exercise's hint cell written from the exercise's
+    module (`Exercise.hints`): the one home of the hints."""
+    from autograder.exercises import EXERCISES
+
+    cells = {cell.get("id"): cell for cell in notebook.get("cells", [])}
+    for exercise in EXERCISES:
+        cell = cells.get(hint_cell_id(exercise.function))
+        if cell is not None and exercise.hints:
+            cell["source"] = hint_markdown(exercise.function, exercise.hints)
+    return notebook
+
+
+def solution_text(path: Path) -> str:
+    """A solution notebook's text with its hint cells as the exercise modules write them."""
+    notebook = with_hints(json.loads(path.read_text(encoding="utf-8")))
+    for cell in notebook.get("cells", []):
+        if isinstance(cell.get("source"), str):  # as Jupyter saves it: a list of lines
+            cell["source"] = cell["source"].splitlines(keepends=True)
+    return json.dumps(notebook, indent=1, ensure_ascii=False) + "\n"
+
+
 def generate_notebook(solution: nbformat.NotebookNode, name: str = "notebook") -> str:
     """The exercise notebook, serialized, for one solution notebook (read with nbformat)."""
-    exercise = nbformat.from_dict(solution)
+    exercise = nbformat.from_dict(with_hints(solution))
     exercise.cells = [
         _exercise_cell(cell, f"{name}, cell {cell.get('id', index)}")
         for index, cell in enumerate(exercise.cells)
@@ -96,30 +141,64 @@ def generate(
 ) -> list[str]:
     """Write every exercise notebook; return what changed, for the user. A notebook with a
     learner's answers is kept unless `force`."""
-    expected = _expected(solutions)
-    exercises.mkdir(parents=True, exist_ok=True)
     changes = []
+    for path in sorted(solutions.glob("*.ipynb")):  # first, their hints from the modules
+        text = solution_text(path)
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8", newline="\n")
+            changes.append(f"wrote the hints of {_shown(path)}")
+    expected = _expected(solutions)
+    planted = frozenset(sum(read_planted().values(), []))  # the bugs of the last generation
+    exercises.mkdir(parents=True, exist_ok=True)
     for name, text in expected.items():
         path = exercises / name
         if not path.exists() or path.read_text(encoding="utf-8") != text:
-            if not force and holds_answers(path):
+            if not force and holds_answers(path, planted):
                 changes.append(KEPT.format(path=_shown(path)))
                 continue
             path.write_text(text, encoding="utf-8", newline="\n")
             changes.append(f"wrote {_shown(path)}")
     for path in sorted(exercises.glob("*.ipynb")):
         if path.name not in expected:
-            if not force and holds_answers(path):
+            if not force and holds_answers(path, planted):
                 changes.append(KEPT.format(path=_shown(path)))
                 continue
             path.unlink()
             changes.append(f"removed {_shown(path)} (no {path.name} in {_shown(solutions)}/)")
+    fingerprints = _planted_text(expected)
+    if solutions == SOLUTIONS and _read(PLANTED) != fingerprints:
+        PLANTED.write_text(fingerprints, encoding="utf-8", newline="\n")
+        changes.append(f"wrote {_shown(PLANTED)}")
     return changes
+
+
+def read_planted() -> dict[str, list[str]]:
+    """Each exercise notebook's planted bugs: the fingerprints of its graded cells that the
+    generator writes with a bug instead of a stub (see submission.fingerprint)."""
+    return json.loads(_read(PLANTED) or "{}")
+
+
+def _planted_text(expected: dict[str, str]) -> str:
+    planted = {}
+    for name, text in expected.items():
+        cells = nbformat.reads(text, as_version=4).cells
+        graded = [cell.source for cell in cells if GRADED_TAG in _tags(cell)]
+        found = [fingerprint(source) for source in graded if STUB.split("(")[0] not in source]
+        if found:
+            planted[name] = found
+    return json.dumps(planted, indent=1, sort_keys=True) + "\n"
+
+
+def _read(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.is_file() else ""
 
 
 def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]:
     """The problems that make exercises/ differ from a fresh generation, or leak solution text."""
     problems = []
+    for path in sorted(solutions.glob("*.ipynb")):
+        if path.read_text(encoding="utf-8") != solution_text(path):
+            problems.append(f"{_shown(path)}: its hints differ from its exercise module's.")
     for name, text in _expected(solutions).items():
         path = exercises / name
         if not path.exists():
@@ -136,6 +215,8 @@ def check(solutions: Path = SOLUTIONS, exercises: Path = EXERCISES) -> list[str]
     for path in sorted(exercises.glob("*.ipynb")):
         if not (solutions / path.name).exists():
             problems.append(f"{_shown(path)} has no source {_shown(solutions / path.name)}.")
+    if solutions == SOLUTIONS and _read(PLANTED) != _planted_text(_expected(solutions)):
+        problems.append(f"{_shown(PLANTED)} differs from the bugs {_shown(solutions)}/ plants.")
     return problems
 
 
@@ -190,7 +271,7 @@ def _exercise_cell(cell: nbformat.NotebookNode, where: str) -> nbformat.Notebook
     if cell.cell_type == "code":
         cell.outputs = []
         cell.execution_count = None
-        if BEGIN in cell.source or END in cell.source:
+        if any(marker in cell.source for marker in (BEGIN, END, *BUG)):
             if GRADED_TAG not in _tags(cell):
                 raise MarkerError(f"{where}: solution markers in a cell not tagged {GRADED_TAG!r}.")
             cell.source = _replace_solutions(cell.source, where)
@@ -198,9 +279,11 @@ def _exercise_cell(cell: nbformat.NotebookNode, where: str) -> nbformat.Notebook
 
 
 def _replace_solutions(source: str, where: str) -> str:
-    """Each BEGIN..END block becomes one stub naming the function it sits in."""
-    kept, function, inside = [], None, False
-    for number, line in enumerate(source.splitlines(), start=1):
+    """Each BEGIN..END block becomes one stub naming the function it sits in, or, when a
+    BEGIN BUG..END BUG block follows it, that block's lines uncommented (a planted bug)."""
+    kept, function, inside, in_bug = [], None, False, False
+    lines = source.splitlines()
+    for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         if stripped == BEGIN:
             if inside:
@@ -208,19 +291,46 @@ def _replace_solutions(source: str, where: str) -> str:
             if function is None:
                 raise MarkerError(f"{where}, line {number}: {BEGIN} outside any function.")
             inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            kept.append(indent + STUB.format(name=function))
+            if not _bug_follows(lines, number):
+                indent = line[: len(line) - len(line.lstrip())]
+                kept.append(indent + STUB.format(name=function))
         elif stripped == END:
             if not inside:
                 raise MarkerError(f"{where}, line {number}: {END} without {BEGIN}.")
             inside = False
+        elif stripped == BUG_BEGIN:
+            if in_bug or number < 2 or lines[number - 2].strip() != END:
+                raise MarkerError(f"{where}, line {number}: {BUG_BEGIN} not right after {END}.")
+            in_bug = True
+        elif stripped == BUG_END:
+            if not in_bug:
+                raise MarkerError(f"{where}, line {number}: {BUG_END} without {BUG_BEGIN}.")
+            in_bug = False
+        elif in_bug:
+            kept.append(_uncommented(line, f"{where}, line {number}"))
         elif not inside:
             match = FUNCTION_NAME.match(line)
             function = match.group(1) if match else function
             kept.append(line)
     if inside:
         raise MarkerError(f"{where}: {BEGIN} without {END}.")
+    if in_bug:
+        raise MarkerError(f"{where}: {BUG_BEGIN} without {BUG_END}.")
     return "\n".join(kept)
+
+
+def _bug_follows(lines: list[str], begin: int) -> bool:
+    """Whether the solution block opened at line `begin` (1-based) is followed by a bug block."""
+    end = next((i for i in range(begin, len(lines)) if lines[i].strip() == END), None)
+    return end is not None and end + 1 < len(lines) and lines[end + 1].strip() == BUG_BEGIN
+
+
+def _uncommented(line: str, where: str) -> str:
+    """A planted bug's line, written commented out in the solution (`# ` after the indent)."""
+    indent = line[: len(line) - len(line.lstrip())]
+    if not line.lstrip().startswith("# "):
+        raise MarkerError(f"{where}: a line of a bug block must be commented out with '# '.")
+    return indent + line.lstrip()[2:]
 
 
 def _tags(cell: nbformat.NotebookNode) -> list[str]:

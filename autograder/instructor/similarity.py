@@ -228,6 +228,8 @@ def class_flags(
             digests = {student: contents[path] for student, path in by_student.items()}
             computed = {student: outputs.get(digest or b"") for student, digest in digests.items()}
             flags += model_flags(computed, digests, exercise.model_file)
+        if not exercise.compare_code:
+            continue
         cells = {}
         for student, found in files.items():
             notebook = found.get(exercise.notebook)

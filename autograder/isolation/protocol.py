@@ -160,7 +160,25 @@ def describe_value(value: object) -> Message:
         description["value"] = float(array)
     elif array.size <= MAX_RETURNED_VALUES:
         description["array"] = encode_array(array, np.float64)
+    description["summary"] = array_summary(array)
     return description
+
+
+def array_summary(array: np.ndarray) -> dict[str, float] | None:
+    """An array's smallest, largest and mean value (None when it is empty): what a judge can
+    measure of a returned array of any size, even one too large to carry."""
+    if array.size == 0:
+        return None
+    return {"min": float(array.min()), "max": float(array.max()), "mean": float(array.mean())}
+
+
+def checked_summary(summary: object) -> dict[str, float] | None:
+    """A worker's `array_summary`, as floats only."""
+    if not isinstance(summary, dict):
+        return None
+    values = [summary.get(key) for key in ("min", "max", "mean")]
+    numbers = [float(value) for value in values if isinstance(value, (int, float))]
+    return dict(zip(("min", "max", "mean"), numbers, strict=True)) if len(numbers) == 3 else None
 
 
 def returned_value(result: object) -> Message:
@@ -181,6 +199,7 @@ def returned_value(result: object) -> Message:
         "shape": shape,
         "value": float(value) if isinstance(value, (int, float)) else None,
         "array": array if array is not None and list(array.shape) == shape else None,
+        "summary": checked_summary(result.get("summary")),
     }
 
 
