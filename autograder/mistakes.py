@@ -28,10 +28,12 @@ class Mistake:
 
 
 def catalogue(*mistakes: Mistake) -> dict[str, Mistake]:
-    """The mistakes by id; an id given twice is a bug of the catalogue."""
+    """The mistakes by id. An id given twice (two modules, or one twice) would show one
+    mistake's text for the other: refused when the module is imported."""
     by_id: dict[str, Mistake] = {}
     for mistake in mistakes:
-        assert mistake.id not in by_id, f"mistake catalogued twice: {mistake.id}"
+        if mistake.id in by_id:
+            raise ValueError(f"mistake catalogued twice: {mistake.id}")
         by_id[mistake.id] = mistake
     return by_id
 

@@ -28,10 +28,10 @@ from test_find_the_bug import BUGS, bug_result, untouched_result
 from test_memorised import graded_accuracy, template_matcher
 
 from autograder import config
-from autograder.exercises import CATALOGUE, EXERCISES_BY_FUNCTION, models
+from autograder.exercises import CATALOGUE, CHECK_IDS, EXERCISES_BY_FUNCTION, models
 from autograder.isolation.learner import Learner
 from autograder.isolation.protocol import MISSING, FailureKind, LearnerFailure
-from autograder.mistakes import fixed_text
+from autograder.mistakes import Mistake, catalogue, fixed_text
 from autograder.runner import Context, run_exercise
 from digits.data import load_mnist_sample
 
@@ -190,7 +190,7 @@ def accuracy_with(**kwargs):
 def invalid_course_config(tmp_path, monkeypatch):
     (tmp_path / "course.toml").write_text("[marks]\ndense = 'high'\n")
     monkeypatch.setenv("AUTOGRADER_CONFIG", str(tmp_path / "course.toml"))
-    course, _ = config.for_grading(tmp_path)  # as the judge reads it, before learner code runs
+    course, _ = config.for_grading(tmp_path, CHECK_IDS)  # as the judge reads it, before any run
     return accuracy_result(tmp_path, dense_model(), sample_with_source("mnist-file"), course=course)
 
 
@@ -313,6 +313,12 @@ TRIGGERS = {
 def test_every_catalogued_mistake_has_a_trigger():
     untested = sorted(set(CATALOGUE) - set(TRIGGERS))
     assert untested == [], f"catalogued mistakes that no test produces: {untested}"
+
+
+def test_a_mistake_catalogued_twice_is_refused():
+    """Two mistakes under one id would give one's text to the other's learners."""
+    with pytest.raises(ValueError, match="catalogued twice: no_flatten"):
+        catalogue(Mistake("no_flatten", "one text", ""), Mistake("no_flatten", "another", ""))
 
 
 @pytest.mark.parametrize("mistake", sorted(CATALOGUE))

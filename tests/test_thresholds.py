@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from autograder import config, thresholds
-from autograder.exercises import EXERCISES_BY_FUNCTION
+from autograder.exercises import CHECK_IDS, EXERCISES_BY_FUNCTION
 from autograder.mistakes import CheckFailed
 from autograder.report import check_lines
 from autograder.results import Outcome
@@ -119,7 +119,7 @@ def test_another_file_never_silently_gets_the_sample_marks(custom_data):
 def test_another_file_gets_the_marks_of_course_toml_in_the_folder_above(custom_data, submission):
     path = submission.parent / "course.toml"
     path.write_text("[marks]\ndense = 0.5\ncnn = 0.75\n")
-    course = config.load(submission)
+    course = config.load(submission, check_ids=CHECK_IDS)
     assert thresholds.accuracy_mark(custom_data, "dense", course) == (
         0.5,
         f"accuracy mark for the dense model: 50.0%, from {path.name}",
@@ -133,17 +133,21 @@ def test_autograder_config_names_the_file_and_wins_over_the_current_folder(
     (tmp_path / "course.toml").write_text("[marks]\ndense = 0.5\n")
     named = tmp_path / "elsewhere.toml"
     named.write_text("[marks]\ndense = 0.25\n")
-    assert thresholds.accuracy_mark(custom_data, "dense", config.load())[0] == 0.5  # ./course.toml
+
+    def mark(kind: str) -> float:
+        return thresholds.accuracy_mark(custom_data, kind, config.load(check_ids=CHECK_IDS))[0]
+
+    assert mark("dense") == 0.5  # ./course.toml
     monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(named))
-    assert thresholds.accuracy_mark(custom_data, "dense", config.load())[0] == 0.25
+    assert mark("dense") == 0.25
     with pytest.raises(CheckFailed, match="no accuracy mark|No accuracy mark"):
-        thresholds.accuracy_mark(custom_data, "cnn", config.load())  # the file sets no CNN mark
+        mark("cnn")  # the file sets no CNN mark
 
 
 def test_a_course_toml_inside_the_graded_folder_is_ignored(custom_data, submission):
     (submission / "course.toml").write_text("[marks]\ndense = 0.0\n")
     with pytest.raises(CheckFailed, match="No accuracy mark"):
-        thresholds.accuracy_mark(custom_data, "dense", config.load(submission))
+        thresholds.accuracy_mark(custom_data, "dense", config.load(submission, check_ids=CHECK_IDS))
 
 
 @pytest.mark.parametrize(
@@ -159,7 +163,7 @@ def test_a_course_toml_inside_the_graded_folder_is_ignored(custom_data, submissi
 )
 def test_a_bad_course_toml_is_named_in_one_line(custom_data, tmp_path, text, error):
     (tmp_path / "course.toml").write_text(text)
-    course, _ = config.for_grading()
+    course, _ = config.for_grading(None, CHECK_IDS)
     with pytest.raises(CheckFailed) as failure:
         thresholds.accuracy_mark(custom_data, "dense", course)
     assert failure.value.mistake_id == "course_config_invalid"
@@ -169,13 +173,13 @@ def test_a_bad_course_toml_is_named_in_one_line(custom_data, tmp_path, text, err
 def test_a_missing_autograder_config_file_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(tmp_path / "absent.toml"))
     with pytest.raises(config.ConfigError, match="absent.toml: no such file"):
-        config.load()
+        config.load(check_ids=CHECK_IDS)
 
 
 def test_the_template_is_valid_and_every_key_has_help(tmp_path):
     path = tmp_path / "course.toml"
     path.write_text(config.TEMPLATE)
-    course = config.read(path)
+    course = config.read(path, CHECK_IDS)
     assert course.marks == {"dense": 0.95, "cnn": 0.98}
     assert course.points == {"build_model.accuracy": 2.0}
     assert course.time_limits == {"save_model": 20.0, "call": 5.0}
@@ -184,8 +188,17 @@ def test_the_template_is_valid_and_every_key_has_help(tmp_path):
     assert all(text for section in config.HELP.values() for text in section.values())
 
 
+def test_points_may_name_the_check_ids_the_caller_gives(tmp_path):
+    """config reads no registry (the exercises import it): the grader gives it the check ids."""
+    path = tmp_path / "course.toml"
+    path.write_text('[points]\n"mine.extra" = 2\n')
+    assert config.read(path, ["mine.extra"]).points == {"mine.extra": 2.0}
+    with pytest.raises(config.ConfigError, match="unknown key 'mine.extra' in \\[points\\]"):
+        config.read(path, CHECK_IDS)
+
+
 def test_without_a_file_the_defaults_apply():
-    assert config.load() == config.CourseConfig()
+    assert config.load(check_ids=CHECK_IDS) == config.CourseConfig()
 
 
 def test_a_course_toml_in_the_graded_folder_never_applies_even_when_grading_from_there(
@@ -205,7 +218,7 @@ def test_a_course_toml_in_the_graded_folder_never_applies_even_when_grading_from
     (graded.parent / "course.toml").write_text('[points]\n"argmax_accuracy.values" = 2\n')
     monkeypatch.chdir(graded)
     assert config.find(".") == graded.parent / "course.toml"
-    assert config.for_grading(".")[1] == (
+    assert config.for_grading(".", CHECK_IDS)[1] == (
         "course configuration: course.toml in the folder above the graded one"
     )
 
@@ -250,7 +263,7 @@ def test_an_invalid_course_toml_is_a_note_and_grading_goes_on_with_the_defaults(
     assert report.max_score == 5 and report.score == 5
     assert report.notes == [
         "course configuration ignored (the defaults apply): "
-        "course.toml: unknown key 'all' in [points]; use " + ", ".join(config._check_ids()) + "."
+        "course.toml: unknown key 'all' in [points]; use " + ", ".join(CHECK_IDS) + "."
     ]
 
 
@@ -281,7 +294,7 @@ def test_the_learners_report_never_shows_where_the_instructor_keeps_course_toml(
     private.mkdir()
     (private / "course.toml").write_text(text)
     monkeypatch.setenv(config.ENVIRONMENT_VARIABLE, str(private / "course.toml"))
-    course, note = config.for_grading(submission)
+    course, note = config.for_grading(submission, CHECK_IDS)
     context = Context(learner=None, submission=submission, load_data=lambda: custom_data)
     context.course = course
     context.saved_models["build_model"] = "a model (never used: no mark to compare with)"
