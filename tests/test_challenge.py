@@ -11,6 +11,7 @@ from test_autograder_messages import compiled, results_of
 
 from autograder.exercises import EXERCISES_BY_FUNCTION
 from autograder.exercises.build_challenge_model import PARAMETER_BUDGET
+from autograder.exercises.models import SEEN_TEST_SET
 from autograder.instructor.batch import Grade, _check_mistakes
 from autograder.instructor.class_report import class_numbers, leaderboard, write_class_report
 from autograder.instructor.similarity import Flag
@@ -75,13 +76,21 @@ def test_the_challenge_mark_follows_the_calibration_rule():
 # ---------------------------------------------------------------- the leaderboard
 
 
-def challenger(student: str, accuracy: str, parameters: str, passed: bool = True) -> Grade:
+def challenger(
+    student: str, accuracy: str, parameters: str, passed: bool = True, seen: bool = False
+) -> Grade:
     """A student's grade as batch keeps it, with the challenge checks' messages as the grader
-    writes them (passed, or below the mark)."""
+    writes them (passed, below the mark, or a model that has seen the test set)."""
     if passed:
         measured = f"{accuracy} on the 10,000 test digits of mnist (mark 94.1%; the standard error)"
+    elif seen:
+        measured = (
+            f"The model in challenge.keras scores {accuracy} on the 10,000 test digits but 93.0% "
+            "on 10,000 digits it trained on: 6.1 points higher on digits it should never have seen"
+        )
     else:
         measured = f"The model in challenge.keras reaches {accuracy} test accuracy on 10,000 test"
+    mistake = SEEN_TEST_SET if seen else "accuracy_too_low"
     return Grade(
         student,
         f"f-{student}",
@@ -93,7 +102,7 @@ def challenger(student: str, accuracy: str, parameters: str, passed: bool = True
             "build_challenge_model.budget": f"{parameters} parameters (budget: fewer than 50,000)",
             "build_challenge_model.accuracy": measured,
         },
-        mistakes={} if passed else {"build_challenge_model.accuracy": "accuracy_too_low"},
+        mistakes={} if passed else {"build_challenge_model.accuracy": mistake},
     )
 
 
@@ -104,13 +113,12 @@ def generated_class() -> tuple[list[Grade], list[Flag]]:
         challenger("cy", "97.9%", "12,000"),  # ties with ada: fewer parameters first
         challenger("dee", "92.0%", "47,710", passed=False),
         challenger("eve", "98.3%", "30,762"),  # the same file as ada's: flagged
-        challenger("fay", "99.1%", "49,000"),  # memorised the test set: flagged
+        challenger("fay", "99.1%", "49,000", passed=False, seen=True),  # seen the test set
         challenger("gus", "96.0%", "20,000"),  # a copied exercise 2 only: still ranked
         Grade("hal", "f-hal", "graded", 13, 13),  # no challenge.keras: not listed
     ]
     flags = [
         Flag("model", ("ada", "eve"), "challenge.keras: byte-identical files"),
-        Flag("memorised", ("fay",), "challenge.keras predicts the test set it was trained on"),
         Flag("code", ("gus", "hal"), "02_argmax_accuracy.ipynb: the same program"),
     ]
     return grades, flags
@@ -133,7 +141,8 @@ def test_the_leaderboard_ranks_best_first_and_leaves_flagged_students_unranked()
     )
     assert not by_student["dee"].passed
     assert by_student["ada"].flagged == "challenge.keras: byte-identical files"
-    assert "predicts the test set" in by_student["fay"].flagged
+    assert by_student["fay"].flagged == "its model has seen the test set"
+    assert by_student["fay"].accuracy == pytest.approx(0.991)
 
 
 def test_the_class_report_shows_the_leaderboard(tmp_path):
