@@ -68,3 +68,25 @@ def test_every_mistake_has_a_message_and_a_hint_that_format():
         fields = set(re.findall(r"{(\w+)", mistake.message + mistake.hint))
         values = {field: 1 for field in fields}
         mistake.message.format(**values), mistake.hint.format(**values)
+
+
+def _percent(mark: float) -> str:
+    return f"{round(mark * 100, 1):g}%"
+
+
+STATED_MARK = re.compile(
+    r"at least \**(\d+(?:\.\d+)?%)\** on full MNIST(?:, \**(\d+(?:\.\d+)?%)\**)?"
+)
+
+
+@pytest.mark.parametrize("exercise", [e for e in EXERCISES if e.model_kind], ids=str)
+def test_the_marks_a_notebook_states_are_the_graders(repo, exercise):
+    """A learner reads the mark in the notebook: it must be the one the grader applies (full
+    MNIST, then the offline sample when the notebook gives it)."""
+    from autograder.thresholds import FULL, SAMPLE, THRESHOLDS
+
+    notebook = nbformat.read(repo / "solutions" / exercise.notebook, as_version=4)
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    for full, sample in STATED_MARK.findall(text):
+        assert full == _percent(THRESHOLDS[FULL][exercise.kind]), exercise.notebook
+        assert sample in ("", _percent(THRESHOLDS[SAMPLE][exercise.kind])), exercise.notebook

@@ -61,7 +61,8 @@ HINTS = [
     "`model.count_params()` their total. Exercise 1's network has 118,282, most of them in its "
     "first `Dense` layer (784 × 128 + 128).",
     "A dense network fits the budget with one hidden layer of about 60 units "
-    "(784 × 60 + 60 = 47,100 parameters), but loses accuracy. Convolutions cost far less: "
+    "(784 × 60 + 60 = 47,100 parameters for that layer, 47,710 with the output layer), but "
+    "loses accuracy. Convolutions cost far less: "
     "`Conv2D(16, kernel_size=3)` on a grayscale image has 160 parameters, whatever its size.",
     "Shrink the image before `Flatten`: two blocks of `Conv2D` and `MaxPooling2D(pool_size=2)` "
     "take 28×28 down to 5×5. With 32 filters in the last block, `Flatten` passes on 800 values, "

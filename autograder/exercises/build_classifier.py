@@ -196,7 +196,7 @@ def check_predicted_digits(context: Context, exercise: Exercise) -> str:
 HINTS = [
     "Run the notebook once as it is and compare each printed number with what it should be: "
     "the range of the scaled pixels (the docstring of `scale_images()` says it), the accuracy "
-    "against Exercise 1's, and the ten predicted digits against their labels.",
+    "against Exercise 1's, and the twelve predicted digits against their labels.",
     "`scale_images()`: the largest pixel is 255; which number turns it into 1? "
     "`build_classifier()`: the last layer's `softmax` already makes probabilities; read what "
     "`from_logits=True` tells the loss about the outputs it receives.",
