@@ -47,11 +47,16 @@ def test_mypy_is_clean(repo):
 
 
 STRICT = "autograder/isolation"  # the code between the judge and learner code: no untyped line
+# The modules it imports (submission, digits.quiet) are read for their types, and held to the
+# project's own mypy settings by the test above, not to --strict.
 
 
 def test_mypy_strict_is_clean_on_the_isolation_layer(repo):
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", STRICT], capture_output=True, text=True, cwd=repo
+        [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent", STRICT],
+        capture_output=True,
+        text=True,
+        cwd=repo,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -160,25 +160,15 @@ def describe_value(value: object) -> Message:
         description["value"] = float(array)
     elif array.size <= MAX_RETURNED_VALUES:
         description["array"] = encode_array(array, np.float64)
-    description["summary"] = array_summary(array)
     return description
 
 
-def array_summary(array: np.ndarray) -> dict[str, float] | None:
-    """An array's smallest, largest and mean value (None when it is empty): what a judge can
-    measure of a returned array of any size, even one too large to carry."""
-    if array.size == 0:
+def array_summary(array: np.ndarray | None) -> dict[str, float] | None:
+    """A returned array's smallest, largest and mean value, measured by the judge on the array
+    that crossed (None when there is none, or it is empty)."""
+    if array is None or array.size == 0:
         return None
     return {"min": float(array.min()), "max": float(array.max()), "mean": float(array.mean())}
-
-
-def checked_summary(summary: object) -> dict[str, float] | None:
-    """A worker's `array_summary`, as floats only."""
-    if not isinstance(summary, dict):
-        return None
-    values = [summary.get(key) for key in ("min", "max", "mean")]
-    numbers = [float(value) for value in values if isinstance(value, (int, float))]
-    return dict(zip(("min", "max", "mean"), numbers, strict=True)) if len(numbers) == 3 else None
 
 
 def returned_value(result: object) -> Message:
@@ -191,6 +181,8 @@ def returned_value(result: object) -> Message:
     except ValueError:
         array = None
     shape = [int(size) for size in shape] if isinstance(shape, list) else None
+    if array is not None and list(array.shape) != shape:
+        array = None
     return {
         "type": type_name(result.get("type")),
         "is_float": result.get("is_float") is True,
@@ -198,8 +190,8 @@ def returned_value(result: object) -> Message:
         "is_tensor": result.get("is_tensor") is True,
         "shape": shape,
         "value": float(value) if isinstance(value, (int, float)) else None,
-        "array": array if array is not None and list(array.shape) == shape else None,
-        "summary": checked_summary(result.get("summary")),
+        "array": array,
+        "summary": array_summary(array),
     }
 
 
