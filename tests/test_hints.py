@@ -31,6 +31,8 @@ def test_the_notebook_shows_the_modules_hints(repo, folder, exercise):
 
 def test_hint_gives_the_next_hint_at_each_call(capsys, monkeypatch):
     monkeypatch.setattr(notebook, "_HINTS_SHOWN", {})
+    # Outside a notebook (an earlier test in this process may have started an IPython shell)
+    monkeypatch.setattr("IPython.get_ipython", lambda: None)
     hints = EXERCISES_BY_FUNCTION["build_model"].hints
 
     def build_model():
@@ -45,6 +47,20 @@ def test_hint_gives_the_next_hint_at_each_call(capsys, monkeypatch):
     assert "Run hint(build_model) again for Hint 2." in shown[0]
     assert "That was the last hint" in shown[len(hints) - 1]
     assert shown[-1] == shown[0]  # round again
+
+
+def test_in_a_notebook_the_hint_is_rendered_markdown(monkeypatch):
+    monkeypatch.setattr(notebook, "_HINTS_SHOWN", {})
+    monkeypatch.setattr("IPython.get_ipython", lambda: object())
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+
+    def build_model():
+        pass
+
+    hint(build_model)
+    (markdown,) = shown
+    assert markdown.data.startswith("**Hint 1 of ")
 
 
 def test_hint_names_the_functions_it_knows(capsys):
