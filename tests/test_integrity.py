@@ -1586,6 +1586,16 @@ def test_hostile_model_files_are_graded_honestly_in_local_mode(honest_models, tm
     assert list(scratch.iterdir()) == [], "the grader left files behind"
 
 
+def grade_class_in_one_judge(classes: Path, grades: Path) -> dict[str, dict[str, str]]:
+    """`batch` over the class with one judge and the sandbox required: each student's CSV row."""
+    command = [sys.executable, "-m", "autograder.instructor.batch", str(classes),
+               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
+    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    return {row["student"]: row for row in csv.DictReader(grades.open())}
+
+
 @pytest.mark.slow
 @needs_bubblewrap
 def test_hostile_model_files_change_no_classmates_grade_in_batch_mode(honest_models, tmp_path):
@@ -1596,12 +1606,7 @@ def test_hostile_model_files_change_no_classmates_grade_in_batch_mode(honest_mod
     hostile_submission(honest_models, classes / "a_attacker", "model_needs_too_much_memory", marker)
     shutil.copytree(honest_models, classes / "b_honest")
     grades = tmp_path / "out" / "grades.csv"
-    command = [sys.executable, "-m", "autograder.instructor.batch", str(classes),
-               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
-    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    rows = {row["student"]: row for row in csv.DictReader(grades.open())}
+    rows = grade_class_in_one_judge(classes, grades)
     assert rows["a_attacker"]["status"] == "graded"
     assert float(rows["a_attacker"]["total"]) == 13
     assert rows["a_attacker"]["build_model.reload"] == "0"
@@ -1654,12 +1659,7 @@ def test_a_keras_file_holding_a_lambda_is_refused_and_changes_no_classmates_grad
     lambda_keras(classes / "a_attacker" / "handwritten.keras", marker)
     shutil.copytree(honest_models, classes / "b_honest")
     grades = tmp_path / "out" / "grades.csv"
-    command = [sys.executable, "-m", "autograder.instructor.batch", str(classes),
-               "--out", str(grades), "--workers", "1", "--require-sandbox"]  # fmt: skip
-    env = dict(os.environ, MNIST_OFFLINE="1", **QUIET_TENSORFLOW)
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=900)
-    assert completed.returncode == 0, completed.stdout + completed.stderr
-    rows = {row["student"]: row for row in csv.DictReader(grades.open())}
+    rows = grade_class_in_one_judge(classes, grades)
     feedback = (grades.parent / "feedback" / "a_attacker.md").read_text()
     assert rows["a_attacker"]["status"] == "graded"
     assert rows["a_attacker"]["build_model.saved_model"] == "0"

@@ -79,7 +79,9 @@ STATED_MARK = re.compile(
 )
 
 
-@pytest.mark.parametrize("exercise", [e for e in EXERCISES if e.model_kind], ids=str)
+@pytest.mark.parametrize(
+    "exercise", [e for e in EXERCISES if e.model_kind], ids=lambda e: e.notebook
+)
 def test_the_marks_a_notebook_states_are_the_graders(repo, exercise):
     """A learner reads the mark in the notebook: it must be the one the grader applies (full
     MNIST, then the offline sample when the notebook gives it)."""
