@@ -69,16 +69,22 @@ def test_requirements_install_this_repo_and_jupyter_book_1(repo):
     assert re.search(r'"jupyter-book[^"]*<2[^"]*"', pyproject)
 
 
-def test_project_workflow_is_valid_and_runs_the_readme_commands(repo):
+def valid_workflow(repo, name: str) -> dict:
+    """A workflow of .github/workflows, validated offline against GitHub's schema, parsed."""
     import yaml
 
-    path = repo / ".github" / "workflows" / "ci.yml"
+    path = repo / ".github" / "workflows" / name
     command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema"]
     result = subprocess.run(
         [*command, "vendor.github-workflows", str(path)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    jobs = yaml.safe_load(path.read_text())["jobs"]
+    return yaml.safe_load(path.read_text())
+
+
+def test_project_workflow_is_valid_and_runs_the_readme_commands(repo):
+    workflow = valid_workflow(repo, "ci.yml")
+    jobs = workflow["jobs"]
     fast = [step.get("run") for step in jobs["fast"]["steps"]]
     assert README_INSTALL in fast and 'pytest -m "not slow"' in fast and "ruff check ." in fast
     assert jobs["fast"]["strategy"]["matrix"]["python-version"] == ["3.10", "3.11", "3.12", "3.13"]
@@ -86,19 +92,12 @@ def test_project_workflow_is_valid_and_runs_the_readme_commands(repo):
 
 
 def test_pages_workflow_is_valid_and_publishes_the_site_built_on_full_mnist(repo):
-    import yaml
-
-    path = repo / ".github" / "workflows" / "pages.yml"
-    command = [sys.executable, "-m", "check_jsonschema", "--builtin-schema"]
-    result = subprocess.run(
-        [*command, "vendor.github-workflows", str(path)], capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    workflow = yaml.safe_load(path.read_text())
+    workflow = valid_workflow(repo, "pages.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
     assert workflow["permissions"]["pages"] == "write"
     build, deploy = workflow["jobs"]["build"], workflow["jobs"]["deploy"]
-    assert "MNIST_OFFLINE" not in path.read_text() and "MNIST_PATH" not in path.read_text()
+    text = (repo / ".github" / "workflows" / "pages.yml").read_text()
+    assert "MNIST_OFFLINE" not in text and "MNIST_PATH" not in text
     runs = [step.get("run") or "" for step in build["steps"]]
     uses = [step.get("uses") or "" for step in build["steps"]]
     assert README_INSTALL in runs
